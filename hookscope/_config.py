@@ -1,0 +1,137 @@
+"""Server settings: one frozen dataclass, read from flags or ``HOOKSCOPE_*`` variables.
+
+>>> parse_size("10MiB"), parse_size("512k"), parse_size("1000")
+(10485760, 512000, 1000)
+>>> parse_duration("7d"), parse_duration("90s"), parse_duration("1.5h")
+(604800.0, 90.0, 5400.0)
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Literal
+
+__all__ = ["Settings", "parse_duration", "parse_size"]
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*$", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes from ``1048576``, ``"512KB"`` (powers of 1000) or ``"10MiB"`` (of 1024)."""
+    if isinstance(text, int):
+        return text
+    match = _SIZE.match(text)
+    if match is None:
+        raise ValueError(f"not a size: {text!r} (try 1048576, 512KB or 10MiB)")
+    number, prefix, binary = match.groups()
+    power = "kmgt".find(prefix.lower()) + 1 if prefix else 0
+    return int(float(number) * (1024 if binary else 1000) ** power)
+
+
+def parse_duration(text: str | float) -> float:
+    """Seconds from ``3600``, ``"90s"``, ``"15m"``, ``"12h"``, ``"7d"`` or ``"2w"``."""
+    if isinstance(text, int | float):
+        return float(text)
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"not a duration: {text!r} (try 3600, 90s, 15m, 12h or 7d)")
+    number, unit = match.groups()
+    return float(number) * _DURATION_UNITS[(unit or "s").lower()]
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses; False for ``0.0.0.0`` and real interfaces."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+BackendName = Literal["memory", "redis"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything ``hookscope serve`` can be told; each field has a ``HOOKSCOPE_*`` variable."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    backend: BackendName = "memory"
+    redis_url: str | None = None
+    workers: int = 1
+    public_url: str | None = None
+    api_key: str | None = None
+    max_body: int = 10 * 1024 * 1024
+    max_requests: int = 1000
+    ttl: float = 7 * 86400.0
+    # Not flags: tuning knobs with sensible defaults, settable from the environment.
+    watcher_queue: int = 10_000
+    ping_interval: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.redis_url and self.backend == "memory":
+            object.__setattr__(self, "backend", "redis")
+        if self.backend not in ("memory", "redis"):
+            raise ValueError(f"unknown backend {self.backend!r} (expected 'memory' or 'redis')")
+        if self.backend == "redis" and not self.redis_url:
+            object.__setattr__(self, "redis_url", "redis://127.0.0.1:6379/0")
+        if self.workers < 1:
+            raise ValueError("--workers must be at least 1")
+        if self.workers > 1 and self.backend == "memory":
+            raise ValueError(
+                "--workers > 1 needs the redis backend: the memory backend lives inside one "
+                "process and cannot be shared. Add --redis-url redis://HOST:6379/0."
+            )
+        if self.max_body < 0 or self.max_requests < 1 or self.ttl <= 0:
+            raise ValueError("--max-body must be >= 0, --max-requests >= 1 and --ttl > 0")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from ``HOOKSCOPE_*`` variables, then ``overrides`` (None values ignored)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for spec in fields(cls):
+            raw = environ.get("HOOKSCOPE_" + spec.name.upper())
+            if raw is not None and raw != "":
+                values[spec.name] = _convert(spec.name, raw)
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        for name in ("max_body",):
+            if isinstance(values.get(name), str):
+                values[name] = parse_size(str(values[name]))
+        if isinstance(values.get("ttl"), str):
+            values["ttl"] = parse_duration(str(values["ttl"]))
+        return cls(**values)  # type: ignore[arg-type]
+
+    def to_env(self) -> dict[str, str]:
+        """``HOOKSCOPE_*`` variables that reproduce these settings (for worker processes)."""
+        env = {}
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if value is not None:
+                env["HOOKSCOPE_" + spec.name.upper()] = str(value)
+        return env
+
+    def replace(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def loopback(self) -> bool:
+        return is_loopback(self.host)
+
+
+def _convert(name: str, raw: str) -> object:
+    if name in ("port", "workers", "max_requests", "watcher_queue"):
+        return int(raw)
+    if name == "max_body":
+        return parse_size(raw)
+    if name in ("ttl", "ping_interval"):
+        return parse_duration(raw)
+    return raw

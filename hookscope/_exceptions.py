@@ -1,0 +1,67 @@
+"""Exceptions raised by hookscope's clients.
+
+HookscopeError
+├── ApiError                 the server answered with an error (has .status and .code)
+│   ├── BinNotFound          404: no such bin (deleted, expired, or a typo in the id)
+│   ├── Unauthorized         401/403: missing or wrong token / API key
+│   ├── RequestNotFound      404: no such request id in the bin
+│   └── ServerUnavailable    503: the server's storage is unreachable
+├── ConnectionFailed         could not reach the server at all
+├── StreamLagged             the server closed a stream because the reader fell behind
+└── WaitTimeout              wait_for() saw no matching request in time (an AssertionError)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApiError",
+    "BinNotFound",
+    "ConnectionFailed",
+    "HookscopeError",
+    "RequestNotFound",
+    "ServerUnavailable",
+    "StreamLagged",
+    "Unauthorized",
+    "WaitTimeout",
+]
+
+
+class HookscopeError(Exception):
+    """Base class of every error hookscope raises on purpose."""
+
+
+class ApiError(HookscopeError):
+    """The server answered with an error response."""
+
+    def __init__(self, message: str, *, status: int = 0, code: str = "error") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class BinNotFound(ApiError):
+    """No such bin: it was deleted, it expired, or the id is wrong."""
+
+
+class RequestNotFound(ApiError):
+    """No request with that id in the bin (it may have been trimmed or cleared)."""
+
+
+class Unauthorized(ApiError):
+    """The bin token or API key is missing or wrong."""
+
+
+class ServerUnavailable(ApiError):
+    """The server is up but its storage backend is not (HTTP 503); retry later."""
+
+
+class ConnectionFailed(HookscopeError):
+    """The server could not be reached (refused, reset, DNS, timeout)."""
+
+
+class StreamLagged(HookscopeError):
+    """The server closed the stream (code 4008) because this reader fell behind."""
+
+
+class WaitTimeout(HookscopeError, AssertionError):
+    """``wait_for`` timed out; the message lists the requests that did arrive."""

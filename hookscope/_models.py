@@ -1,0 +1,194 @@
+"""``CapturedRequest``: one captured HTTP request, as clients see it.
+
+>>> req = CapturedRequest.from_wire({
+...     "id": "1764366000123-0", "bin": "b_x", "received_at": "2026-11-28T21:43:44.123456Z",
+...     "method": "POST", "path": "/github/push", "query": "a=1&a=2",
+...     "headers": [["content-type", "application/json"]], "body": '{"zen": "hi"}',
+...     "body_encoding": "utf-8", "size": 13, "remote_addr": "127.0.0.1",
+...     "http_version": "1.1"})
+>>> req.json()["zen"], req.headers["Content-Type"], req.query_params.get_list("a")
+('hi', 'application/json', ['1', '2'])
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+from werkzeug.datastructures import MultiDict
+from werkzeug.formparser import FormDataParser
+from werkzeug.http import parse_options_header
+
+from . import _wire
+
+__all__ = ["CapturedRequest", "FormFile"]
+
+
+@dataclass(frozen=True, slots=True)
+class FormFile:
+    """A file field of a multipart form."""
+
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
+def _new_headers(pairs: Any) -> httpx.Headers:
+    # latin-1 maps every byte to one code point, so header bytes round-trip exactly.
+    return httpx.Headers(pairs, encoding="latin-1")
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class CapturedRequest:
+    """One request captured by a bin: the exact bytes, every header, in arrival order.
+
+    ``headers`` is case-insensitive and multi-valued (``headers.get_list("x-a")``);
+    ``body`` is the original bytes. ``CapturedRequest.from_wire(req.to_wire()) == req``.
+    """
+
+    id: str
+    bin: str
+    received_at: datetime
+    method: str
+    path: str
+    query: str = ""
+    headers: httpx.Headers = field(default_factory=lambda: _new_headers([]))
+    body: bytes = b""
+    remote_addr: str | None = None
+    http_version: str = "1.1"
+
+    # -- wire format -------------------------------------------------------------------------
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> CapturedRequest:
+        """Build from a wire-format dict; unknown fields are ignored."""
+        try:
+            return cls(
+                id=data["id"],
+                bin=data["bin"],
+                received_at=_wire.parse_timestamp(data["received_at"]),
+                method=data["method"],
+                path=data.get("path") or "/",
+                query=data.get("query") or "",
+                headers=_new_headers([(name, value) for name, value in data.get("headers", [])]),
+                body=_wire.decode_body(data.get("body", ""), data.get("body_encoding", "utf-8")),
+                remote_addr=data.get("remote_addr"),
+                http_version=data.get("http_version", "1.1"),
+            )
+        except KeyError as missing:
+            raise ValueError(f"captured request lacks the field {missing}") from None
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> CapturedRequest:
+        """Build from wire-format JSON text."""
+        return cls.from_wire(_wire.loads(text))
+
+    def to_wire(self) -> dict[str, Any]:
+        """The wire-format dict (JSON-ready)."""
+        body, encoding = _wire.encode_body(self.body)
+        return {
+            "id": self.id,
+            "bin": self.bin,
+            "received_at": _wire.format_timestamp(self.received_at),
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": [list(pair) for pair in self.headers.multi_items()],
+            "body": body,
+            "body_encoding": encoding,
+            "size": self.size,
+            "remote_addr": self.remote_addr,
+            "http_version": self.http_version,
+        }
+
+    def to_json(self) -> str:
+        """The wire-format JSON text."""
+        return json.dumps(self.to_wire(), ensure_ascii=False)
+
+    # -- conveniences -----------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        """Body size in bytes."""
+        return len(self.body)
+
+    @property
+    def content_type(self) -> str | None:
+        """The media type without parameters, lower-cased (``"application/json"``), or None."""
+        value = self.headers.get("content-type")
+        return parse_options_header(value)[0].lower() if value else None
+
+    @property
+    def text(self) -> str:
+        """The body decoded with the charset of its content type (UTF-8 by default)."""
+        charset = "utf-8"
+        value = self.headers.get("content-type")
+        if value:
+            charset = parse_options_header(value)[1].get("charset", charset)
+        try:
+            return self.body.decode(charset, errors="replace")
+        except LookupError:
+            return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON; raises ``ValueError`` when it is not JSON."""
+        return json.loads(self.body)
+
+    @property
+    def query_params(self) -> httpx.QueryParams:
+        """The query string, decoded and multi-valued (``.get_list("a")``)."""
+        return httpx.QueryParams(self.query)
+
+    def form(self) -> MultiDict[str, str | FormFile]:
+        """Form fields of an urlencoded or multipart body; files come as ``FormFile``.
+
+        Raises ``ValueError`` when the body is not a form.
+        """
+        raw_type = self.headers.get("content-type", "")
+        mimetype, options = parse_options_header(raw_type)
+        mimetype = mimetype.lower()
+        if mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            raise ValueError(f"body is not a form (content-type {raw_type or 'missing'!r})")
+        parser = FormDataParser(max_form_memory_size=None, silent=False)
+        _, fields, files = parser.parse(io.BytesIO(self.body), mimetype, len(self.body), options)
+        result: MultiDict[str, str | FormFile] = MultiDict()
+        for name, value in fields.items(multi=True):
+            result.add(name, value)
+        for name, storage in files.items(multi=True):
+            result.add(name, FormFile(storage.filename, storage.content_type, storage.read()))
+        return result
+
+    def to_curl(self, base_url: str = "http://localhost:8080") -> str:
+        """A ``curl`` command that sends this request again to ``base_url`` + path."""
+        url = base_url.rstrip("/") + self.path + (f"?{self.query}" if self.query else "")
+        parts = ["curl", "-X", self.method, shlex.quote(url)]
+        for name, value in self.headers.multi_items():
+            if name.lower() in ("host", "content-length"):
+                continue
+            parts += ["-H", shlex.quote(f"{name}: {value}")]
+        if self.body:
+            try:
+                parts += ["--data-binary", shlex.quote(self.body.decode("utf-8"))]
+            except UnicodeDecodeError:
+                hexed = "".join(f"\\x{byte:02x}" for byte in self.body)
+                parts = ["printf", shlex.quote(hexed), "|", *parts, "--data-binary", "@-"]
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        kind = self.content_type or "no content-type"
+        query = f"?{self.query}" if self.query else ""
+        return f"<CapturedRequest {self.id} {self.method} {self.path}{query} {kind} {self.size} B>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CapturedRequest):
+            return NotImplemented
+        return self.to_wire() == other.to_wire()
+
+    def __hash__(self) -> int:
+        return hash((self.bin, self.id))

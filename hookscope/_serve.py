@@ -1,0 +1,117 @@
+"""Running the app on hypercorn: in the foreground (``hookscope serve``) or in a thread.
+
+The listening socket is bound here, before hypercorn starts, so that ``--port 0`` works and
+the real address can be reported; hypercorn receives it as ``fd://``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+from typing import Any
+
+from hypercorn.config import Config
+
+from ._config import Settings
+
+__all__ = ["bind_socket", "hypercorn_config", "run_forever", "worker_app"]
+
+log = logging.getLogger("hookscope.server")
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (``port=0``: a free port)."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host.strip("[]"), port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def hypercorn_config(settings: Settings, sock: socket.socket) -> Config:
+    """Hypercorn's config; it takes over ``sock`` (do not close it yourself)."""
+    config = Config()
+    config.bind = [f"fd://{sock.detach()}"]
+    config.backlog = 1024
+    config.workers = settings.workers
+    config.websocket_ping_interval = settings.ping_interval
+    config.graceful_timeout = 5
+    config.keep_alive_timeout = 75  # webhook senders reuse connections; do not cut them early
+    config.accesslog = None
+    config.errorlog = "-"
+    config.loglevel = "WARNING"
+    # Webhook bodies may be large; hypercorn must not cap them below --max-body.
+    config.h11_max_incomplete_size = 64 * 1024
+    config.wsgi_max_body_size = settings.max_body + 1
+    return config
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def warn_if_exposed(settings: Settings) -> None:
+    if not settings.loopback and not settings.api_key:
+        log.warning(
+            "serving on %s without --api-key: anyone who can reach this address can create "
+            "bins. Set --api-key or HOOKSCOPE_API_KEY.",
+            settings.host,
+        )
+
+
+def worker_app() -> Any:
+    """The app of one worker process (``--workers N``), configured from ``HOOKSCOPE_*``."""
+    from .server import create_app
+
+    return create_app(Settings.from_env())
+
+
+def run_forever(settings: Settings) -> int:
+    """Serve until SIGINT/SIGTERM; returns the exit code. Prints the address when listening."""
+    warn_if_exposed(settings)
+    sock = bind_socket(settings.host, settings.port)
+    print(f"hookscope listening on {url_of(sock)} (backend: {settings.backend})", flush=True)
+    if settings.public_url:
+        print(f"capture URLs use {settings.public_url}", flush=True)
+    config = hypercorn_config(settings, sock)
+    if settings.workers > 1:
+        from hypercorn.run import run
+
+        os.environ.update(settings.to_env())
+        config.application_path = "hookscope._serve:worker_app()"
+        code: int = run(config)
+        return code
+    return asyncio.run(_serve_one(settings, config))
+
+
+async def _serve_one(settings: Settings, config: Config) -> int:
+    from hypercorn.asyncio import serve
+
+    from .server import create_app
+    from .server._hub import CloseCode
+    from .server._state import AppState
+
+    app = create_app(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+    async def shutdown_trigger() -> None:
+        await stop.wait()
+        print("hookscope shutting down", file=sys.stderr, flush=True)
+        # Tell watchers first: they resume elsewhere (or after restart) with since=.
+        app_state: AppState = app.extensions["hookscope"]
+        app_state.hub.close_all(CloseCode.FEED_LOST, "server restarting")
+
+    await serve(app, config, shutdown_trigger=shutdown_trigger)
+    return 0

@@ -1,0 +1,135 @@
+"""Wire format v1: captured requests and WebSocket frames as JSON text.
+
+Everything that crosses a process boundary is built and read here: the server encodes a
+capture once (``encode_capture``), the backend stamps its id (``with_id``) and stores the
+text, and the API, WebSocket and SSE layers splice stored texts into responses without
+decoding them again. Readers ignore unknown fields.
+
+    >>> body, encoding = encode_body(b"\\xff\\x00")
+    >>> (body, encoding)
+    ('/wA=', 'base64')
+    >>> decode_body(body, encoding)
+    b'\\xff\\x00'
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = [
+    "LIVE_FRAME",
+    "WIRE_VERSION",
+    "batch_frame",
+    "decode_body",
+    "encode_body",
+    "encode_capture",
+    "error_frame",
+    "format_timestamp",
+    "parse_timestamp",
+    "request_frame",
+    "with_id",
+]
+
+WIRE_VERSION = 1
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def encode_body(body: bytes) -> tuple[str, str]:
+    """``(text, encoding)``: the body as UTF-8 text when it is valid UTF-8, else base64."""
+    try:
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(body).decode("ascii"), "base64"
+
+
+def decode_body(text: str, encoding: str) -> bytes:
+    """The exact bytes behind ``encode_body``'s ``(text, encoding)``."""
+    if encoding == "utf-8":
+        return text.encode("utf-8")
+    if encoding == "base64":
+        try:
+            return base64.b64decode(text, validate=True)
+        except binascii.Error as error:
+            raise ValueError(f"body is not valid base64: {error}") from None
+    raise ValueError(f"unknown body_encoding {encoding!r} (expected 'utf-8' or 'base64')")
+
+
+def format_timestamp(moment: datetime) -> str:
+    """RFC 3339 in UTC with microseconds and a ``Z``: ``2026-11-28T21:43:44.123456Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """An aware datetime from ``format_timestamp``'s form (any RFC 3339 offset is accepted)."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+def encode_capture(
+    *,
+    bin_id: str,
+    received_at: datetime,
+    method: str,
+    path: str,
+    query: str,
+    headers: Sequence[tuple[str, str]],
+    body: bytes,
+    remote_addr: str | None,
+    http_version: str,
+) -> str:
+    """A captured request as wire JSON *without* its ``id``, which the backend adds.
+
+    The text always starts with ``{"bin":`` so that ``with_id`` can splice the id in front.
+    """
+    text, encoding = encode_body(body)
+    return _dumps(
+        {
+            "bin": bin_id,
+            "received_at": format_timestamp(received_at),
+            "method": method,
+            "path": path,
+            "query": query,
+            "headers": headers,
+            "body": text,
+            "body_encoding": encoding,
+            "size": len(body),
+            "remote_addr": remote_addr,
+            "http_version": http_version,
+        }
+    )
+
+
+def with_id(payload: str, request_id: str) -> str:
+    """Splice ``"id"`` into the front of an ``encode_capture`` payload (no re-encoding)."""
+    return '{"id":"' + request_id + '",' + payload[1:]
+
+
+def request_frame(request_json: str) -> str:
+    """``{"type": "request", "request": ...}`` around one stored request text."""
+    return '{"type":"request","request":' + request_json + "}"
+
+
+def batch_frame(request_jsons: Iterable[str]) -> str:
+    """``{"type": "batch", "requests": [...]}`` around several stored request texts, in order."""
+    return '{"type":"batch","requests":[' + ",".join(request_jsons) + "]}"
+
+
+LIVE_FRAME = '{"type":"live"}'
+
+
+def error_frame(code: str, message: str) -> str:
+    """``{"type": "error", "code": ..., "message": ...}``, sent just before a close."""
+    return _dumps({"type": "error", "code": code, "message": message})
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse wire JSON (one place, so a faster parser can be dropped in)."""
+    return json.loads(text)

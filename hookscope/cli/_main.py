@@ -1,0 +1,19 @@
+"""The ``hookscope`` command group; each subcommand lives in a module of its own."""
+
+from __future__ import annotations
+
+import click
+
+from .._version import __version__
+from ._serve import serve
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hookscope")
+def main() -> None:
+    """hookscope: capture, inspect and stream webhooks."""
+
+
+main.add_command(serve)

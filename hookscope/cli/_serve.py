@@ -1,0 +1,140 @@
+"""``hookscope serve``: run the capture server in the foreground."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from .._config import Settings, parse_duration, parse_size
+
+__all__ = ["serve"]
+
+
+def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    try:
+        return None if value is None else parse_size(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    try:
+        return None if value is None else parse_duration(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@click.command()
+@click.option(
+    "--host",
+    envvar="HOOKSCOPE_HOST",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Off loopback, set --api-key.",
+)
+@click.option(
+    "--port",
+    envvar="HOOKSCOPE_PORT",
+    type=int,
+    default=8080,
+    show_default=True,
+    help="Port to listen on (0: any free port, printed at start).",
+)
+@click.option(
+    "--backend",
+    envvar="HOOKSCOPE_BACKEND",
+    type=click.Choice(["memory", "redis"]),
+    default=None,
+    help="Storage: memory (default, one process) or redis.",
+)
+@click.option(
+    "--redis-url",
+    envvar="HOOKSCOPE_REDIS_URL",
+    default=None,
+    help="Redis URL, e.g. redis://127.0.0.1:6379/0; selects the redis backend.",
+)
+@click.option(
+    "--workers",
+    envvar="HOOKSCOPE_WORKERS",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Server processes (redis backend only).",
+)
+@click.option(
+    "--public-url",
+    envvar="HOOKSCOPE_PUBLIC_URL",
+    default=None,
+    help="Base URL senders use to reach this server (behind a proxy).",
+)
+@click.option(
+    "--api-key",
+    envvar="HOOKSCOPE_API_KEY",
+    default=None,
+    help="Require 'Authorization: Bearer KEY' to create bins.",
+)
+@click.option(
+    "--max-body",
+    envvar="HOOKSCOPE_MAX_BODY",
+    default="10MiB",
+    show_default=True,
+    callback=_size,
+    help="Largest body captured (bytes, or 512KB, 10MiB...).",
+)
+@click.option(
+    "--max-requests",
+    envvar="HOOKSCOPE_MAX_REQUESTS",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="Requests kept per bin (oldest dropped first).",
+)
+@click.option(
+    "--ttl",
+    envvar="HOOKSCOPE_TTL",
+    default="7d",
+    show_default=True,
+    callback=_duration,
+    help="A bin expires this long after its last capture (90s, 12h, 7d).",
+)
+@click.option(
+    "--log-level",
+    envvar="HOOKSCOPE_LOG_LEVEL",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+def serve(
+    host: str,
+    port: int,
+    backend: str | None,
+    redis_url: str | None,
+    workers: int,
+    public_url: str | None,
+    api_key: str | None,
+    max_body: int,
+    max_requests: int,
+    ttl: float,
+    log_level: str,
+) -> None:
+    """Run the capture server until Ctrl-C (SIGINT) or SIGTERM."""
+    from .._serve import run_forever
+
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env(
+            host=host,
+            port=port,
+            backend=backend or ("redis" if redis_url else "memory"),
+            redis_url=redis_url,
+            workers=workers,
+            public_url=public_url,
+            api_key=api_key,
+            max_body=max_body,
+            max_requests=max_requests,
+            ttl=ttl,
+        )
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    raise SystemExit(run_forever(settings))

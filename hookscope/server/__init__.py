@@ -1,0 +1,7 @@
+"""The hookscope server: a Quart app (``create_app``) run on hypercorn."""
+
+from __future__ import annotations
+
+from ._app import create_app
+
+__all__ = ["create_app"]

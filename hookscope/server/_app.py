@@ -1,0 +1,88 @@
+"""The Quart app: capture, API, streams, health and metrics, with the backend's lifespan."""
+
+from __future__ import annotations
+
+import logging
+
+from quart import Quart, Response
+from werkzeug.exceptions import HTTPException
+
+from .._config import Settings
+from ..backends import Backend, open_backend
+from ._api import api
+from ._capture import CAPTURE_METHODS, capture
+from ._errors import ApiProblem, error_response
+from ._hub import CloseCode, Hub
+from ._metrics import Metrics
+from ._state import AppState, state
+from ._streams import streams
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("hookscope.server")
+
+
+def create_app(settings: Settings | None = None, *, backend: Backend | None = None) -> Quart:
+    """A hookscope app; the backend opens before serving and closes after.
+
+    app = create_app(Settings(max_body=1024))
+    """
+    settings = settings or Settings()
+    backend = backend or open_backend(settings)
+    app = Quart("hookscope", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
+    hub = Hub(backend, watcher_limit=settings.watcher_queue)
+    app.extensions["hookscope"] = AppState(settings, backend, hub, Metrics())
+
+    for rule in ("/h/<bin_id>", "/h/<bin_id>/", "/h/<bin_id>/<path:path>"):
+        app.add_url_rule(
+            rule,
+            "capture",
+            capture,
+            methods=CAPTURE_METHODS,
+            provide_automatic_options=False,
+            strict_slashes=False,
+        )
+    app.register_blueprint(api)
+    app.register_blueprint(streams)
+
+    @app.before_serving
+    async def open_backend_() -> None:
+        await backend.start(hub.on_event)
+        log.info("hookscope ready (backend: %s)", backend.name)
+
+    @app.after_serving
+    async def close_backend() -> None:
+        hub.close_all(CloseCode.NORMAL, "server shutting down")
+        await backend.close()
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return Response('{"ok":true}', content_type="application/json")
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        app_state = state()
+        if await app_state.backend.ready():
+            return Response(
+                '{"ok":true,"backend":"' + backend.name + '"}', content_type="application/json"
+            )
+        return error_response(503, "unavailable", f"the {backend.name} backend is unreachable")
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(
+            state().metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+    @app.errorhandler(ApiProblem)
+    async def api_problem(problem: ApiProblem) -> Response:
+        return error_response(problem.status, problem.code, problem.message)
+
+    @app.errorhandler(HTTPException)
+    async def http_exception(error: HTTPException) -> Response:
+        code = (error.name or "error").lower().replace(" ", "_")
+        return error_response(error.code or 500, code, error.description or code)
+
+    return app

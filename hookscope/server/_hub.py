@@ -1,0 +1,203 @@
+"""Live fan-out inside one server process.
+
+Every watcher (a WebSocket or SSE stream) joins the ``Hub``; the hub holds ONE backend
+subscription per bin however many watchers it has (reference-counted), and hands each live
+event to every watcher of that bin. Frames are encoded once per event, not once per watcher.
+A watcher whose backlog reaches its limit is closed as lagging instead of buffering without
+bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from dataclasses import dataclass, field
+
+from .._ids import id_key
+from .._wire import request_frame
+from ..backends._base import Backend, BinDeleted, Captured, FeedEvent, FeedLost
+
+__all__ = ["CloseCode", "Hub", "LiveItem", "Watcher", "WatcherClosed"]
+
+log = logging.getLogger("hookscope.server")
+
+
+class CloseCode(enum.IntEnum):
+    """WebSocket close codes the stream uses (SSE sends the same names as error codes)."""
+
+    NORMAL = 1000
+    FEED_LOST = 1012  # "service restart": reconnect with since=<last id>
+    LAGGING = 4008
+    BIN_DELETED = 4404
+
+
+class LiveItem:
+    """One live request; its frames are built on first use and then shared by all watchers."""
+
+    __slots__ = ("_sse", "_ws", "id", "key", "text")
+
+    def __init__(self, request_id: str, text: str) -> None:
+        self.id = request_id
+        self.key = id_key(request_id)
+        self.text = text
+        self._ws: str | None = None
+        self._sse: str | None = None
+
+    @property
+    def ws_frame(self) -> str:
+        if self._ws is None:
+            self._ws = request_frame(self.text)
+        return self._ws
+
+    @property
+    def sse_frame(self) -> str:
+        if self._sse is None:
+            self._sse = f"id: {self.id}\nevent: request\ndata: {self.text}\n\n"
+        return self._sse
+
+
+class WatcherClosed(Exception):
+    """The hub closed this watcher; ``code`` and ``reason`` say why."""
+
+    def __init__(self, code: CloseCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class WatcherState(enum.Enum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Watcher:
+    """One stream's inbox: live items queued for it, up to ``limit``."""
+
+    __slots__ = ("_closed", "_pending", "_wake", "bin_id", "limit", "state")
+
+    def __init__(self, bin_id: str, limit: int) -> None:
+        self.bin_id = bin_id
+        self.limit = limit
+        self.state = WatcherState.OPEN
+        self._pending: list[LiveItem] = []
+        self._wake = asyncio.Event()
+        self._closed: WatcherClosed | None = None
+
+    def push(self, item: LiveItem) -> bool:
+        """Queue an item; False (and the watcher closed as lagging) when the backlog is full."""
+        if self.state is not WatcherState.OPEN:
+            return True
+        if len(self._pending) >= self.limit:
+            self.close(
+                CloseCode.LAGGING,
+                f"lagging: more than {self.limit} requests queued; "
+                "reconnect with since=<last id> to resume",
+            )
+            return False
+        self._pending.append(item)
+        self._wake.set()
+        return True
+
+    def close(self, code: CloseCode, reason: str) -> None:
+        if self.state is WatcherState.OPEN:
+            self.state = WatcherState.CLOSED
+            self._closed = WatcherClosed(code, reason)
+            self._pending = []
+            self._wake.set()
+
+    async def next_items(self) -> list[LiveItem]:
+        """Everything queued since the last call (waits for at least one item).
+
+        Raises ``WatcherClosed`` once the hub closed this watcher. Safe to cancel.
+        """
+        if not self._pending and self._closed is None:
+            await self._wake.wait()
+        if self._closed is not None:
+            raise self._closed
+        self._wake.clear()
+        items, self._pending = self._pending, []
+        return items
+
+
+@dataclass(slots=True)
+class _BinWatchers:
+    watchers: set[Watcher] = field(default_factory=set)
+
+
+class Hub:
+    """Per-process registry of watchers, with one backend subscription per watched bin."""
+
+    def __init__(self, backend: Backend, *, watcher_limit: int) -> None:
+        self._backend = backend
+        self._watcher_limit = watcher_limit
+        self._bins: dict[str, _BinWatchers] = {}
+        # Serialises subscribe/unsubscribe so that they reach the backend in order.
+        self._subscriptions = asyncio.Lock()
+        self.lagged = 0
+
+    @property
+    def watcher_count(self) -> int:
+        return sum(len(entry.watchers) for entry in self._bins.values())
+
+    @property
+    def subscribed_bins(self) -> frozenset[str]:
+        return frozenset(self._bins)
+
+    async def join(self, bin_id: str, limit: int | None = None) -> Watcher:
+        """A new watcher of ``bin_id``; once this returns, every later capture reaches it."""
+        entry = self._bins.get(bin_id)
+        if entry is None:
+            async with self._subscriptions:
+                entry = self._bins.get(bin_id)
+                if entry is None:
+                    await self._backend.subscribe(bin_id)
+                    entry = self._bins[bin_id] = _BinWatchers()
+        watcher = Watcher(bin_id, limit or self._watcher_limit)
+        entry.watchers.add(watcher)
+        return watcher
+
+    async def leave(self, watcher: Watcher) -> None:
+        watcher.close(CloseCode.NORMAL, "left")
+        entry = self._bins.get(watcher.bin_id)
+        if entry is None:
+            return
+        entry.watchers.discard(watcher)
+        if entry.watchers:
+            return
+        async with self._subscriptions:
+            if not entry.watchers and self._bins.get(watcher.bin_id) is entry:
+                del self._bins[watcher.bin_id]
+                try:
+                    await self._backend.unsubscribe(watcher.bin_id)
+                except Exception:  # the feed reset on reconnect drops it anyway
+                    log.warning("could not unsubscribe from %s", watcher.bin_id, exc_info=True)
+
+    def close_all(self, code: CloseCode, reason: str) -> None:
+        for entry in self._bins.values():
+            for watcher in entry.watchers:
+                watcher.close(code, reason)
+
+    def on_event(self, event: FeedEvent) -> None:
+        """The backend's callback: runs on the server's event loop."""
+        if isinstance(event, Captured):
+            entry = self._bins.get(event.bin_id)
+            if entry is None:
+                return
+            item = LiveItem(event.id, event.text)
+            for watcher in entry.watchers:
+                if not watcher.push(item):
+                    self.lagged += 1
+        elif isinstance(event, BinDeleted):
+            entry = self._bins.get(event.bin_id)
+            if entry is not None:
+                for watcher in entry.watchers:
+                    watcher.close(CloseCode.BIN_DELETED, "the bin was deleted")
+        elif isinstance(event, FeedLost):
+            log.warning("live feed lost (%s): closing every stream with 1012", event.reason)
+            bins, self._bins = self._bins, {}
+            for entry in bins.values():
+                for watcher in entry.watchers:
+                    watcher.close(
+                        CloseCode.FEED_LOST, "live feed lost; reconnect with since=<last id>"
+                    )
