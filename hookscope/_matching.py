@@ -1,0 +1,178 @@
+"""Matching captured requests: what ``wait_for`` (and the pytest plugin) look for.
+
+    >>> matcher = Matcher(method="POST", path="/github/*", json={"action": "opened"})
+    >>> matcher.describe()
+    "POST /github/* json={'action': 'opened'}"
+
+``matcher.mismatch(req)`` names the first thing that differs (``"json.action: 'closed' !=
+'opened'"``), or returns None when ``req`` matches; ``arrivals(matcher, requests)`` lists what
+did arrive, one line per request, for assertion messages.
+
+Rules: ``method`` ignores case; ``path`` is exact, or a glob (``fnmatch``) when it contains
+``*``, ``?`` or ``[``; ``headers`` is a subset with case-insensitive names (a header sent
+several times matches when one of its values does); ``json`` is a subset of the JSON body
+(nested objects recursively, lists and scalars exactly); ``query`` is a subset of the query
+parameters (a string matches one of the values, a list must equal all of them, in order);
+``predicate`` is any callable that returns True for a match.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from ._models import CapturedRequest
+
+__all__ = ["Matcher", "arrivals"]
+
+_MISSING: Any = object()
+_GLOB_CHARS = frozenset("*?[")
+
+
+def _is_glob(pattern: str) -> bool:
+    return not _GLOB_CHARS.isdisjoint(pattern)
+
+
+def _same(expected: Any, actual: Any) -> bool:
+    # JSON has no int/bool overlap: true must not match 1.
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return type(expected) is type(actual) and expected == actual
+    return bool(expected == actual)
+
+
+def json_mismatch(expected: Any, actual: Any, where: str = "json") -> str | None:
+    """The first difference of ``actual`` from the subset ``expected``, or None."""
+    if isinstance(expected, Mapping):
+        if not isinstance(actual, Mapping):
+            return f"{where}: expected an object, got {actual!r}"
+        for key, value in expected.items():
+            found = actual.get(key, _MISSING)
+            if found is _MISSING:
+                return f"{where}.{key}: missing"
+            difference = json_mismatch(value, found, f"{where}.{key}")
+            if difference is not None:
+                return difference
+        return None
+    if isinstance(expected, list | tuple):
+        if not isinstance(actual, list) or len(actual) != len(expected):
+            return f"{where}: {actual!r} != {list(expected)!r}"
+        for index, (item, found) in enumerate(zip(expected, actual, strict=True)):
+            difference = json_mismatch(item, found, f"{where}[{index}]")
+            if difference is not None:
+                return difference
+        return None
+    if not _same(expected, actual):
+        return f"{where}: {actual!r} != {expected!r}"
+    return None
+
+
+def _predicate_name(predicate: Callable[[CapturedRequest], object]) -> str:
+    return getattr(predicate, "__name__", None) or repr(predicate)
+
+
+class Matcher:
+    """A description of the request(s) to wait for; every criterion given must hold."""
+
+    __slots__ = ("headers", "json", "method", "path", "predicate", "query")
+
+    def __init__(
+        self,
+        method: str | None = None,
+        path: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        query: Mapping[str, str | Sequence[str]] | None = None,
+        predicate: Callable[[CapturedRequest], object] | None = None,
+    ) -> None:
+        self.method = method.upper() if method else None
+        self.path = path
+        self.headers = dict(headers) if headers else None
+        self.json = json
+        self.query = dict(query) if query else None
+        self.predicate = predicate
+
+    def matches(self, request: CapturedRequest) -> bool:
+        """True when ``request`` meets every criterion."""
+        return self.mismatch(request) is None
+
+    def mismatch(self, request: CapturedRequest) -> str | None:
+        """The first criterion ``request`` fails, said plainly (``"method: 'GET' != 'POST'"``).
+
+        None when it matches.
+        """
+        if self.method is not None and request.method.upper() != self.method:
+            return f"method: {request.method!r} != {self.method!r}"
+        if self.path is not None:
+            if _is_glob(self.path):
+                if not fnmatch.fnmatchcase(request.path, self.path):
+                    return f"path: {request.path!r} does not match {self.path!r}"
+            elif request.path != self.path:
+                return f"path: {request.path!r} != {self.path!r}"
+        if self.headers is not None:
+            for name, value in self.headers.items():
+                found = request.headers.get_list(name)
+                if not found:
+                    return f"headers.{name.lower()}: missing"
+                if value not in found:
+                    shown = found[0] if len(found) == 1 else found
+                    return f"headers.{name.lower()}: {shown!r} != {value!r}"
+        if self.query is not None:
+            params = request.query_params
+            for name, wanted in self.query.items():
+                values = params.get_list(name)
+                if not values:
+                    return f"query.{name}: missing"
+                if isinstance(wanted, str):
+                    if wanted not in values:
+                        shown = values[0] if len(values) == 1 else values
+                        return f"query.{name}: {shown!r} != {wanted!r}"
+                elif values != list(wanted):
+                    return f"query.{name}: {values!r} != {list(wanted)!r}"
+        if self.json is not None:
+            try:
+                body = request.json()
+            except ValueError:
+                return f"json: body is not JSON ({request.content_type or 'no content-type'})"
+            difference = json_mismatch(self.json, body)
+            if difference is not None:
+                return difference
+        if self.predicate is not None and not self.predicate(request):
+            return f"predicate {_predicate_name(self.predicate)}() returned false"
+        return None
+
+    def describe(self) -> str:
+        """The criteria in one line: ``POST /hooks/* headers={...} json={...}``."""
+        parts = [self.method or "any method", self.path or "any path"]
+        if self.headers is not None:
+            parts.append(f"headers={self.headers!r}")
+        if self.query is not None:
+            parts.append(f"query={self.query!r}")
+        if self.json is not None:
+            parts.append(f"json={self.json!r}")
+        if self.predicate is not None:
+            parts.append(f"predicate={_predicate_name(self.predicate)}")
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"<Matcher {self.describe()}>"
+
+
+def arrivals(matcher: Matcher, requests: Iterable[CapturedRequest], limit: int = 20) -> str:
+    """What did arrive, one line per request with the first difference from ``matcher``.
+
+    Shows the newest ``limit`` requests; says so when there were more.
+    """
+    seen = list(requests)
+    if not seen:
+        return "no request arrived at all"
+    lines = [f"{len(seen)} request(s) arrived:"]
+    if len(seen) > limit:
+        lines.append(f"  ... {len(seen) - limit} older ones not shown")
+    for request in seen[-limit:]:
+        query = f"?{request.query}" if request.query else ""
+        difference = matcher.mismatch(request)
+        verdict = f"  ({difference})" if difference else "  (matches)"
+        lines.append(f"  {request.id} {request.method} {request.path}{query}{verdict}")
+    return "\n".join(lines)

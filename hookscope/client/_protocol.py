@@ -1,0 +1,216 @@
+"""The stream protocol, free of I/O: frames in, requests and reconnect decisions out.
+
+One ``StreamProtocol`` follows one logical stream across any number of WebSocket
+connections. The I/O layer (``_stream.py``) connects with ``protocol.query()``, feeds every
+text frame to ``receive()``, takes requests with ``pop()``, and on a close or a failed
+connection asks ``closed()`` / ``rejected()`` / ``failed()`` how long to wait before the next
+attempt (or gets the exception to raise).
+
+    protocol = StreamProtocol(since="0-0")
+    protocol.connected()
+    protocol.receive('{"type": "live"}')
+    protocol.state                    # StreamState.LIVE
+
+Resuming: every request received moves the cursor (``last_id``); reconnecting asks for
+``since=<last id>``, and anything not newer than the cursor is dropped, so a request is
+never yielded twice or lost across reconnects.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+from collections import deque
+from collections.abc import Callable
+from typing import NoReturn
+from urllib.parse import urlencode
+
+from .._exceptions import BinNotFound, HookscopeError, Unauthorized
+from .._ids import id_key
+from .._models import CapturedRequest
+from .._wire import loads
+from ._errors import api_error
+
+__all__ = ["Backoff", "StreamProtocol", "StreamState", "ws_url"]
+
+log = logging.getLogger("hookscope.client")
+
+# Close codes the server uses (DESIGN.md, "WebSocket stream protocol").
+FEED_LOST = 1012
+LAGGING = 4008
+BIN_DELETED = 4404
+
+_RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class StreamState(enum.Enum):
+    """Where a stream is; the history of connections is in the counters."""
+
+    CONNECTING = "connecting"  # no connection: about to connect or waiting to retry
+    REPLAYING = "replaying"  # connected; history after ``since`` still arriving
+    LIVE = "live"  # connected and caught up: what follows is live
+    FAILED = "failed"  # ended by an error that retrying cannot fix
+
+
+class Backoff:
+    """Exponential delays with jitter: ``initial * factor**attempt``, capped at ``maximum``.
+
+    Each delay is drawn between half and all of that value, so that many clients cut off
+    by one server restart do not reconnect in lockstep.
+    """
+
+    def __init__(
+        self,
+        initial: float = 0.1,
+        factor: float = 2.0,
+        maximum: float = 5.0,
+        *,
+        uniform: Callable[[float, float], float] = random.uniform,
+    ) -> None:
+        self.initial = initial
+        self.factor = factor
+        self.maximum = maximum
+        self._uniform = uniform
+
+    def delay(self, attempt: int) -> float:
+        ceiling = min(self.maximum, self.initial * self.factor ** min(attempt, 64))
+        return self._uniform(ceiling / 2, ceiling)
+
+
+def ws_url(base_url: str, bin_id: str, query: dict[str, str]) -> str:
+    """The stream URL of a bin: ``http`` becomes ``ws`` and ``https`` becomes ``wss``."""
+    scheme, rest = base_url.rstrip("/").split("://", 1)
+    ws_scheme = {"http": "ws", "https": "wss"}.get(scheme.lower(), scheme)
+    suffix = f"?{urlencode(query)}" if query else ""
+    return f"{ws_scheme}://{rest}/api/bins/{bin_id}/ws{suffix}"
+
+
+class StreamProtocol:
+    """The resume state machine of one stream of ``bin_id``, starting after ``since``.
+
+    ``initial`` requests (fetched before, e.g. a tail, all at or before ``since``) come first.
+    """
+
+    def __init__(
+        self,
+        bin_id: str,
+        since: str,
+        initial: list[CapturedRequest] | None = None,
+        *,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.bin_id = bin_id
+        self.state = StreamState.CONNECTING
+        self.last_id = since
+        self._last_key = id_key(since)
+        self._pending: deque[CapturedRequest] = deque()
+        self._backoff = backoff or Backoff()
+        self._attempt = 0  # failed attempts since the last frame received
+        self._error_frame: tuple[str, str] | None = None
+        self.connections = 0
+        self.lagged = 0
+        # Fetched before the stream began: they precede ``since`` and go out first.
+        self._pending.extend(initial or ())
+
+    # -- what to connect to ------------------------------------------------------------------
+
+    def query(self) -> dict[str, str]:
+        """The query of the next connection: resume after the last request received."""
+        return {"since": self.last_id}
+
+    def connected(self) -> None:
+        """A connection opened (the handshake succeeded)."""
+        self.state = StreamState.REPLAYING
+        self._error_frame = None
+        self.connections += 1
+
+    # -- frames --------------------------------------------------------------------------------
+
+    def receive(self, text: str | bytes) -> None:
+        """Take one text frame from the server."""
+        frame = loads(text)
+        kind = frame.get("type")
+        if kind == "request":
+            self._accept(CapturedRequest.from_wire(frame["request"]))
+        elif kind == "batch":
+            for data in frame["requests"]:
+                self._accept(CapturedRequest.from_wire(data))
+        elif kind == "live":
+            self.state = StreamState.LIVE
+            self._attempt = 0
+        elif kind == "error":
+            self._error_frame = (str(frame.get("code")), str(frame.get("message")))
+        # Unknown frame types are ignored, like unknown fields (forward compatibility).
+
+    def _accept(self, request: CapturedRequest) -> None:
+        key = id_key(request.id)
+        if key <= self._last_key:
+            return  # already received (a replay overlapping what came before)
+        self._last_key = key
+        self.last_id = request.id
+        self._pending.append(request)
+        self._attempt = 0
+
+    def pop(self) -> CapturedRequest | None:
+        """The next request to yield, or None when the stream must read more."""
+        return self._pending.popleft() if self._pending else None
+
+    @property
+    def buffered(self) -> int:
+        return len(self._pending)
+
+    # -- endings -------------------------------------------------------------------------------
+
+    def closed(self, code: int | None, reason: str = "") -> float:
+        """The connection closed with ``code`` (None: dropped without a close frame).
+
+        Returns the delay before reconnecting; raises when reconnecting cannot help.
+        """
+        error = self._error_frame
+        self._error_frame = None
+        if code == BIN_DELETED:
+            message = f"bin {self.bin_id} was deleted while streaming"
+            self._fail(BinNotFound(message, code="bin_deleted"))
+        if code in (4401, 4403):
+            message = f"stream of {self.bin_id} refused ({reason}): check the bin's token"
+            self._fail(Unauthorized(message, code="unauthorized"))
+        why = f"code {code}" if code is not None else "connection dropped"
+        if error is not None:
+            why += f", {error[0]}: {error[1]}"
+        elif reason:
+            why += f", {reason}"
+        if code == LAGGING:
+            self.lagged += 1
+            # Behind, not broken: catch up at once (the replay comes in large batches).
+            return self._retry(why, immediate=self._attempt == 0)
+        return self._retry(why)
+
+    def rejected(self, status: int, body: bytes) -> float:
+        """The handshake was refused with an HTTP ``status``: retry (5xx) or raise (4xx)."""
+        if status in _RETRY_STATUSES or status >= 500:
+            return self._retry(f"handshake refused with HTTP {status}")
+        self._fail(api_error(status, body, what=f"stream of {self.bin_id}"))
+
+    def failed(self, error: BaseException) -> float:
+        """Connecting failed (refused, reset, timed out): the delay before trying again."""
+        return self._retry(f"cannot connect: {error!r}")
+
+    def _retry(self, why: str, *, immediate: bool = False) -> float:
+        self.state = StreamState.CONNECTING
+        delay = 0.0 if immediate else self._backoff.delay(self._attempt)
+        self._attempt += 1
+        level = logging.WARNING if self._attempt > 3 else logging.INFO
+        log.log(
+            level,
+            "stream of %s interrupted (%s); reconnecting in %.2f s with since=%s",
+            self.bin_id,
+            why,
+            delay,
+            self.last_id,
+        )
+        return delay
+
+    def _fail(self, error: HookscopeError) -> NoReturn:
+        self.state = StreamState.FAILED
+        raise error

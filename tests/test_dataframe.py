@@ -1,0 +1,145 @@
+"""``to_dataframe``: columns, dtypes, values, ``expand_json``, and the empty case."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from hookscope import CapturedRequest, to_dataframe
+from hookscope._dataframe import COLUMNS
+from hookscope._models import _new_headers
+
+START = datetime(2026, 11, 28, 21, 43, 44, 123456, tzinfo=UTC)
+
+
+def make(n: int, **fields: object) -> CapturedRequest:
+    values: dict[str, object] = {
+        "id": f"{1_764_366_000_000 + n}-0",
+        "bin": "b_test",
+        "received_at": START + timedelta(microseconds=n),
+        "method": "POST",
+        "path": f"/p/{n}",
+        "headers": _new_headers([("content-type", "application/json")]),
+        "body": json.dumps({"n": n}).encode(),
+        "remote_addr": "127.0.0.1",
+    }
+    values.update(fields)
+    return CapturedRequest(**values)  # type: ignore[arg-type]
+
+
+def expected_dtypes() -> dict[str, str]:
+    return {name: str(pd.Series([], dtype=dtype).dtype) for name, dtype in COLUMNS.items()}
+
+
+def test_columns_and_dtypes() -> None:
+    frame = to_dataframe([make(0), make(1)])
+    assert list(frame.columns) == list(COLUMNS)
+    assert {name: str(dtype) for name, dtype in frame.dtypes.items()} == expected_dtypes()
+    assert str(frame["received_at"].dtype) == "datetime64[us, UTC]"
+    assert isinstance(frame["id"].dtype, pd.StringDtype)
+    assert frame["size"].dtype == "int64"
+
+
+def test_empty_input_gives_the_same_columns_and_dtypes() -> None:
+    frame = to_dataframe([])
+    assert len(frame) == 0
+    assert list(frame.columns) == list(COLUMNS)
+    assert {name: str(dtype) for name, dtype in frame.dtypes.items()} == expected_dtypes()
+    expanded = to_dataframe([], expand_json=True)
+    assert list(expanded.columns) == list(COLUMNS)
+
+
+def test_values_are_exact() -> None:
+    binary = make(
+        1,
+        method="PUT",
+        path="/a%20b",
+        query="x=1&x=2",
+        headers=_new_headers(
+            [("Content-Type", "application/octet-stream; x=1"), ("x-dup", "1"), ("x-dup", "2")]
+        ),
+        body=b"\xff\x00\x01",
+        remote_addr=None,
+    )
+    frame = to_dataframe([make(0), binary])
+    row = frame.iloc[1]
+    assert row["id"] == binary.id
+    assert row["received_at"] == pd.Timestamp(binary.received_at)
+    assert row["received_at"].microsecond == 123457
+    assert row["method"] == "PUT"
+    assert row["path"] == "/a%20b"
+    assert row["query"] == "x=1&x=2"
+    assert row["content_type"] == "application/octet-stream"
+    assert row["size"] == 3
+    assert pd.isna(row["remote_addr"])
+    assert row["headers"] == [
+        ("Content-Type", "application/octet-stream; x=1"),
+        ("x-dup", "1"),
+        ("x-dup", "2"),
+    ]
+    assert row["body"] == b"\xff\x00\x01"
+    assert row["json"] is None
+    assert frame.iloc[0]["json"] == {"n": 0}
+    assert frame.iloc[0]["query"] == ""
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "parsed"),
+    [
+        ("application/json", b'{"a": 1}', {"a": 1}),
+        ("application/json; charset=utf-8", b"[1, 2]", [1, 2]),
+        ("application/vnd.github+json", b'"s"', "s"),
+        ("text/json", b"null", None),
+        ("application/json", b"{not json", None),
+        ("application/json", b"\xff", None),
+        ("application/json", b"", None),
+        ("text/plain", b'{"a": 1}', None),  # JSON only when it says so
+        (None, b'{"a": 1}', None),
+    ],
+)
+def test_json_column(content_type: str | None, body: bytes, parsed: object) -> None:
+    headers = [("content-type", content_type)] if content_type else []
+    frame = to_dataframe([make(0, headers=_new_headers(headers), body=body)])
+    assert frame.iloc[0]["json"] == parsed
+    expected_type = content_type.split(";")[0] if content_type else None
+    assert (frame.iloc[0]["content_type"] if content_type else None) == expected_type
+
+
+def test_expand_json_flattens_objects_into_columns() -> None:
+    requests = [
+        make(0, body=json.dumps({"event": "paid", "data": {"amount": 10, "tags": ["a"]}}).encode()),
+        make(1, body=json.dumps({"event": "failed", "data": {"reason": "card"}}).encode()),
+        make(2, body=b"[1, 2]"),  # not an object: no json.* values
+        make(3, headers=_new_headers([]), body=b"plain"),
+    ]
+    frame = to_dataframe(requests, expand_json=True)
+    assert list(frame.columns) == [
+        *COLUMNS,
+        "json.event",
+        "json.data.amount",
+        "json.data.tags",
+        "json.data.reason",
+    ]
+    assert frame["json.event"].tolist()[:2] == ["paid", "failed"]
+    assert frame["json.data.amount"].iloc[0] == 10
+    assert frame["json.data.tags"].iloc[0] == ["a"]
+    assert frame["json.data.reason"].iloc[1] == "card"
+    assert frame[["json.event"]].iloc[2:].isna().all().all()
+    assert frame["json"].iloc[2] == [1, 2]  # the json column stays whole
+
+
+def test_to_dataframe_takes_any_iterable() -> None:
+    frame = to_dataframe(make(n) for n in range(3))
+    assert frame["path"].tolist() == ["/p/0", "/p/1", "/p/2"]
+    assert frame["received_at"].is_monotonic_increasing
+
+
+def test_many_requests_convert_quickly() -> None:
+    # The real measurement is bench/dataframe.py; this only guards against a gross regression.
+    requests = [make(n) for n in range(20_000)]
+    frame = to_dataframe(requests)
+    assert len(frame) == 20_000
+    assert frame["size"].sum() == sum(r.size for r in requests)

@@ -1,0 +1,80 @@
+"""What ``import hookscope`` offers: exactly this, sorted; everything else is private."""
+
+from __future__ import annotations
+
+import inspect
+
+import hookscope
+
+EXPORTED = [
+    "ApiError",
+    "AsyncBin",
+    "AsyncClient",
+    "BackgroundServer",
+    "Bin",
+    "BinNotFound",
+    "CapturedRequest",
+    "Client",
+    "ConnectionFailed",
+    "FormFile",
+    "HookscopeError",
+    "RequestNotFound",
+    "ServerUnavailable",
+    "StreamLagged",
+    "Unauthorized",
+    "WaitTimeout",
+    "__version__",
+    "serve_in_background",
+    "to_dataframe",
+]
+
+
+def test_all_is_exactly_the_public_surface() -> None:
+    assert hookscope.__all__ == EXPORTED
+    assert hookscope.__all__ == sorted(hookscope.__all__)
+    for name in EXPORTED:
+        assert hasattr(hookscope, name), name
+
+
+def test_public_names_outside_all_are_modules_only() -> None:
+    extra = {
+        name
+        for name, value in vars(hookscope).items()
+        if not name.startswith("_") and name not in EXPORTED and not inspect.ismodule(value)
+    }
+    assert extra == set()
+
+
+def test_exception_tree() -> None:
+    assert issubclass(hookscope.ApiError, hookscope.HookscopeError)
+    for name in ("BinNotFound", "Unauthorized", "RequestNotFound", "ServerUnavailable"):
+        assert issubclass(getattr(hookscope, name), hookscope.ApiError)
+    for name in ("ConnectionFailed", "StreamLagged", "WaitTimeout"):
+        assert issubclass(getattr(hookscope, name), hookscope.HookscopeError)
+    assert issubclass(hookscope.WaitTimeout, AssertionError)
+
+
+def _public_methods(cls: type) -> dict[str, inspect.Signature]:
+    return {
+        name: inspect.signature(member)
+        for name, member in vars(cls).items()
+        if not name.startswith("_") and callable(member)
+    }
+
+
+def _parameters(signature: inspect.Signature) -> list[tuple[str, object, object]]:
+    return [(p.name, p.kind, p.default) for p in signature.parameters.values()]
+
+
+def test_sync_mirrors_async_name_for_name() -> None:
+    for sync, async_ in (
+        (hookscope.Client, hookscope.AsyncClient),
+        (hookscope.Bin, hookscope.AsyncBin),
+    ):
+        sync_methods = _public_methods(sync)
+        async_methods = _public_methods(async_)
+        if "aclose" in async_methods:  # ``aclose`` is ``close`` on the sync side, as in httpx
+            async_methods["close"] = async_methods.pop("aclose")
+        assert sync_methods.keys() == async_methods.keys(), sync.__name__
+        for name, signature in sync_methods.items():
+            assert _parameters(signature) == _parameters(async_methods[name]), name
