@@ -24,7 +24,7 @@ class BackgroundServer:
         self.settings = settings
         sock = bind_socket(settings.host, settings.port)
         self.url = url_of(sock)
-        self._config = hypercorn_config(settings, sock)
+        self._config = hypercorn_config(settings, sock, graceful_timeout=1.0)
         self._ready = threading.Event()
         self._failure: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -51,6 +51,7 @@ class BackgroundServer:
         from hypercorn.asyncio import serve
 
         from .server import create_app
+        from .server._hub import CloseCode
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
@@ -60,7 +61,13 @@ class BackgroundServer:
         async def announce() -> None:
             self._ready.set()
 
-        await serve(app, self._config, shutdown_trigger=self._stop.wait)
+        stop = self._stop
+
+        async def shutdown_trigger() -> None:
+            await stop.wait()
+            app.extensions["hookscope"].hub.close_all(CloseCode.FEED_LOST, "server stopping")
+
+        await serve(app, self._config, shutdown_trigger=shutdown_trigger)
 
     def stop(self, timeout: float = 10) -> None:
         """Stop serving and wait for the thread to end (idempotent)."""

@@ -35,14 +35,20 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def hypercorn_config(settings: Settings, sock: socket.socket) -> Config:
-    """Hypercorn's config; it takes over ``sock`` (do not close it yourself)."""
+def hypercorn_config(
+    settings: Settings, sock: socket.socket, *, graceful_timeout: float = 3.0
+) -> Config:
+    """Hypercorn's config; it takes over ``sock`` (do not close it yourself).
+
+    Hypercorn's WebSocket ping task sleeps through a connection's close, so a closed stream
+    lingers until its next ping; shutdown therefore waits at most ``graceful_timeout``.
+    """
     config = Config()
     config.bind = [f"fd://{sock.detach()}"]
     config.backlog = 1024
     config.workers = settings.workers
     config.websocket_ping_interval = settings.ping_interval
-    config.graceful_timeout = 5
+    config.graceful_timeout = graceful_timeout
     config.keep_alive_timeout = 75  # webhook senders reuse connections; do not cut them early
     config.accesslog = None
     config.errorlog = "-"

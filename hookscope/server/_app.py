@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from quart import Quart, Response
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
 
 from .._config import Settings
 from ..backends import Backend, open_backend
@@ -22,6 +24,13 @@ __all__ = ["create_app"]
 log = logging.getLogger("hookscope.server")
 
 
+class SubPathConverter(BaseConverter):
+    """Nothing, or ``/`` and anything at all (empty segments included)."""
+
+    regex = "(?:/.*)?"
+    part_isolating = False
+
+
 def create_app(settings: Settings | None = None, *, backend: Backend | None = None) -> Quart:
     """A hookscope app; the backend opens before serving and closes after.
 
@@ -35,15 +44,16 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     hub = Hub(backend, watcher_limit=settings.watcher_queue)
     app.extensions["hookscope"] = AppState(settings, backend, hub, Metrics())
 
-    for rule in ("/h/<bin_id>", "/h/<bin_id>/", "/h/<bin_id>/<path:path>"):
-        app.add_url_rule(
-            rule,
-            "capture",
-            capture,
-            methods=CAPTURE_METHODS,
-            provide_automatic_options=False,
-            strict_slashes=False,
-        )
+    app.url_map.converters["subpath"] = SubPathConverter
+    app.add_url_rule(
+        "/h/<bin_id><subpath:path>",
+        "capture",
+        capture,
+        methods=CAPTURE_METHODS,
+        provide_automatic_options=False,
+        strict_slashes=False,
+        merge_slashes=False,  # "//x" is a different path, and must not redirect
+    )
     app.register_blueprint(api)
     app.register_blueprint(streams)
 
@@ -59,7 +69,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
 
     @app.get("/healthz")
     async def healthz() -> Response:
-        return Response('{"ok":true}', content_type="application/json")
+        return Response(f'{{"ok":true,"pid":{os.getpid()}}}', content_type="application/json")
 
     @app.get("/readyz")
     async def readyz() -> Response:

@@ -1,0 +1,313 @@
+"""Live streams: replay, hand-over to live, lagging watchers, deletion; WebSocket and SSE."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from hookscope._embedded import BackgroundServer, serve_in_background
+from hookscope._ids import id_key
+
+pytestmark = pytest.mark.asyncio
+
+
+class Hook:
+    def __init__(self, server: BackgroundServer, client: httpx.AsyncClient, data: dict[str, Any]):
+        self.server = server
+        self.client = client
+        self.id: str = data["id"]
+        self.token: str = data["token"]
+        self.auth = {"Authorization": f"Bearer {self.token}"}
+
+    async def capture(self, body: bytes = b"x", path: str = "/p") -> str:
+        response = await self.client.post(f"/h/{self.id}{path}", content=body)
+        assert response.status_code == 200, response.text
+        return str(response.headers["x-hookscope-request-id"])
+
+    async def history(self) -> list[str]:
+        ids, after = [], None
+        while True:
+            params: dict[str, Any] = {"limit": 1000}
+            if after:
+                params["after"] = after
+            page = (
+                await self.client.get(f"/api/bins/{self.id}/requests", params=params, headers=self.auth)
+            ).json()
+            ids += [r["id"] for r in page["requests"]]
+            after = page["next"]
+            if after is None:
+                return ids
+
+    def ws_url(self, query: str = "") -> str:
+        base = self.server.url.replace("http://", "ws://")
+        return f"{base}/api/bins/{self.id}/ws{query}"
+
+    async def watch(self, query: str = "", **kwargs: Any) -> ClientConnection:
+        return await websockets.connect(
+            self.ws_url(query), additional_headers=self.auth, compression=None, **kwargs
+        )
+
+
+async def make_hook(server: BackgroundServer, client: httpx.AsyncClient, **body: Any) -> Hook:
+    response = await client.post("/api/bins", json=body or None)
+    assert response.status_code == 201
+    return Hook(server, client, response.json())
+
+
+@pytest_asyncio.fixture
+async def client(embedded_server: BackgroundServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=embedded_server.url, timeout=10) as http:
+        yield http
+
+
+@pytest_asyncio.fixture
+async def hook(embedded_server: BackgroundServer, client: httpx.AsyncClient) -> Hook:
+    return await make_hook(embedded_server, client)
+
+
+async def frames(ws: ClientConnection, timeout: float = 10) -> AsyncIterator[dict[str, Any]]:
+    while True:
+        async with asyncio.timeout(timeout):
+            raw = await ws.recv()
+        yield json.loads(raw)
+
+
+async def collect_ids(ws: ClientConnection, until: str, timeout: float = 15) -> list[str]:
+    """Request ids received (from request and batch frames) until ``until`` arrives."""
+    ids: list[str] = []
+    async for frame in frames(ws, timeout):
+        if frame["type"] == "request":
+            ids.append(frame["request"]["id"])
+        elif frame["type"] == "batch":
+            ids += [r["id"] for r in frame["requests"]]
+        if ids and ids[-1] == until:
+            return ids
+    raise AssertionError("stream ended")
+
+
+async def test_without_replay_live_comes_first(hook: Hook) -> None:
+    async with await hook.watch() as ws:
+        assert json.loads(await ws.recv()) == {"type": "live"}
+        sent = await hook.capture(b'{"a": 1}')
+        frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert frame["type"] == "request"
+        assert frame["request"]["id"] == sent
+        assert frame["request"]["body"] == '{"a": 1}'
+        assert frame["request"]["bin"] == hook.id
+
+
+async def test_since_replays_then_goes_live(hook: Hook) -> None:
+    early = [await hook.capture(str(n).encode()) for n in range(5)]
+    async with await hook.watch(f"?since={early[1]}") as ws:
+        first = json.loads(await ws.recv())
+        assert first["type"] == "batch"
+        assert [r["id"] for r in first["requests"]] == early[2:]
+        assert json.loads(await ws.recv()) == {"type": "live"}
+        late = await hook.capture()
+        assert await collect_ids(ws, late) == [late]
+
+
+async def test_since_zero_replays_everything(hook: Hook) -> None:
+    sent = [await hook.capture() for _ in range(3)]
+    async with await hook.watch("?since=0-0") as ws:
+        assert await collect_ids(ws, sent[-1]) == sent
+
+
+async def test_tail_replays_the_newest(hook: Hook) -> None:
+    sent = [await hook.capture() for _ in range(6)]
+    async with await hook.watch("?tail=2") as ws:
+        assert await collect_ids(ws, sent[-1]) == sent[-2:]
+        assert json.loads(await ws.recv()) == {"type": "live"}
+
+
+async def test_replay_longer_than_a_page(hook: Hook) -> None:
+    sent = await asyncio.gather(*(hook.capture(str(n).encode()) for n in range(700)))
+    history = await hook.history()
+    assert sorted(sent, key=id_key) == history
+    async with await hook.watch("?since=0-0") as ws:
+        assert await collect_ids(ws, history[-1]) == history
+
+
+@pytest.mark.parametrize(
+    "query", ["?since=1-0&tail=3", "?since=garbage", "?tail=-1", "?tail=x", "?tail=5000"]
+)
+async def test_bad_replay_arguments_refuse_the_handshake(hook: Hook, query: str) -> None:
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await hook.watch(query)
+    assert refused.value.response.status_code == 400
+
+
+async def test_hand_over_loses_and_repeats_nothing(hook: Hook) -> None:
+    """Watchers join with since= while captures keep arriving: each gets exactly the rest."""
+    total = 400
+    sent: list[str] = []
+
+    async def sender() -> None:
+        for n in range(total):
+            sent.append(await hook.capture(str(n).encode()))
+
+    async def watcher(start_after: int) -> tuple[str, list[str]]:
+        while len(sent) <= start_after:
+            await asyncio.sleep(0.001)
+        since = sent[start_after]
+        async with await hook.watch(f"?since={since}") as ws:
+            while len(sent) < total:
+                await asyncio.sleep(0.01)
+            return since, await collect_ids(ws, sent[-1])
+
+    sending = asyncio.create_task(sender())
+    results = await asyncio.gather(*(watcher(k) for k in (0, 50, 150, 300, 390)))
+    await sending
+    for since, ids in results:
+        expected = sent[sent.index(since) + 1 :]
+        assert ids == expected, f"since={since}: {len(ids)} ids, expected {len(expected)}"
+
+
+async def test_many_watchers_each_get_everything_in_order(hook: Hook) -> None:
+    watchers = [await hook.watch() for _ in range(20)]
+    try:
+        for ws in watchers:
+            assert json.loads(await ws.recv()) == {"type": "live"}
+        sent = await asyncio.gather(*(hook.capture(str(n).encode()) for n in range(100)))
+        ordered = sorted(sent, key=id_key)
+        for ws in watchers:
+            assert await collect_ids(ws, ordered[-1]) == ordered
+    finally:
+        for ws in watchers:
+            await ws.close()
+
+
+async def test_deleting_the_bin_closes_streams_with_4404(hook: Hook) -> None:
+    async with await hook.watch() as ws:
+        assert json.loads(await ws.recv()) == {"type": "live"}
+        response = await hook.client.delete(f"/api/bins/{hook.id}", headers=hook.auth)
+        assert response.status_code == 204
+        error = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert error == {"type": "error", "code": "bin_deleted", "message": "the bin was deleted"}
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
+
+
+async def test_watcher_gauge_counts_open_streams(hook: Hook) -> None:
+    def gauge(text: str) -> float:
+        line = next(x for x in text.splitlines() if x.startswith('hookscope_watchers{transport="ws"}'))
+        return float(line.split()[1])
+
+    before = gauge((await hook.client.get("/metrics")).text)
+    async with await hook.watch() as ws:
+        await ws.recv()
+        assert gauge((await hook.client.get("/metrics")).text) == before + 1
+    for _ in range(200):
+        if gauge((await hook.client.get("/metrics")).text) == before:
+            break
+        await asyncio.sleep(0.01)
+    assert gauge((await hook.client.get("/metrics")).text) == before
+
+
+# -- a slow watcher ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def laggy_server() -> Iterator[BackgroundServer]:
+    server = serve_in_background(watcher_queue=8, max_body=128 * 1024, max_requests=10_000)
+    yield server
+    server.stop()
+
+
+async def test_slow_watcher_is_closed_with_4008_and_resumes_without_loss(
+    laggy_server: BackgroundServer,
+) -> None:
+    async with httpx.AsyncClient(base_url=laggy_server.url, timeout=10) as http:
+        hook = await make_hook(laggy_server, http)
+        # A one-message client queue: this watcher stops reading while we capture 15 MB,
+        # TCP back-pressure reaches the server, and its queue there overflows.
+        ws = await hook.watch(max_queue=1, max_size=None)
+        assert json.loads(await ws.recv()) == {"type": "live"}
+        body = b"y" * (100 * 1024)
+        sent = [await hook.capture(body) for _ in range(150)]
+
+        received: list[str] = []
+        error: dict[str, Any] | None = None
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            async for frame in frames(ws):
+                if frame["type"] == "request":
+                    received.append(frame["request"]["id"])
+                elif frame["type"] == "batch":
+                    received += [r["id"] for r in frame["requests"]]
+                elif frame["type"] == "error":
+                    error = frame
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
+        assert error is not None and error["code"] == "lagging"
+        assert received == sent[: len(received)]
+        assert len(received) < len(sent)
+
+        resume_from = received[-1] if received else "0-0"
+        async with await hook.watch(f"?since={resume_from}", max_size=None) as again:
+            rest = await collect_ids(again, sent[-1])
+        assert received + rest == sent
+        metrics = (await http.get("/metrics")).text
+        assert "hookscope_watchers_lagged_total 1.0" in metrics
+
+
+# -- Server-Sent Events ------------------------------------------------------------------------
+
+
+async def sse_events(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], stop_after: str
+) -> list[tuple[str, str, str]]:
+    """(event, id, data) tuples until an event with id ``stop_after`` (or named so) arrives."""
+    events: list[tuple[str, str, str]] = []
+    async with asyncio.timeout(10), client.stream("GET", url, headers=headers) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        event: dict[str, str] = {}
+        async for line in response.aiter_lines():
+            if line == "":
+                if "event" in event:
+                    events.append((event["event"], event.get("id", ""), event.get("data", "")))
+                    if stop_after in (event.get("id"), event["event"]):
+                        return events
+                event = {}
+            elif not line.startswith(":"):
+                name, _, value = line.partition(": ")
+                event[name] = value
+    raise AssertionError("SSE stream ended")
+
+
+async def test_sse_replays_then_streams_live(hook: Hook) -> None:
+    sent = [await hook.capture(str(n).encode()) for n in range(3)]
+    url = f"/api/bins/{hook.id}/events?since={sent[0]}"
+    events = await sse_events(hook.client, url, hook.auth, "live")
+    assert [(e[0], e[1]) for e in events] == [("request", sent[1]), ("request", sent[2]), ("live", "")]
+    assert json.loads(events[0][2])["body"] == "1"
+
+    # Captured while the stream below connects: since= makes it arrive either way.
+    task = asyncio.create_task(hook.capture(b"live one"))
+    url = f"/api/bins/{hook.id}/events?since={sent[-1]}"
+    events = await sse_events(hook.client, url, hook.auth, "request")
+    live_id = await task
+    assert events[-1][0] == "request"
+    assert json.loads(events[-1][2])["id"] == live_id
+
+
+async def test_sse_honours_last_event_id(hook: Hook) -> None:
+    sent = [await hook.capture() for _ in range(4)]
+    headers = {**hook.auth, "Last-Event-ID": sent[1]}
+    events = await sse_events(hook.client, f"/api/bins/{hook.id}/events", headers, sent[-1])
+    assert [e[1] for e in events] == sent[2:]
+
+
+async def test_sse_token_in_query(hook: Hook) -> None:
+    sent = await hook.capture()
+    url = f"/api/bins/{hook.id}/events?since=0-0&token={hook.token}"
+    events = await sse_events(hook.client, url, {}, sent)
+    assert events[-1][1] == sent
