@@ -48,14 +48,18 @@ class Bin:
         return self.client.request(method, f"/h/{self.id}{path}", **kwargs)
 
     def requests(self, **params: Any) -> list[dict[str, Any]]:
-        response = self.client.get(f"/api/bins/{self.id}/requests", params=params, headers=self.auth)
+        response = self.client.get(
+            f"/api/bins/{self.id}/requests", params=params, headers=self.auth
+        )
         assert response.status_code == 200, response.text
         found: list[dict[str, Any]] = response.json()["requests"]
         return found
 
     def api(self, method: str, suffix: str = "", **kwargs: Any) -> httpx.Response:
         headers = {**self.auth, **kwargs.pop("headers", {})}
-        return self.client.request(method, f"/api/bins/{self.id}{suffix}", headers=headers, **kwargs)
+        return self.client.request(
+            method, f"/api/bins/{self.id}{suffix}", headers=headers, **kwargs
+        )
 
 
 def _make_bin(client: httpx.Client, **body: Any) -> Bin:

@@ -64,7 +64,9 @@ def test_create_bin_rejects_bad_input(http: httpx.Client, body: dict[str, Any], 
 
 
 def test_create_bin_rejects_non_json(http: httpx.Client) -> None:
-    response = http.post("/api/bins", content=b"{nope", headers={"content-type": "application/json"})
+    response = http.post(
+        "/api/bins", content=b"{nope", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_json"
     assert http.post("/api/bins", json=[1]).status_code == 400

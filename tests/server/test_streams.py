@@ -39,7 +39,9 @@ class Hook:
             if after:
                 params["after"] = after
             page = (
-                await self.client.get(f"/api/bins/{self.id}/requests", params=params, headers=self.auth)
+                await self.client.get(
+                    f"/api/bins/{self.id}/requests", params=params, headers=self.auth
+                )
             ).json()
             ids += [r["id"] for r in page["requests"]]
             after = page["next"]
@@ -199,7 +201,9 @@ async def test_deleting_the_bin_closes_streams_with_4404(hook: Hook) -> None:
 
 async def test_watcher_gauge_counts_open_streams(hook: Hook) -> None:
     def gauge(text: str) -> float:
-        line = next(x for x in text.splitlines() if x.startswith('hookscope_watchers{transport="ws"}'))
+        line = next(
+            x for x in text.splitlines() if x.startswith('hookscope_watchers{transport="ws"}')
+        )
         return float(line.split()[1])
 
     before = gauge((await hook.client.get("/metrics")).text)
@@ -287,7 +291,11 @@ async def test_sse_replays_then_streams_live(hook: Hook) -> None:
     sent = [await hook.capture(str(n).encode()) for n in range(3)]
     url = f"/api/bins/{hook.id}/events?since={sent[0]}"
     events = await sse_events(hook.client, url, hook.auth, "live")
-    assert [(e[0], e[1]) for e in events] == [("request", sent[1]), ("request", sent[2]), ("live", "")]
+    assert [(e[0], e[1]) for e in events] == [
+        ("request", sent[1]),
+        ("request", sent[2]),
+        ("live", ""),
+    ]
     assert json.loads(events[0][2])["body"] == "1"
 
     # Captured while the stream below connects: since= makes it arrive either way.
