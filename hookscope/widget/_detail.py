@@ -1,0 +1,97 @@
+"""The detail of one request, as the table shows it when a row is selected.
+
+detail = Detail.of(request)
+detail.kind          # "json", "form", "text", "binary" or "empty"
+detail.body          # pretty JSON, the text, or a hex dump (cut at ``limit``)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from .._models import CapturedRequest, FormFile
+from ._body import BodyKind, body_kind, decoded_text, format_size, hexdump, parsed_json
+
+__all__ = ["Detail"]
+
+TEXT_LIMIT = 200_000
+"""Characters of a text or JSON body shown; the rest is cut (``truncated``)."""
+HEX_LIMIT = 4096
+"""Bytes of a binary body shown as a hex dump."""
+
+
+@dataclass(frozen=True, slots=True)
+class Detail:
+    """Everything the detail pane shows about one request."""
+
+    id: str
+    method: str
+    path: str
+    query: str
+    received_at: datetime
+    remote_addr: str | None
+    http_version: str
+    content_type: str | None
+    size: int
+    headers: list[tuple[str, str]]
+    kind: BodyKind
+    body: str
+    truncated: bool
+    form: list[tuple[str, str]]
+    curl: str
+
+    @property
+    def target(self) -> str:
+        return self.path + (f"?{self.query}" if self.query else "")
+
+    @property
+    def size_text(self) -> str:
+        return format_size(self.size)
+
+    @classmethod
+    def of(cls, request: CapturedRequest, *, base_url: str = "http://localhost:8080") -> Detail:
+        kind = body_kind(request)
+        form: list[tuple[str, str]] = []
+        body = ""
+        if kind == "form":
+            try:
+                fields = request.form().items(multi=True)
+                form = [(name, _form_value(value)) for name, value in fields]
+            except ValueError:
+                kind = "text" if decoded_text(request) is not None else "binary"
+        if kind == "json":
+            body = json.dumps(parsed_json(request)[1], indent=2, ensure_ascii=False)
+        elif kind in ("text", "form"):
+            body = decoded_text(request) or ""
+        if kind == "form" and decoded_text(request) is None:
+            body = hexdump(request.body, HEX_LIMIT)
+        truncated = len(body) > TEXT_LIMIT
+        if kind == "binary":
+            body = hexdump(request.body, HEX_LIMIT)
+            truncated = request.size > HEX_LIMIT
+        return cls(
+            id=request.id,
+            method=request.method,
+            path=request.path,
+            query=request.query,
+            received_at=request.received_at,
+            remote_addr=request.remote_addr,
+            http_version=request.http_version,
+            content_type=request.content_type,
+            size=request.size,
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
+            kind=kind,
+            body=body[:TEXT_LIMIT],
+            truncated=truncated,
+            form=form,
+            curl=request.to_curl(base_url),
+        )
+
+
+def _form_value(value: str | FormFile) -> str:
+    if isinstance(value, FormFile):
+        kind = value.content_type or "no content type"
+        return f"<file {value.filename or '(unnamed)'}: {kind}, {format_size(len(value.data))}>"
+    return value

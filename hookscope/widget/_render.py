@@ -1,0 +1,81 @@
+"""Text and HTML for the view, made from the model's snapshot and details (escaped here, once)."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+
+from ._detail import Detail
+from ._table import Stats
+
+__all__ = ["detail_html", "note_text", "stats_text"]
+
+
+def stats_text(stats: Stats, status: str) -> str:
+    """``"1,234 requests · 12.3/s · last 21:43:44 · streaming"``."""
+    parts = [f"{stats.count:,} request" + ("" if stats.count == 1 else "s"), f"{stats.rate:.1f}/s"]
+    if stats.last_received_at is not None:
+        last = datetime.fromtimestamp(stats.last_received_at).strftime("%H:%M:%S")
+        parts.append(f"last {last}")
+    if stats.paused:
+        parts.append(f"paused ({stats.pending:,} new)")
+    parts.append(status)
+    return " · ".join(parts)
+
+
+def note_text(stats: Stats, shown: int, filtered: bool) -> str:
+    if not stats.count:
+        return "Waiting for requests…"
+    if shown < stats.matching:
+        what = "matching" if filtered else "in the table"
+        return f"Showing the newest {shown:,} of {stats.matching:,} {what}; all are in table.df."
+    if filtered:
+        return f"{stats.matching:,} matching the filters."
+    return ""
+
+
+def _table(pairs: list[tuple[str, str]]) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{html.escape(value)}</td></tr>"
+        for name, value in pairs
+    )
+    return f"<table>{rows}</table>"
+
+
+def detail_html(detail: Detail | None) -> str:
+    """The detail pane: request line, all headers in arrival order, the body as its kind suits."""
+    if detail is None:
+        return ""
+    esc = html.escape
+    when = detail.received_at.astimezone().isoformat(timespec="milliseconds")
+    summary = [
+        ("id", detail.id),
+        ("received", when),
+        ("from", detail.remote_addr or "?"),
+        ("size", f"{detail.size_text} ({detail.size:,} bytes)"),
+        ("content type", detail.content_type or "(none)"),
+    ]
+    parts = [
+        f"<h4 class='hs-request-line'>{esc(detail.method)} {esc(detail.target)} "
+        f"HTTP/{esc(detail.http_version)}</h4>",
+        _table(summary),
+        f"<h4>Headers ({len(detail.headers)})</h4>",
+        _table(detail.headers),
+    ]
+    cut = " (truncated)" if detail.truncated else ""
+    if detail.kind == "empty":
+        parts.append("<h4>Body</h4><p>(empty)</p>")
+    elif detail.kind == "form":
+        parts.append(f"<h4>Form fields ({len(detail.form)})</h4>{_table(detail.form)}")
+        parts.append(f"<h4>Raw body{cut}</h4><pre>{esc(detail.body)}</pre>")
+    elif detail.kind == "binary":
+        parts.append(
+            f"<h4>Body: binary, {detail.size:,} bytes{cut}</h4>"
+            f"<pre class='hs-hexdump'>{esc(detail.body)}</pre>"
+        )
+    else:
+        parts.append(
+            f"<h4>Body ({detail.kind}){cut}</h4><pre class='hs-body'>{esc(detail.body)}</pre>"
+        )
+    parts.append(f"<h4>curl</h4><pre>{esc(detail.curl)}</pre>")
+    return f"<div class='hs-detail-{detail.kind}'>{''.join(parts)}</div>"

@@ -1,0 +1,58 @@
+"""Where a live table's requests come from: the SDK's resumable stream, on the table's loop.
+
+The table runs its own event loop, so it opens its own ``AsyncClient`` there (a client's
+connections belong to the loop that made them): the same server, API key and bin token as
+the ``Bin`` or ``AsyncBin`` it was given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from .._models import CapturedRequest
+
+__all__ = ["BEGINNING", "StreamFactory", "stream_factory"]
+
+BEGINNING = "0-0"
+"""``since=BEGINNING``: the whole stored history (ids are above it)."""
+
+StreamFactory = Callable[
+    [str | None, int | None, Callable[[], None]], AsyncIterator[CapturedRequest]
+]
+"""``factory(since, tail, ready)``: the bin's requests, run on the table's loop.
+
+``since`` (exclusive) or else ``tail`` (the newest N, 0 for none) say where it starts; it
+calls ``ready()`` once that start is fixed, before yielding anything.
+"""
+
+
+def stream_factory(bin: Any) -> StreamFactory:
+    """``factory(since, tail, ready)`` for ``bin`` (a ``Bin`` or ``AsyncBin``)."""
+    try:
+        client = bin.client
+        url, api_key, timeout = client.url, client.api_key, client.timeout
+        bin_id, token = bin.id, bin.token
+    except AttributeError:
+        raise TypeError(f"LiveTable needs a hookscope Bin or AsyncBin, not {bin!r}") from None
+
+    async def stream(
+        since: str | None, tail: int | None, ready: Callable[[], None]
+    ) -> AsyncIterator[CapturedRequest]:
+        from ..client import AsyncClient
+
+        async with AsyncClient(url, api_key, timeout=timeout) as own:
+            source = own.bin(bin_id, token)
+            history: list[CapturedRequest] = []
+            if since is None:
+                # Fix the start now, so that whatever is sent once ready() ran is shown.
+                newest = await source.tail(max(tail or 0, 1))
+                history = newest[len(newest) - (tail or 0) :]
+                since = newest[-1].id if newest else BEGINNING
+            ready()
+            for request in history:
+                yield request
+            async for request in source.stream(since=since):
+                yield request
+
+    return stream

@@ -1,0 +1,102 @@
+// hookscope live table: header (capture URL, stats), the newest rows, the selected row's detail.
+// The kernel is the only writer of this widget's state; the page only sends {event: "select"}.
+
+const COLUMNS = [
+  ["time", "Time"],
+  ["method", "Method"],
+  ["path", "Path"],
+  ["type", "Content type"],
+  ["size_text", "Size"],
+  ["preview", "Body"],
+];
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function render({ model, el }) {
+  el.classList.add("hookscope-live");
+
+  const header = element("div", "hs-header");
+  const url = element("input", "hs-url");
+  url.readOnly = true;
+  url.title = "Capture URL: give it to the webhook sender";
+  const copy = element("button", "hs-copy", "Copy URL");
+  copy.addEventListener("click", async () => {
+    url.select();
+    try {
+      await navigator.clipboard.writeText(url.value);
+    } catch {
+      document.execCommand("copy");
+    }
+    copy.textContent = "Copied";
+    setTimeout(() => (copy.textContent = "Copy URL"), 1200);
+  });
+  const stats = element("div", "hs-stats");
+  header.append(element("span", "hs-label", "Capture URL"), url, copy, stats);
+
+  const scroll = element("div", "hs-scroll");
+  const table = element("table", "hs-table");
+  const head = element("tr");
+  for (const [key, title] of COLUMNS) head.append(element("th", `hs-col-${key}`, title));
+  table.append(element("thead"), element("tbody"));
+  table.tHead.append(head);
+  scroll.append(table);
+  const note = element("div", "hs-note");
+  const detail = element("div", "hs-detail");
+  el.append(header, scroll, note, detail);
+
+  function highlight() {
+    const selected = model.get("selected");
+    for (const tr of table.tBodies[0].rows) {
+      tr.classList.toggle("hs-selected", tr.dataset.id === selected);
+    }
+  }
+
+  function renderRows() {
+    const body = element("tbody");
+    for (const row of model.get("rows")) {
+      const tr = element("tr", `hs-row hs-method-${row.method.toLowerCase()}`);
+      tr.dataset.id = row.id;
+      for (const [key] of COLUMNS) {
+        const cell = element("td", `hs-col-${key}`, String(row[key] ?? ""));
+        if (key === "path" || key === "preview") cell.title = cell.textContent;
+        tr.append(cell);
+      }
+      body.append(tr);
+    }
+    table.replaceChild(body, table.tBodies[0]);
+    highlight();
+  }
+
+  function renderStats() {
+    const s = model.get("stats");
+    stats.textContent = s.text || "";
+    stats.dataset.count = s.count ?? 0;
+    stats.classList.toggle("hs-paused", Boolean(s.paused));
+    note.textContent = s.note || "";
+  }
+
+  table.addEventListener("click", (event) => {
+    const tr = event.target.closest("tr.hs-row");
+    if (!tr) return;
+    const id = tr.dataset.id === model.get("selected") ? "" : tr.dataset.id;
+    model.send({ event: "select", id });
+  });
+
+  url.value = model.get("url");
+  renderStats();
+  renderRows();
+  detail.innerHTML = model.get("detail");
+
+  model.on("change:url", () => (url.value = model.get("url")));
+  model.on("change:stats", renderStats);
+  model.on("change:rows", renderRows);
+  model.on("change:selected", highlight);
+  model.on("change:detail", () => (detail.innerHTML = model.get("detail")));
+}
+
+export default { render };

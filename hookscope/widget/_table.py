@@ -1,0 +1,315 @@
+"""The live table's state, free of widgets and I/O: rows, filters, selection, stats, DataFrame.
+
+    model = TableModel(window=50)
+    model.ingest(requests)                    # from the stream, in id order
+    model.set_filters(method="POST", text="push")
+    snapshot = model.snapshot(time.time())    # what the view shows now: bounded, cheap
+    model.dataframe()                         # every row, same columns as to_dataframe()
+
+Every method is safe to call from any thread: the stream thread ingests while the kernel thread
+filters, selects and reads ``dataframe()``.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from .._dataframe import to_dataframe
+from .._ids import id_key
+from .._models import CapturedRequest
+from ._body import decoded_text, format_size, preview
+from ._detail import Detail
+
+__all__ = ["Snapshot", "Stats", "TableModel"]
+
+RATE_WINDOW = 10.0
+"""Seconds over which the arrival rate is averaged."""
+SEARCH_LIMIT = 65_536
+"""Characters of a body that the text filter searches."""
+STANDARD_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+class _Row:
+    """One request plus what the table derives from it, computed once and only when needed."""
+
+    __slots__ = ("_cells", "_haystack", "key", "request", "timestamp")
+
+    def __init__(self, request: CapturedRequest, key: tuple[int, int]) -> None:
+        self.request = request
+        self.key = key
+        self.timestamp = request.received_at.timestamp()
+        self._cells: dict[str, Any] | None = None
+        self._haystack: str | None = None
+
+    def cells(self) -> dict[str, Any]:
+        if self._cells is None:
+            request = self.request
+            moment = request.received_at.astimezone()
+            self._cells = {
+                "id": request.id,
+                "time": moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}",
+                "method": request.method,
+                "path": request.path + (f"?{request.query}" if request.query else ""),
+                "type": request.content_type or "",
+                "size": request.size,
+                "size_text": format_size(request.size),
+                "preview": preview(request),
+            }
+        return self._cells
+
+    def haystack(self) -> str:
+        if self._haystack is None:
+            request = self.request
+            text = decoded_text(request) or ""
+            parts = (request.path, request.query, request.content_type or "", text[:SEARCH_LIMIT])
+            self._haystack = "\n".join(parts).casefold()
+        return self._haystack
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """The header line: how many, how fast, how recent."""
+
+    count: int
+    """Requests in the table (since it started or was last cleared)."""
+    rate: float
+    """Requests per second received over the last ``RATE_WINDOW`` seconds."""
+    last_received_at: float | None
+    """Epoch seconds of the newest request, or None."""
+    matching: int
+    """Rows that pass the filters (among those shown: frozen while paused)."""
+    paused: bool
+    pending: int
+    """Rows that arrived while paused and are not shown yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the view shows at one moment; its size is bounded by the window, not the history."""
+
+    stats: Stats
+    rows: list[dict[str, Any]]
+    """The newest rows that pass the filters, newest first, at most ``window`` of them."""
+    selected: str | None
+    methods: list[str]
+    method: str | None
+    text: str
+
+
+class TableModel:
+    """Rows in id order, filters, selection, pause; see the module docstring."""
+
+    def __init__(self, *, window: int = 50, max_rows: int | None = 100_000) -> None:
+        if window < 1:
+            raise ValueError("window must be at least 1")
+        if max_rows is not None and max_rows < window:
+            raise ValueError("max_rows must be at least window")
+        self.window = window
+        self.max_rows = max_rows
+        self._lock = threading.RLock()
+        self._rows: list[_Row] = []
+        self._ids: dict[str, _Row] = {}
+        self._last_key: tuple[int, int] | None = None
+        self._matches: list[int] = []  # indices into _rows that pass the filters
+        self._method: str | None = None
+        self._text = ""
+        self._selected: str | None = None
+        self._paused_at: int | None = None  # number of rows shown when paused
+        self._methods = set(STANDARD_METHODS)
+        self._recent: deque[float] = deque()  # timestamps within the rate window
+        self._frame: pd.DataFrame = to_dataframe([])
+        self._framed = 0  # rows already in _frame
+        self.version = 0
+        """Bumped by every change that the view may need to show."""
+
+    # -- rows ---------------------------------------------------------------------------------
+
+    def ingest(self, requests: Iterable[CapturedRequest]) -> int:
+        """Append requests in id order; ids not above the newest one so far are skipped.
+
+        Returns how many were added.
+        """
+        added = 0
+        with self._lock:
+            for request in requests:
+                key = id_key(request.id)
+                if self._last_key is not None and key <= self._last_key:
+                    continue
+                row = _Row(request, key)
+                self._last_key = key
+                self._ids[request.id] = row
+                self._rows.append(row)
+                if self._passes(row):
+                    self._matches.append(len(self._rows) - 1)
+                self._methods.add(request.method)
+                self._recent.append(row.timestamp)
+                added += 1
+            if added:
+                self._trim()
+                self.version += 1
+        return added
+
+    def _trim(self) -> None:
+        # Drop the oldest rows in chunks, so that trimming costs O(1) per row on average.
+        if self.max_rows is None or len(self._rows) <= self.max_rows + max(1, self.max_rows // 10):
+            return
+        drop = len(self._rows) - self.max_rows
+        for row in self._rows[:drop]:
+            del self._ids[row.request.id]
+        del self._rows[:drop]
+        self._matches = [index - drop for index in self._matches if index >= drop]
+        if self._paused_at is not None:
+            self._paused_at = max(0, self._paused_at - drop)
+        if self._selected is not None and self._selected not in self._ids:
+            self._selected = None
+        framed_drop = min(drop, self._framed)
+        self._frame = self._frame.iloc[framed_drop:].reset_index(drop=True)
+        self._framed -= framed_drop
+
+    def clear(self) -> None:
+        """Forget every row; later arrivals still come in (ids already seen never return)."""
+        with self._lock:
+            self._rows.clear()
+            self._ids.clear()
+            self._matches.clear()
+            self._recent.clear()
+            self._selected = None
+            if self._paused_at is not None:
+                self._paused_at = 0
+            self._frame = to_dataframe([])
+            self._framed = 0
+            self.version += 1
+
+    @property
+    def count(self) -> int:
+        with self._lock:
+            return len(self._rows)
+
+    @property
+    def last_id(self) -> str | None:
+        """The newest id ingested (also after ``clear``): where a resumed stream starts."""
+        with self._lock:
+            return None if self._last_key is None else f"{self._last_key[0]}-{self._last_key[1]}"
+
+    def requests(self) -> list[CapturedRequest]:
+        """Every request in the table, oldest first."""
+        with self._lock:
+            return [row.request for row in self._rows]
+
+    def get(self, request_id: str) -> CapturedRequest | None:
+        with self._lock:
+            row = self._ids.get(request_id)
+            return None if row is None else row.request
+
+    def dataframe(self) -> pd.DataFrame:
+        """Every row, as ``to_dataframe`` gives it; built incrementally, so calls are cheap."""
+        with self._lock:
+            if self._framed < len(self._rows):
+                fresh = to_dataframe(row.request for row in self._rows[self._framed :])
+                frames = [self._frame, fresh] if self._framed else [fresh]
+                self._frame = pd.concat(frames, ignore_index=True) if self._framed else fresh
+                self._framed = len(self._rows)
+            # Copy-on-write makes a shallow copy safe: the caller's edits never reach the cache.
+            return self._frame.copy(deep=False)
+
+    # -- filters, selection, pause ------------------------------------------------------------
+
+    def _passes(self, row: _Row) -> bool:
+        if self._method is not None and row.request.method != self._method:
+            return False
+        return not self._text or self._text in row.haystack()
+
+    def set_filters(self, *, method: str | None = None, text: str = "") -> None:
+        """Show only ``method`` (None: all) and rows whose path, query or body contain ``text``."""
+        method = method.upper() if method else None
+        needle = text.strip().casefold()
+        with self._lock:
+            if (method, needle) == (self._method, self._text):
+                return
+            self._method, self._text = method, needle
+            self._matches = [i for i, row in enumerate(self._rows) if self._passes(row)]
+            self.version += 1
+
+    @property
+    def filters(self) -> tuple[str | None, str]:
+        with self._lock:
+            return self._method, self._text
+
+    def select(self, request_id: str | None) -> None:
+        """Show the detail of ``request_id`` (None: no detail); unknown ids select nothing."""
+        with self._lock:
+            selected = request_id if request_id in self._ids else None
+            if selected != self._selected:
+                self._selected = selected
+                self.version += 1
+
+    @property
+    def selected(self) -> str | None:
+        with self._lock:
+            return self._selected
+
+    def detail(self, request_id: str | None = None, *, base_url: str = "") -> Detail | None:
+        """The detail of ``request_id`` (default: the selected row), or None."""
+        with self._lock:
+            row = self._ids.get(request_id or self._selected or "")
+        if row is None:
+            return None
+        return Detail.of(row.request, base_url=base_url or "http://localhost:8080")
+
+    def pause(self) -> None:
+        """Freeze the rows shown; arrivals still reach ``dataframe()`` and the count."""
+        with self._lock:
+            if self._paused_at is None:
+                self._paused_at = len(self._rows)
+                self.version += 1
+
+    def resume(self) -> None:
+        with self._lock:
+            if self._paused_at is not None:
+                self._paused_at = None
+                self.version += 1
+
+    @property
+    def paused(self) -> bool:
+        with self._lock:
+            return self._paused_at is not None
+
+    # -- what the view shows ------------------------------------------------------------------
+
+    def rate(self, now: float) -> float:
+        """Requests per second over the last ``RATE_WINDOW`` seconds before ``now``."""
+        with self._lock:
+            recent = self._recent
+            while recent and recent[0] <= now - RATE_WINDOW:
+                recent.popleft()
+            return sum(1 for stamp in recent if stamp <= now) / RATE_WINDOW
+
+    def snapshot(self, now: float) -> Snapshot:
+        """The header, the newest ``window`` matching rows, the selection, the filter choices."""
+        with self._lock:
+            limit = len(self._rows) if self._paused_at is None else self._paused_at
+            end = bisect_left(self._matches, limit)
+            shown = self._matches[max(0, end - self.window) : end]
+            stats = Stats(
+                count=len(self._rows),
+                rate=self.rate(now),
+                last_received_at=self._rows[-1].timestamp if self._rows else None,
+                matching=end,
+                paused=self._paused_at is not None,
+                pending=len(self._rows) - limit,
+            )
+            return Snapshot(
+                stats=stats,
+                rows=[self._rows[index].cells() for index in reversed(shown)],
+                selected=self._selected,
+                methods=sorted(self._methods),
+                method=self._method,
+                text=self._text,
+            )

@@ -1,0 +1,83 @@
+"""LiveTable on a real bin: the embedded server, the SDK's stream, requests over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+
+from hookscope._embedded import BackgroundServer
+from hookscope.client import AsyncClient, Client
+from hookscope.widget import LiveTable, TableState
+
+
+def send(url: str, count: int, start: int = 0) -> list[str]:
+    """POST ``count`` JSON requests; the ids the server gave them."""
+    with httpx.Client() as http:
+        return [
+            http.post(f"{url}/event/{n}", json={"n": n}).headers["x-hookscope-request-id"]
+            for n in range(start, start + count)
+        ]
+
+
+def table_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "hookscope-live-table"]
+
+
+def test_history_then_live_rows_match_the_bin(embedded_server: BackgroundServer) -> None:
+    with Client(embedded_server.url) as client:
+        bin = client.create_bin()
+        sent = send(bin.url, 5)
+        table = LiveTable(bin, display=False)  # tail=None: the whole history first
+        try:
+            table.wait_for_rows(5)
+            sent += send(bin.url, 120, start=5)
+            frame = table.wait_for_rows(125)
+            assert list(frame.id) == sent
+            pd.testing.assert_frame_equal(frame, bin.dataframe())
+            assert table.state is TableState.STREAMING
+            assert table.dataframe(expand_json=True)["json.n"].tolist() == list(range(125))
+        finally:
+            table.close()
+    assert not table_threads()
+
+
+def test_tail_limits_the_history(embedded_server: BackgroundServer) -> None:
+    with Client(embedded_server.url) as client:
+        bin = client.create_bin()
+        sent = send(bin.url, 10)
+        with LiveTable(bin, tail=3, display=False) as table:
+            assert list(table.wait_for_rows(3).id) == sent[-3:]
+            sent += send(bin.url, 2, start=10)
+            assert list(table.wait_for_rows(5).id) == sent[-5:]
+        table.view.close()
+
+
+def test_a_deleted_bin_fails_the_table(embedded_server: BackgroundServer) -> None:
+    with Client(embedded_server.url) as client:
+        bin = client.create_bin()
+        table = LiveTable(bin, tail=0, display=False)
+        send(bin.url, 1)
+        table.wait_for_rows(1)
+        bin.delete()
+        with pytest.raises(Exception, match=r"(?i)bin"):
+            table.wait_for_rows(2, timeout=10)
+        assert table.state is TableState.FAILED
+        table.close()
+
+
+@pytest.mark.asyncio
+async def test_an_async_bin_works_too(embedded_server: BackgroundServer) -> None:
+    async with AsyncClient(embedded_server.url) as client:
+        bin = await client.create_bin()
+        table: Any = LiveTable(bin, tail=0, display=False)
+        try:
+            await asyncio.to_thread(send, bin.url, 3)
+            frame = await asyncio.to_thread(table.wait_for_rows, 3)
+            assert len(frame) == 3
+        finally:
+            await asyncio.to_thread(table.close)
