@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
 
     @app.after_serving
     async def close_backend() -> None:
-        hub.close_all(CloseCode.NORMAL, "server shutting down")
+        hub.close_all(CloseCode.FEED_LOST, "server shutting down")
         await backend.close()
 
     @app.get("/healthz")
