@@ -1,0 +1,34 @@
+"""Every notebook in notebooks/ runs top to bottom in a real kernel, without an error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def test_there_are_notebooks() -> None:
+    assert {path.name for path in NOTEBOOKS} >= {"quickstart.ipynb", "analysis.ipynb"}
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_notebook_runs(path: Path, tmp_path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    client.execute()  # raises CellExecutionError on the first failing cell; stops the kernel
+    outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
+    assert not [output for output in outputs if output.output_type == "error"]
+    # The live table was displayed as a widget, not as text.
+    assert any(WIDGET_VIEW in output.get("data", {}) for output in outputs)
+    assert client.km is None or not client.km.is_alive()
