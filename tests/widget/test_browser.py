@@ -1,0 +1,192 @@
+"""The live table in a real JupyterLab, driven by Debian's headless Chromium through Playwright.
+
+The test starts JupyterLab on a free port (token auth, its own directories), opens a notebook
+that shows a live table, sends requests to the bin from here, and reads the rows the browser
+rendered. A screenshot is saved in the test's temp dir. Everything it starts, it stops.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import nbformat
+import pytest
+from _support import free_port, wait_until
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+TIMEOUT_MS = 60_000
+
+NOTEBOOK_SETUP = """\
+import pathlib
+
+import hookscope
+from hookscope.widget import LiveTable
+
+server = hookscope.serve_in_background()
+client = hookscope.Client(server.url)
+bin = client.create_bin(name="browser")
+table = LiveTable(bin, window=20)
+pathlib.Path("bin_url.txt").write_text(bin.url)
+"""
+
+
+@dataclass
+class Lab:
+    url: str
+    token: str
+    root: Path
+
+
+@pytest.fixture
+def jupyterlab(tmp_path: Path) -> Iterator[Lab]:
+    """JupyterLab on 127.0.0.1 and a free port, with its own config, runtime and settings."""
+    root = tmp_path / "root"
+    root.mkdir()
+    port, token = free_port(), secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "IPYTHONDIR": str(tmp_path / "ipython"),
+    }
+    command = [
+        sys.executable, "-m", "jupyterlab",
+        "--no-browser",
+        "--allow-root",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={root}",
+        f"--IdentityProvider.token={token}",
+        f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
+        f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
+    ]  # fmt: skip
+    # No "get Jupyter news?" toast over the screenshot.
+    news = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    log = (tmp_path / "jupyterlab.log").open("wb")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root)
+    lab = Lab(f"http://127.0.0.1:{port}", token, root)
+    auth = {"Authorization": f"token {token}"}
+    try:
+
+        def up() -> bool:
+            if process.poll() is not None:
+                return True  # reported below, without waiting out the timeout
+            return httpx.get(f"{lab.url}/api/status", headers=auth, timeout=2).status_code == 200
+
+        wait_until(up, timeout=90, interval=0.2, what="JupyterLab to answer")
+        if process.poll() is not None:
+            log.flush()
+            pytest.fail("JupyterLab exited:\n" + (tmp_path / "jupyterlab.log").read_text()[-3000:])
+        yield lab
+    finally:
+        # Shutting the server down also shuts down its kernels (and the server they run).
+        if process.poll() is None:
+            try:
+                httpx.post(f"{lab.url}/api/shutdown", headers=auth, timeout=10)
+                process.wait(30)
+            except (httpx.HTTPError, subprocess.TimeoutExpired):
+                process.terminate()
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10)
+        log.close()
+
+
+@pytest.fixture
+def chromium() -> Iterator[object]:
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def write_notebook(path: Path) -> None:
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(NOTEBOOK_SETUP)])
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    nbformat.write(notebook, path)
+
+
+def test_live_table_renders_rows_in_jupyterlab(
+    jupyterlab: Lab, chromium: object, tmp_path: Path
+) -> None:
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(chromium, Browser)
+    write_notebook(jupyterlab.root / "live.ipynb")
+    page = chromium.new_page(viewport={"width": 1400, "height": 1100})
+    page.set_default_timeout(TIMEOUT_MS)
+    expect.set_options(timeout=TIMEOUT_MS)
+    page.goto(f"{jupyterlab.url}/lab/tree/live.ipynb?token={jupyterlab.token}")
+    expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible()  # kernel ready
+    page.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
+    page.keyboard.press("Shift+Enter")
+
+    widget = page.locator(".hookscope-live")
+    expect(widget.locator(".hs-table")).to_be_visible()
+    bin_file = jupyterlab.root / "bin_url.txt"
+    bin_url = wait_until(lambda: bin_file.exists() and bin_file.read_text(), timeout=60)
+    expect(widget.locator(".hs-url")).to_have_value(bin_url)
+
+    paths = [f"/browser/{n}" for n in range(30)]
+    with httpx.Client() as http:
+        for n, path in enumerate(paths):
+            if n % 5 == 4:
+                http.get(bin_url + path, params={"n": n})
+            else:
+                http.post(bin_url + path, json={"n": n, "event": "browser.test"})
+    stats = widget.locator(".hs-stats")
+    expect(stats).to_have_attribute("data-count", "30")
+    expect(stats).to_contain_text("30 requests")
+
+    rendered = widget.locator("tbody td.hs-col-path")
+    expect(rendered).to_have_count(20)  # the window: the newest 20, newest first
+    expected = [p + (f"?n={n}" if n % 5 == 4 else "") for n, p in enumerate(paths)]
+    assert rendered.all_inner_texts() == list(reversed(expected))[:20]
+    methods = widget.locator("tbody td.hs-col-method").all_inner_texts()
+    assert methods[:2] == ["GET", "POST"]  # /browser/29?n=29, /browser/28
+
+    widget.locator("tbody tr").nth(1).click()  # a click shows the detail
+    detail = widget.locator(".hs-detail")
+    expect(detail.locator(".hs-request-line")).to_contain_text("POST /browser/28")
+    expect(detail).to_contain_text('"event": "browser.test"')
+    expect(widget.locator("tbody tr.hs-selected")).to_have_count(1)
+
+    page.get_by_placeholder("path, query or body text").fill("/browser/1")
+    expect(rendered).to_have_count(11)  # /browser/1 and /browser/10 ... /browser/19
+    assert all("/browser/1" in text for text in rendered.all_inner_texts())
+
+    screenshot = tmp_path / "live-table.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    widget.screenshot(path=str(tmp_path / "widget.png"))
+    assert screenshot.stat().st_size > 10_000
+    (tmp_path / "rendered.json").write_text(json.dumps(rendered.all_inner_texts()))
+    page.close()
