@@ -18,7 +18,6 @@ from _support import ServerProcess
 from client_support import LAGGED, WS_WATCHERS, asend, eventually, metric
 
 import hookscope
-from hookscope._embedded import BackgroundServer
 
 pytestmark = pytest.mark.asyncio
 
@@ -54,13 +53,13 @@ async def test_since_and_tail(async_bin: hookscope.AsyncBin, http: httpx.AsyncCl
 
 
 async def test_stream_from_now_on(
-    embedded_server: BackgroundServer, async_bin: hookscope.AsyncBin, http: httpx.AsyncClient
+    server_url: str, async_bin: hookscope.AsyncBin, http: httpx.AsyncClient
 ) -> None:
     await asend(http, async_bin.url, content="old")
-    watchers = metric(embedded_server.url, WS_WATCHERS)
+    watchers = metric(server_url, WS_WATCHERS)
     stream = async_bin.stream()
     first = asyncio.create_task(anext(stream))
-    await eventually(lambda: metric(embedded_server.url, WS_WATCHERS) > watchers)
+    await eventually(lambda: metric(server_url, WS_WATCHERS) > watchers)
     new = await asend(http, async_bin.url, content="new")
     assert (await asyncio.wait_for(first, 10)).id == new
     await stream.aclose()

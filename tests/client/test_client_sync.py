@@ -70,15 +70,15 @@ def test_stream_is_a_plain_iterator(bin: hookscope.Bin) -> None:
     tail.close()
 
 
-def test_stream_from_now_on(embedded_server: BackgroundServer, bin: hookscope.Bin) -> None:
+def test_stream_from_now_on(server_url: str, bin: hookscope.Bin) -> None:
     send(bin.url, content="old")
     stream = bin.stream()
-    watchers = metric(embedded_server.url, WS_WATCHERS)
+    watchers = metric(server_url, WS_WATCHERS)
     received: list[hookscope.CapturedRequest] = []
     reader = threading.Thread(target=lambda: received.append(next(stream)))
     reader.start()
     # Once its WebSocket is open the stream has fixed where "now" is: later sends are new.
-    wait_until(lambda: metric(embedded_server.url, WS_WATCHERS) > watchers, what="the stream")
+    wait_until(lambda: metric(server_url, WS_WATCHERS) > watchers, what="the stream")
     new = send(bin.url, content="new")
     reader.join(10)
     assert [r.id for r in received] == [new]
