@@ -1,0 +1,79 @@
+"""hookscope's pytest plugin: wait for and assert on webhooks (``pytest11`` entry point).
+
+    def test_checkout_notifies_the_shop(hookbin, shop):
+        shop.webhook_url = hookbin.url
+        shop.checkout(cart_id=7)
+        hookbin.wait_for(method="POST", json={"event": "order.paid", "cart": 7})
+
+Fixtures:
+
+- ``hookscope_server`` (session): an embedded server on a free port in the test process (one
+  per xdist worker), or the server named by ``--hookscope-url`` / ``$HOOKSCOPE_URL`` / the
+  ``hookscope_url`` ini option. ``.url`` is its base URL.
+- ``hookbin``: a fresh ``HookBin`` per test, deleted afterwards.
+- ``async_hookbin``: the same as an ``AsyncHookBin``, whose methods are awaited; a plain
+  fixture, so it works in pytest-asyncio's strict and auto modes with any loop scope.
+
+Guide: docs/pytest.md; examples: tests/examples/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ._bins import AsyncHookBin, HookBin
+from ._options import add_options, read_options
+from ._server import HookscopeServer
+
+__all__ = ["AsyncHookBin", "HookBin", "HookscopeServer"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    read_options(config)  # a malformed URL is a usage error before any test runs
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    options = read_options(config)
+    if options.url is None:
+        return None
+    return f"hookscope: bins on {options.url} (from {options.source})"
+
+
+@pytest.fixture(scope="session")
+def hookscope_server(pytestconfig: pytest.Config) -> Iterator[HookscopeServer]:
+    """The hookscope server of the session: embedded, or the one ``--hookscope-url`` names."""
+    server = HookscopeServer(read_options(pytestconfig))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def hookbin(hookscope_server: HookscopeServer, request: pytest.FixtureRequest) -> Iterator[HookBin]:
+    """A fresh bin for this test (named after it), deleted afterwards.
+
+    ``hookbin.url`` goes to the webhook sender; ``hookbin.wait_for(...)`` and
+    ``hookbin.assert_received(...)`` check what it sent.
+    """
+    bin = hookscope_server.create_bin(name=request.node.nodeid)
+    yield bin
+    hookscope_server._discard(bin)
+
+
+@pytest.fixture
+def async_hookbin(
+    hookscope_server: HookscopeServer, request: pytest.FixtureRequest
+) -> Iterator[AsyncHookBin]:
+    """``hookbin`` for ``async def`` tests: ``await async_hookbin.wait_for(...)``.
+
+    Its I/O runs on the plugin's own loop, so it does not matter which loop the test (or its
+    other fixtures) runs on.
+    """
+    bin = hookscope_server.create_async_bin(name=request.node.nodeid)
+    yield bin
+    hookscope_server._discard(bin)

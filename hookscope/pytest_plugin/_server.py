@@ -1,0 +1,123 @@
+"""``HookscopeServer``: the server a test session's bins live on (the ``hookscope_server`` fixture).
+
+Either an embedded server started in the test process (memory backend, a free port), or an
+existing one named by ``--hookscope-url`` / ``HOOKSCOPE_URL``. Either way it also owns the
+plugin's loop thread and the one ``AsyncClient`` every bin of the session talks through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import httpx
+
+from .._embedded import BackgroundServer, serve_in_background
+from .._exceptions import BinNotFound, ConnectionFailed, HookscopeError, Unauthorized
+from ..client import AsyncBin, AsyncClient
+from ._bins import AsyncHookBin, HookBin
+from ._loop import LoopThread
+from ._options import API_KEY_ENV, Options
+
+__all__ = ["HookscopeServer"]
+
+MAX_NAME = 200  # the server's limit on bin names
+# Hypercorn lets a closed WebSocket linger until its next ping, and stopping the server
+# cancels (and logs) whatever still lingers after a second: ping often, end quietly.
+PING_INTERVAL = 0.25
+
+
+async def _connect(url: str, api_key: str | None, source: str) -> AsyncClient:
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+            response = await http.get(url + "/healthz")
+        response.raise_for_status()
+    except httpx.HTTPError as error:
+        raise ConnectionFailed(
+            f"{source} names {url}, but no hookscope server answers there "
+            f"({type(error).__name__}: {error}); start one with `hookscope serve`, or unset "
+            f"{source} to let the tests start their own"
+        ) from None
+    return AsyncClient(url, api_key)
+
+
+def _bin_name(name: str | None) -> str | None:
+    if name is not None and len(name) > MAX_NAME:
+        return "…" + name[-(MAX_NAME - 1) :]  # the end of a node id says the most
+    return name
+
+
+class HookscopeServer:
+    """The hookscope server of this test session: ``url`` is its base URL.
+
+    ``create_bin()`` makes more bins than the fixtures give (a module-scoped one, or several
+    per test); bins still alive at the end of the session are deleted then.
+    """
+
+    def __init__(self, options: Options | None = None) -> None:
+        options = options or Options(None, "embedded", None)
+        self.source = options.source
+        self.api_key = options.api_key
+        self.url = options.url or ""
+        self.embedded: BackgroundServer | None = None
+        self._client: AsyncClient | None = None
+        self._bins: dict[str, AsyncBin] = {}
+        self._loop = LoopThread()
+        try:
+            if options.url is None:
+                self.embedded = serve_in_background(ping_interval=PING_INTERVAL)
+                self.url = self.embedded.url
+            self._client = self._loop.call(_connect, self.url, self.api_key, self.source)
+        except BaseException:
+            self.close()
+            raise
+
+    async def _create(self, name: str | None) -> AsyncBin:
+        if self._client is None:
+            raise RuntimeError("the hookscope pytest session is over; no more bins")
+        try:
+            created = await self._client.create_bin(name=_bin_name(name))
+        except Unauthorized as error:
+            raise Unauthorized(
+                f"{error}; give the tests the key with --hookscope-api-key or ${API_KEY_ENV}",
+                status=error.status,
+                code=error.code,
+            ) from None
+        self._bins[created.id] = created
+        return created
+
+    async def _delete(self, bin: AsyncBin) -> None:
+        self._bins.pop(bin.id, None)
+        with contextlib.suppress(BinNotFound):  # the test deleted it itself
+            await bin.delete()
+
+    def create_bin(self, name: str | None = None) -> HookBin:
+        """A new bin on this server, for sync code."""
+        return HookBin(self._loop.call(self._create, name), self._loop)
+
+    def create_async_bin(self, name: str | None = None) -> AsyncHookBin:
+        """A new bin on this server, for ``async def`` tests (created synchronously)."""
+        return AsyncHookBin(self._loop.call(self._create, name), self._loop)
+
+    def _discard(self, bin: HookBin | AsyncHookBin) -> None:
+        self._loop.call(self._delete, bin._bin)
+
+    def close(self) -> None:
+        """Delete the bins still alive, close connections, stop an embedded server."""
+        client, self._client = self._client, None
+        try:
+            if client is not None:
+
+                async def delete_and_close() -> None:
+                    for bin in list(self._bins.values()):
+                        with contextlib.suppress(HookscopeError):
+                            await self._delete(bin)
+                    await client.aclose()
+
+                self._loop.call(delete_and_close)
+        finally:
+            self._loop.stop()
+            if self.embedded is not None:
+                self.embedded.stop()
+
+    def __repr__(self) -> str:
+        return f"<HookscopeServer {self.url} ({self.source})>"
