@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import NoReturn
 from urllib.parse import urlencode
 
-from .._exceptions import BinNotFound, HookscopeError, Unauthorized
+from .._exceptions import BinNotFound, ConnectionFailed, HookscopeError, Unauthorized
 from .._ids import id_key
 from .._models import CapturedRequest
 from .._wire import loads
@@ -192,8 +192,20 @@ class StreamProtocol:
             return self._retry(f"handshake refused with HTTP {status}")
         self._fail(api_error(status, body, what=f"stream of {self.bin_id}"))
 
-    def failed(self, error: BaseException) -> float:
-        """Connecting failed (refused, reset, timed out): the delay before trying again."""
+    def failed(self, error: BaseException, url: str = "") -> float:
+        """Connecting failed (refused, reset, timed out): the delay before trying again.
+
+        Raises ``ConnectionFailed`` when no connection ever opened: a wrong URL or a server
+        that is not running should not look like a quiet stream.
+        """
+        if self.connections == 0:
+            where = f" at {url}" if url else ""
+            self._fail(
+                ConnectionFailed(
+                    f"cannot open the stream of {self.bin_id}{where} "
+                    f"({type(error).__name__}: {error}); is the server running?"
+                )
+            )
         return self._retry(f"cannot connect: {error!r}")
 
     def _retry(self, why: str, *, immediate: bool = False) -> float:

@@ -77,7 +77,7 @@ class AsyncStream:
                 error.response.status_code, bytes(error.response.body or b"")
             )
         except (OSError, TimeoutError, WebSocketException) as error:
-            delay = self.protocol.failed(error)
+            delay = self.protocol.failed(error, self._base_url)
         else:
             if self._closed:  # aclose() ran while connecting
                 await self._connection.close()

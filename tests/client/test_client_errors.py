@@ -49,6 +49,18 @@ def test_connection_refused_is_connection_failed() -> None:
         client.create_bin()
 
 
+@pytest.mark.asyncio
+async def test_streams_and_waits_on_a_dead_server_fail_fast() -> None:
+    async with hookscope.AsyncClient(f"http://127.0.0.1:{free_port()}", timeout=2) as client:
+        bin = client.bin("b_x", "token")
+        with pytest.raises(hookscope.ConnectionFailed, match="is it running"):
+            await anext(bin.stream())  # the HTTP call that fixes "now"
+        with pytest.raises(hookscope.ConnectionFailed, match="is the server running"):
+            await anext(bin.stream(since="0-0"))  # straight to the WebSocket
+        with pytest.raises(hookscope.ConnectionFailed):
+            await bin.wait_for(timeout=5)
+
+
 def test_unknown_bin_and_wrong_token(client: hookscope.Client, bin: hookscope.Bin) -> None:
     with pytest.raises(hookscope.BinNotFound, match="b_nope"):
         client.bin("b_nope", "token").requests()

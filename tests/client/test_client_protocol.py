@@ -102,11 +102,19 @@ def test_unknown_frames_and_fields_are_ignored() -> None:
 
 def test_backoff_grows_is_capped_and_resets_when_data_flows() -> None:
     protocol = StreamProtocol("b_x", "0-0", backoff=fixed_backoff())
-    delays = [protocol.failed(OSError("refused")) for _ in range(6)]
+    protocol.connected()
+    delays = [protocol.closed(None)] + [protocol.failed(OSError("refused")) for _ in range(5)]
     assert delays == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
     protocol.connected()
     protocol.receive('{"type": "live"}')
     assert protocol.closed(None) == 0.1  # a working connection resets the backoff
+
+
+def test_a_stream_that_never_connected_fails_fast() -> None:
+    protocol = StreamProtocol("b_x", "0-0")
+    with pytest.raises(hookscope.ConnectionFailed, match=r"b_x at http://h:1 .*is the server"):
+        protocol.failed(ConnectionRefusedError("refused"), "http://h:1")
+    assert protocol.state is StreamState.FAILED
 
 
 def test_backoff_has_jitter() -> None:
@@ -172,6 +180,7 @@ def test_refused_handshakes_retry_when_the_server_may_recover(status: int) -> No
 
 def test_reconnects_are_logged_louder_when_they_persist(caplog: pytest.LogCaptureFixture) -> None:
     protocol = StreamProtocol("b_x", "7-0", backoff=fixed_backoff())
+    protocol.connected()
     with caplog.at_level(logging.INFO, logger="hookscope.client"):
         for _ in range(5):
             protocol.failed(ConnectionRefusedError())
