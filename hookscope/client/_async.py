@@ -28,6 +28,8 @@ from ._stream import USER_AGENT, AsyncStream
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..widget import LiveTable
+
 __all__ = ["AsyncBin", "AsyncClient"]
 
 PAGE_SIZE = 1000  # the server's largest page
@@ -327,6 +329,15 @@ class AsyncBin:
         from .._dataframe import to_dataframe
 
         return to_dataframe(await self.requests(), expand_json=expand_json)
+
+    def live_table(self, **options: Any) -> LiveTable:
+        """A Jupyter table of this bin's requests, live (``hookscope.widget.LiveTable``).
+
+        ``options``: ``tail``, ``window``, ``max_rows``, ``interval``, ``display``.
+        """
+        from ..widget import LiveTable
+
+        return LiveTable(self, **options)
 
     def __repr__(self) -> str:
         name = f" {self.name!r}" if self.name else ""

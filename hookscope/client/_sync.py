@@ -28,6 +28,8 @@ from ._portal import Portal
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..widget import LiveTable
+
 __all__ = ["Bin", "Client"]
 
 
@@ -218,6 +220,12 @@ class Bin:
     def dataframe(self, expand_json: bool = False) -> pd.DataFrame:
         """Every stored request as a DataFrame (columns: ``hookscope._dataframe``)."""
         return self._call(self._async.dataframe, expand_json)
+
+    def live_table(self, **options: Any) -> LiveTable:
+        """A Jupyter table of this bin's requests, live (``hookscope.widget.LiveTable``)."""
+        from ..widget import LiveTable
+
+        return LiveTable(self, **options)
 
     def __repr__(self) -> str:
         name = f" {self.name!r}" if self.name else ""

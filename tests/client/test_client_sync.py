@@ -57,6 +57,13 @@ def test_every_bin_method(client: hookscope.Client) -> None:
         again.requests()
 
 
+def test_live_table(bin: hookscope.Bin) -> None:
+    sent = send(bin.url)
+    with bin.live_table(display=False) as table:
+        assert table.bin is bin
+        assert list(table.wait_for_rows(1).id) == [sent]
+
+
 def test_stream_is_a_plain_iterator(bin: hookscope.Bin) -> None:
     sent = [send(bin.url, content=str(n)) for n in range(3)]
     stream = bin.stream(since="0-0")
