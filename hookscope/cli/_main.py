@@ -5,7 +5,11 @@ from __future__ import annotations
 import click
 
 from .._version import __version__
+from ._export import export
+from ._forward import forward
+from ._new import new
 from ._serve import serve
+from ._tail import tail
 
 __all__ = ["main"]
 
@@ -16,4 +20,5 @@ def main() -> None:
     """hookscope: capture, inspect and stream webhooks."""
 
 
-main.add_command(serve)
+for command in (serve, new, tail, forward, export):
+    main.add_command(command)

@@ -1,0 +1,223 @@
+"""``hookscope export BIN --format jsonl|har|csv``: every stored request, to a file or stdout.
+
+Requests are read a page (1000) at a time and written as they come, so memory stays flat.
+``-o FILE`` is written to ``FILE.part`` and renamed at the end: an interrupted export never
+leaves a file that looks complete. A progress bar goes to stderr when it is a terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import click
+
+from .._models import CapturedRequest
+from .._wire import encode_body, format_timestamp
+from ..client import AsyncBin, AsyncClient
+from ._common import BinTarget, bin_options, request_id, run
+from ._har import har_entry, har_log_head
+from ._lines import wire_line
+
+__all__ = ["export"]
+
+PAGE = 1000
+
+
+class Writer(Protocol):
+    def write(self, requests: list[CapturedRequest]) -> None: ...
+    def close(self) -> None: ...
+
+
+class JsonLinesWriter:
+    """One wire-format JSON object per line."""
+
+    def __init__(self, out: IO[bytes], capture_url: str) -> None:
+        self.out = out
+
+    def write(self, requests: list[CapturedRequest]) -> None:
+        self.out.write("".join(wire_line(r) + "\n" for r in requests).encode("utf-8"))
+
+    def close(self) -> None:
+        pass
+
+
+class HarWriter:
+    """A HAR 1.2 document, written entry by entry."""
+
+    def __init__(self, out: IO[bytes], capture_url: str) -> None:
+        self.out = out
+        self.capture_url = capture_url
+        self.count = 0
+        head = json.dumps({"log": {**har_log_head(), "entries": []}}, indent=1)
+        self._tail = head[head.index("[]") + 1 :]  # ']\n }\n}'
+        self.out.write(head[: head.index("[]") + 1].encode("utf-8"))
+
+    def write(self, requests: list[CapturedRequest]) -> None:
+        for request in requests:
+            entry = json.dumps(har_entry(request, self.capture_url), ensure_ascii=False)
+            self.out.write((",\n  " if self.count else "\n  ").encode("utf-8"))
+            self.out.write(entry.encode("utf-8"))
+            self.count += 1
+
+    def close(self) -> None:
+        self.out.write((("\n " if self.count else "") + self._tail + "\n").encode("utf-8"))
+
+
+class CsvWriter:
+    """The columns of ``hookscope.to_dataframe``, with ``body_encoding`` after ``body``.
+
+    ``received_at`` is RFC 3339 UTC; ``headers`` a JSON list of ``[name, value]`` pairs;
+    ``body`` the wire format's text (UTF-8, or base64 as ``body_encoding`` says); ``json``
+    the parsed JSON body as JSON text, empty when the body is not JSON.
+    """
+
+    def __init__(self, out: IO[bytes], capture_url: str) -> None:
+        self.out = out
+        self.header = True
+
+    def write(self, requests: list[CapturedRequest]) -> None:
+        from .._dataframe import to_dataframe
+
+        frame = to_dataframe(requests)
+        frame["received_at"] = [format_timestamp(moment) for moment in frame["received_at"]]
+        frame["headers"] = [json.dumps(pairs, ensure_ascii=False) for pairs in frame["headers"]]
+        encoded = [encode_body(body) for body in frame["body"]]
+        frame["body"] = [text for text, _ in encoded]
+        frame.insert(
+            list(frame.columns).index("body") + 1,
+            "body_encoding",
+            [encoding for _, encoding in encoded],
+        )
+        frame["json"] = [
+            "" if value is None else json.dumps(value, ensure_ascii=False)
+            for value in frame["json"]
+        ]
+        text = io.StringIO()
+        frame.to_csv(text, index=False, header=self.header, quoting=csv.QUOTE_MINIMAL)
+        self.header = False
+        self.out.write(text.getvalue().encode("utf-8"))
+
+    def close(self) -> None:
+        if self.header:  # nothing was written: still give the columns
+            self.write([])
+
+
+WRITERS: dict[str, type[JsonLinesWriter | HarWriter | CsvWriter]] = {
+    "jsonl": JsonLinesWriter,
+    "har": HarWriter,
+    "csv": CsvWriter,
+}
+
+
+@click.command()
+@bin_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(WRITERS)),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: wire-format lines; har: HAR 1.2; csv: the DataFrame's columns.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+    default="-",
+    help="File to write (default: stdout).",
+)
+@click.option(
+    "--since",
+    callback=request_id,
+    default=None,
+    metavar="ID",
+    help="Only the requests after this id.",
+)
+def export(target: BinTarget, fmt: str, output: str, since: str | None) -> None:
+    """Write every request BIN holds (oldest first) as JSON lines, HAR or CSV.
+
+    \b
+      hookscope export b_Zx8... --format har -o hooks.har
+      hookscope export b_Zx8... --format csv | head
+    """
+    with _opened(output) as out:
+        count = run(_export(target, fmt, out, since), url=target.url, bin_id=target.bin_id)
+    if output != "-":
+        click.echo(f"exported {count} request{'s' if count != 1 else ''} to {output}", err=True)
+
+
+@contextlib.contextmanager
+def _opened(output: str) -> Iterator[IO[bytes]]:
+    if output == "-":
+        yield click.get_binary_stream("stdout")
+        return
+    final = Path(output)
+    partial = final.with_name(final.name + ".part")
+    try:
+        with partial.open("wb") as out:
+            yield out
+        os.replace(partial, final)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+async def _export(target: BinTarget, fmt: str, out: IO[bytes], since: str | None) -> int:
+    async with AsyncClient(target.url) as client:
+        bin = client.bin(target.bin_id, target.token)
+        info = await bin.info()
+        writer = WRITERS[fmt](out, info["url"])
+        count = 0
+        with _Progress() as progress:
+            async for page in _pages(bin, since):
+                writer.write(page)
+                count += len(page)
+                progress.update(len(page), more=len(page) == PAGE)
+        writer.close()
+        out.flush()
+        return count
+
+
+async def _pages(bin: AsyncBin, after: str | None) -> AsyncIterator[list[CapturedRequest]]:
+    while True:
+        page = await bin.requests(after=after, limit=PAGE)
+        if page:
+            yield page
+        if len(page) < PAGE:
+            return
+        after = page[-1].id
+
+
+class _Progress:
+    """A count of exported requests on stderr, shown once an export takes more than a page
+    and only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._shown = sys.stderr.isatty()
+
+    def update(self, n: int, *, more: bool) -> None:
+        if self._bar is None and more and self._shown:
+            # The total is not known up front: an iterable without a length makes click
+            # draw a pulsing bar with the count.
+            unknown_length: Iterator[None] = (None for _ in ())
+            bar = click.progressbar(
+                unknown_length, label="exporting", show_pos=True, file=sys.stderr
+            )
+            self._bar = bar.__enter__()
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)

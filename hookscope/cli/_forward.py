@@ -1,0 +1,276 @@
+"""``hookscope forward BIN --to URL``: relay each captured request to a local service.
+
+Delivery policy (docs/cli.md, "forward"):
+
+- In order, one at a time: request N+1 is sent once request N is settled.
+- Any HTTP response from the target settles a request, whatever its status (printed).
+- When the target cannot be reached (refused, reset, timed out) the same request is retried
+  with backoff (0.5 s doubling to 10 s), forever by default: nothing is skipped and the order
+  holds. ``--max-attempts N`` bounds it; then forward stops (exit 1) and prints the
+  ``--since`` that resends that request, or with ``--skip-failed`` reports it and goes on.
+- Disconnects from hookscope are resumed by the SDK's stream (``since=<last id>``).
+- Every stop prints the last settled id: ``--since ID`` resumes after it. A request that was
+  in flight at Ctrl-C is named too; it is sent again on resume (at least once, not exactly
+  once: ``--id-header`` lets a target drop the duplicates).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import click
+import httpx
+
+from .._models import CapturedRequest
+from ..client import AsyncClient
+from ..client._protocol import Backoff
+from ._common import BinTarget, bin_options, request_id, run
+from ._relay import relay_request
+
+__all__ = ["forward"]
+
+_BEGINNING = "0-0"
+
+
+class GaveUp(Exception):
+    """A request could not be delivered within ``--max-attempts``."""
+
+
+@dataclass
+class Tally:
+    """What a forward run did; read after it stops, however it stops."""
+
+    since: str | None = None  # where the run started (exclusive)
+    settled_id: str | None = None  # the last request delivered or skipped
+    delivered: int = 0
+    in_flight: CapturedRequest | None = None
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def resume_id(self) -> str | None:
+        return self.settled_id or self.since
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How hard to try: ``max_attempts`` 0 retries an unreachable target forever."""
+
+    max_attempts: int = 0
+    skip_failed: bool = False
+    id_header: str | None = None
+
+
+class Forwarder:
+    """Sends captured requests to ``target``, one at a time, retrying unreachable targets."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        target: str,
+        tally: Tally,
+        policy: Policy,
+        *,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.http = http
+        self.target = target
+        self.tally = tally
+        self.policy = policy
+        self.backoff = backoff or Backoff(initial=0.5, maximum=10.0)
+
+    async def forward(self, request: CapturedRequest) -> None:
+        outgoing = relay_request(request, self.target, id_header=self.policy.id_header)
+        label = _label(request)
+        self.tally.in_flight = request
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            try:
+                response = await self.http.send(outgoing)
+            except httpx.TransportError as error:
+                attempt += 1
+                why = _why(error)
+                if self.policy.max_attempts and attempt >= self.policy.max_attempts:
+                    self._give_up(request, label, attempt, why)
+                    return
+                delay = self.backoff.delay(attempt - 1)
+                click.echo(
+                    click.style(
+                        f"{label}: {why}; attempt {attempt}, retrying in {delay:.1f} s", fg="yellow"
+                    ),
+                    err=True,
+                )
+                await asyncio.sleep(delay)
+                continue
+            elapsed = (time.monotonic() - started) * 1000
+            self._settled(request)
+            self.tally.delivered += 1
+            status = f"{response.status_code} {response.reason_phrase}".strip()
+            colour = "green" if response.status_code < 400 else "red"
+            click.echo(f"{label} → {click.style(status, fg=colour)} ({elapsed:.0f} ms)")
+            return
+
+    def _settled(self, request: CapturedRequest) -> None:
+        self.tally.in_flight = None
+        self.tally.settled_id = request.id
+
+    def _give_up(self, request: CapturedRequest, label: str, attempts: int, why: str) -> None:
+        message = f"{label}: NOT DELIVERED after {attempts} attempts ({why})"
+        if not self.policy.skip_failed:
+            self.tally.in_flight = None
+            raise GaveUp(message)
+        click.echo(click.style(message + "; skipped", fg="red", bold=True), err=True)
+        self._settled(request)
+        self.tally.skipped.append(request.id)
+
+
+def _label(request: CapturedRequest) -> str:
+    moment = request.received_at.astimezone()
+    when = moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+    query = f"?{request.query}" if request.query else ""
+    return f"{when} {request.id} {request.method} {request.path}{query}"
+
+
+def _why(error: httpx.TransportError) -> str:
+    text = str(error) or type(error).__name__
+    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
+        return f"target unreachable ({text})"
+    # The request may have reached the target before this failed: a retry may repeat it.
+    return f"no response from the target ({type(error).__name__}: {text}; it may have arrived)"
+
+
+def _target_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
+@click.command()
+@bin_options
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    callback=_target_url,
+    metavar="URL",
+    help="Where to send each request; the captured path is appended to its path.",
+)
+@click.option(
+    "--since",
+    callback=request_id,
+    default=None,
+    metavar="ID",
+    help="Forward the stored requests after this id first (0-0: all), then live ones.",
+)
+@click.option(
+    "--max-attempts",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Tries per request while the target is unreachable (0: keep trying).",
+)
+@click.option(
+    "--skip-failed",
+    is_flag=True,
+    help="After --max-attempts, report the request and go on instead of stopping.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for the target's answer.",
+)
+@click.option(
+    "--id-header",
+    default=None,
+    metavar="NAME",
+    help="Also send the request id in this header (e.g. X-Hookscope-Request-Id).",
+)
+@click.option("--insecure", "-k", is_flag=True, help="Do not verify the target's TLS certificate.")
+def forward(
+    target: BinTarget,
+    to: str,
+    since: str | None,
+    max_attempts: int,
+    skip_failed: bool,
+    timeout: float,
+    id_header: str | None,
+    insecure: bool,
+) -> None:
+    """Relay every request captured by BIN to a local service, byte-exact, until Ctrl-C.
+
+    Same method, path appended to the URL's path, raw query, headers (minus hop-by-hop)
+    and body. In order; resumes after disconnects without losing or repeating a request.
+    An unreachable target is retried (see --max-attempts). On stop, prints the --since
+    that resumes where this run ended.
+
+    \b
+      hookscope forward b_Zx8... --to http://localhost:3000/webhooks
+    """
+    if skip_failed and not max_attempts:
+        raise click.UsageError("--skip-failed needs --max-attempts (else requests are retried)")
+    tally = Tally(since=since)
+    policy = Policy(max_attempts, skip_failed, id_header)
+    main = _relay(target, to, tally, policy, answer_within=timeout, verify=not insecure)
+    try:
+        run(main, url=target.url, bin_id=target.bin_id)
+    except KeyboardInterrupt:
+        _summary(target, to, tally)
+        raise SystemExit(1 if tally.skipped else 0) from None
+    except GaveUp as error:
+        click.echo(click.style(str(error), fg="red", bold=True), err=True)
+        _summary(target, to, tally)
+        raise SystemExit(1) from None
+    except click.ClickException:
+        _summary(target, to, tally)
+        raise
+
+
+async def _relay(
+    target: BinTarget,
+    to: str,
+    tally: Tally,
+    policy: Policy,
+    *,
+    answer_within: float,
+    verify: bool,
+) -> None:
+    async with (
+        AsyncClient(target.url) as client,
+        httpx.AsyncClient(timeout=answer_within, verify=verify) as http,
+    ):
+        bin = client.bin(target.bin_id, target.token)
+        await bin.info()  # a wrong token or bin fails now, with one line
+        if tally.since is None:
+            newest = await bin.tail(1)
+            tally.since = newest[-1].id if newest else _BEGINNING
+        forwarder = Forwarder(http, to, tally, policy)
+        click.echo(
+            f"forwarding {target.bin_id} → {to}, after request {tally.since} (Ctrl-C to stop)",
+            err=True,
+        )
+        async for request in bin.stream(since=tally.since):
+            await forwarder.forward(request)
+
+
+def _summary(target: BinTarget, to: str, tally: Tally) -> None:
+    lines = [f"forwarded {tally.delivered} request{'s' if tally.delivered != 1 else ''}"]
+    if tally.skipped:
+        lines.append(f"NOT delivered (skipped): {', '.join(tally.skipped)}")
+    if tally.in_flight is not None:
+        lines.append(
+            f"in flight when stopped: {tally.in_flight.id} (it may have reached the target; "
+            "resuming sends it again)"
+        )
+    resume = tally.resume_id
+    if resume is not None:
+        command = shlex.join(["hookscope", "forward", target.bin_id, "--to", to, "--since", resume])
+        lines.append(f"last settled id: {tally.settled_id or 'none'}; resume with: {command}")
+    for line in lines:
+        click.echo(line, err=True)

@@ -1,0 +1,84 @@
+"""One readable terminal line per captured request (``hookscope tail``).
+
+    21:43:44.123 POST   /github/push?a=1  application/json  17 B  {"zen": "hi"}
+
+Time is local, to the millisecond; the preview is the body on one line, cut to fit.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .._models import CapturedRequest
+
+__all__ = ["human_size", "preview", "request_line", "wire_line"]
+
+_METHOD_COLOURS = {
+    "GET": "green",
+    "POST": "blue",
+    "PUT": "yellow",
+    "PATCH": "yellow",
+    "DELETE": "red",
+}
+_PATH_WIDTH = 60
+
+
+def human_size(size: int) -> str:
+    """``17 B``, ``1.2 KiB``, ``3.0 MiB``."""
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024 or unit == "GiB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def preview(body: bytes, width: int) -> str:
+    """The body on one line: whitespace collapsed, control characters dropped, cut to ``width``.
+
+    Bodies that are not UTF-8 show as ``<binary>``.
+    """
+    if not body:
+        return ""
+    try:
+        text = body[: width * 4 + 64].decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < len(body[: width * 4]):  # invalid inside, not a cut character
+            return "<binary>"
+        text = body[: error.start].decode("utf-8")
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return _shorten(flat, width)
+
+
+def request_line(request: CapturedRequest, width: int = 120) -> str:
+    """The line for ``request``, with click styles (``click.echo`` drops them off a tty)."""
+    moment = request.received_at.astimezone()
+    time = moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+    target = request.path + (f"?{request.query}" if request.query else "")
+    target = _shorten(target, _PATH_WIDTH)
+    kind = request.content_type or "-"
+    size = human_size(request.size)
+    method = f"{request.method:<7}"
+    used = len(time) + len(method) + len(target) + len(kind) + len(size) + 8
+    parts = [
+        click.style(time, dim=True),
+        click.style(method, fg=_METHOD_COLOURS.get(request.method, "magenta"), bold=True),
+        target + " ",
+        click.style(kind, fg="cyan") + " ",
+        click.style(size, dim=True) + " ",
+        preview(request.body, max(width - used, 24)),
+    ]
+    return " ".join(parts).rstrip()
+
+
+def wire_line(request: CapturedRequest) -> str:
+    """The request as one JSON line in the wire format (no newline)."""
+    return json.dumps(request.to_wire(), ensure_ascii=False)

@@ -1,0 +1,122 @@
+"""``hookscope new``: create a bin and print its capture URL and token."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from .._config import parse_duration
+from ..client import AsyncClient
+from ._common import DEFAULT_URL, run, server_options
+
+__all__ = ["new"]
+
+
+def _header(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for value in values:
+        name, colon, content = value.partition(":")
+        if not colon or not name.strip():
+            raise click.BadParameter(f"{value!r} is not 'Name: value'")
+        headers[name.strip()] = content.strip()
+    return headers
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    try:
+        return None if value is None else parse_duration(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@click.command()
+@server_options
+@click.option(
+    "--api-key",
+    envvar="HOOKSCOPE_API_KEY",
+    default=None,
+    metavar="KEY",
+    help="Needed when the server runs with --api-key (env HOOKSCOPE_API_KEY).",
+)
+@click.option("--name", default=None, help="A label for the bin.")
+@click.option(
+    "--status", type=click.IntRange(100, 599), default=None, help="Status the bin answers."
+)
+@click.option("--body", default=None, help="Body the bin answers (sent as UTF-8).")
+@click.option(
+    "--header",
+    "-H",
+    "headers",
+    multiple=True,
+    callback=_header,
+    metavar="'NAME: VALUE'",
+    help="Header the bin answers with (repeatable).",
+)
+@click.option(
+    "--delay-ms",
+    type=click.IntRange(0),
+    default=None,
+    help="Wait this long before answering (to test senders' timeouts).",
+)
+@click.option(
+    "--max-requests", type=click.IntRange(1), default=None, help="Requests kept (oldest go first)."
+)
+@click.option(
+    "--ttl", callback=_duration, default=None, help="Expire after this long idle (90s, 12h, 7d)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead.")
+def new(
+    url: str,
+    api_key: str | None,
+    name: str | None,
+    status: int | None,
+    body: str | None,
+    headers: dict[str, str],
+    delay_ms: int | None,
+    max_requests: int | None,
+    ttl: float | None,
+    as_json: bool,
+) -> None:
+    """Create a bin; print its capture URL and its token.
+
+    \b
+      hookscope new --name stripe
+      hookscope new --status 503 --body 'try later' -H 'Retry-After: 5'
+    """
+    response: dict[str, Any] | None = None
+    if status is not None or body is not None or headers or delay_ms is not None:
+        response = {"status": status or 200, "headers": headers, "body": body}
+        response["delay_ms"] = delay_ms or 0
+    created = run(_create(url, api_key, name, response, max_requests, ttl), url=url)
+    if as_json:
+        click.echo(json.dumps(created, indent=2))
+        return
+    label = f" {created['name']!r}" if created.get("name") else ""
+    token = created["token"]
+    click.echo(f"Created bin {created['id']}{label}")
+    click.echo(f"  capture URL  {click.style(created['url'], bold=True)}")
+    click.echo(f"  token        {token}")
+    click.echo()
+    click.echo("Send webhooks to the capture URL. The token reads the bin: keep it secret.")
+    if url.rstrip("/") != DEFAULT_URL:
+        click.echo(f"  export HOOKSCOPE_URL={url.rstrip('/')}")
+    click.echo(f"  export HOOKSCOPE_TOKEN={token}")
+    click.echo(f"  hookscope tail {created['id']}")
+
+
+async def _create(
+    url: str,
+    api_key: str | None,
+    name: str | None,
+    response: dict[str, Any] | None,
+    max_requests: int | None,
+    ttl: float | None,
+) -> dict[str, Any]:
+    async with AsyncClient(url, api_key) as client:
+        bin = await client.create_bin(name, response, max_requests, ttl)
+        # create_bin keeps only what a bin object needs; the API's full answer is one GET away.
+        data = await bin.info()
+        data.setdefault("token", bin.token)
+        return data

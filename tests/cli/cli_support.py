@@ -1,0 +1,176 @@
+"""CLI test helpers: a recording HTTP receiver and ``hookscope`` child processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+from _support import free_port, wait_until
+
+from hookscope import CapturedRequest
+
+
+@dataclass
+class Received:
+    """One request as the receiver's socket saw it."""
+
+    method: str
+    target: str  # path and query, raw
+    headers: list[tuple[str, str]]  # names as sent, in order, duplicates kept
+    body: bytes
+
+
+class Receiver:
+    """A local HTTP service on 127.0.0.1 that records every request and answers ``status``.
+
+    ``port`` may be chosen before it starts, to test a target that is down at first.
+    """
+
+    def __init__(self, port: int | None = None, status: int = 200) -> None:
+        self.port = port or free_port()
+        self.status = status
+        self.received: list[Received] = []
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Receiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def __getattr__(self, name: str) -> Any:
+                if name.startswith("do_"):
+                    return self._record
+                raise AttributeError(name)
+
+            def _record(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                receiver.received.append(
+                    Received(self.command, self.path, list(self.headers.items()), body)
+                )
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def wait_for(self, count: int, timeout: float = 20) -> list[Received]:
+        wait_until(
+            lambda: len(self.received) >= count,
+            timeout=timeout,
+            what=f"{count} requests at the receiver (got {len(self.received)})",
+        )
+        return self.received
+
+
+class CliProcess:
+    """``python -m hookscope ARGS`` in a child process; its output lines collected live."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        for name in ("HOOKSCOPE_URL", "HOOKSCOPE_TOKEN"):
+            if env is None or name not in env:
+                full_env.pop(name, None)
+        self.args = args
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hookscope", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=full_env,
+        )
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self._readers = [
+            threading.Thread(target=self._drain, args=(self.process.stdout, self.stdout)),
+            threading.Thread(target=self._drain, args=(self.process.stderr, self.stderr)),
+        ]
+        for reader in self._readers:
+            reader.daemon = True
+            reader.start()
+
+    @staticmethod
+    def _drain(stream: Any, into: list[str]) -> None:
+        for line in stream:
+            into.append(line.decode("utf-8").rstrip("\n"))
+
+    def wait_for_stdout(self, count: int, timeout: float = 20) -> list[str]:
+        """The first ``count`` stdout lines, once they have been printed."""
+        wait_until(
+            lambda: len(self.stdout) >= count or self.process.poll() is not None,
+            timeout=timeout,
+            what=f"{count} lines from hookscope {self.args[0]} (got {self.stdout})",
+        )
+        assert len(self.stdout) >= count, self.describe()
+        return self.stdout[:count]
+
+    def wait_for_stderr(self, text: str, timeout: float = 20) -> str:
+        """The first stderr line containing ``text``."""
+
+        def found() -> str | None:
+            if self.process.poll() is not None:
+                raise AssertionError(self.describe())
+            return next((line for line in self.stderr if text in line), None)
+
+        result: str = wait_until(found, timeout=timeout, what=f"{text!r} on stderr")
+        return result
+
+    def interrupt(self, signum: int = signal.SIGINT, timeout: float = 15) -> int:
+        """Send ``signum`` (Ctrl-C by default) and wait for the exit; returns its status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        return self.wait(timeout)
+
+    def wait(self, timeout: float = 15) -> int:
+        code = self.process.wait(timeout)
+        for reader in self._readers:
+            reader.join(5)
+        return code
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+    def describe(self) -> str:
+        return (
+            f"hookscope {' '.join(self.args)} (exit {self.process.poll()})\n"
+            f"stdout: {self.stdout}\nstderr: {self.stderr}"
+        )
+
+
+def wire_requests(lines: list[str]) -> list[CapturedRequest]:
+    return [CapturedRequest.from_json(line) for line in lines]
+
+
+def send(url: str, method: str = "POST", **kwargs: Any) -> str:
+    """Capture one request at ``url``; returns its id."""
+    response = httpx.request(method, url, timeout=10, **kwargs)
+    assert response.status_code < 400, response.text
+    return str(response.headers["x-hookscope-request-id"])
