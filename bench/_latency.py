@@ -1,0 +1,145 @@
+"""Part 2: end-to-end latency with 1 and with many watchers, per backend (see ``_e2e``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from functools import partial
+from typing import Any
+
+from _e2e import E2EResult, percentile, run_e2e
+from _procs import Processes, create_bin
+from _report import least_disturbed, verdict
+
+__all__ = ["TARGET_MANY_P99_MS", "TARGET_ONE_P99_MS", "end_to_end"]
+
+TARGET_ONE_P99_MS = 5.0
+TARGET_MANY_P99_MS = 50.0
+
+
+def end_to_end(procs: Processes, args: argparse.Namespace) -> dict[str, Any]:
+    counts = [int(n) for n in args.watchers.split(",") if n]
+    backends = [b for b in args.backends.split(",") if b]
+    print(
+        f"\n== 2. end-to-end latency (POST sent -> WebSocket message received): {args.rate:g} "
+        f"req/s open-loop for {args.e2e_seconds:g} s (+{args.e2e_warmup:g} s warm-up), "
+        "websockets client with compression=None, every message counted per watcher; "
+        f"retried when other processes used > {args.max_other_load:g} core",
+        flush=True,
+    )
+    results: list[tuple[str, E2EResult, int]] = []
+    for backend in backends:
+        redis = procs.redis() if backend == "redis" else None
+        server = procs.hookscope(
+            f"hookscope {backend}", *(("--redis-url", redis.url) if redis else ())
+        )
+        cpu_of = {"server": server.pid} | ({"redis": redis.pid} if redis else {})
+
+        for count in counts:
+            result, attempts = least_disturbed(
+                partial(_attempt, server.url, cpu_of, count, args),
+                lambda result: result.other_cpu,
+                args.max_other_load,
+                args.retries,
+            )
+            results.append((backend, result, attempts))
+            print(
+                f"  {backend:6} {count:4} watcher(s): {_line(result)}"
+                + (f"  ({attempts} attempts)" if attempts > 1 else ""),
+                flush=True,
+            )
+        procs.stop(server)
+        if redis:
+            procs.stop(redis)
+    rows = [_row(backend, result, attempts) for backend, result, attempts in results]
+    _print_table(rows)
+    verdicts = []
+    for row in rows:
+        label = f"e2e {row['backend']}, {row['watchers']} watcher(s)"
+        if row["watchers"] == 1:
+            verdicts.append(verdict(f"{label}, p99", row["p99_ms"], TARGET_ONE_P99_MS, "ms", "<="))
+        elif row["watchers"] >= 100:
+            verdicts.append(verdict(f"{label}, p99", row["p99_ms"], TARGET_MANY_P99_MS, "ms", "<="))
+        closed = f", closed early: {row['closed']}" if row["closed"] else ""
+        verdicts.append(
+            {
+                "what": f"{label}, every message delivered exactly once",
+                "value": row["delivered"],
+                "target": 1.0,
+                "met": row["exactly_once"],
+                "text": f"{row['delivered']:.2%} ({row['complete_watchers']}/{row['watchers']} "
+                f"watchers complete, {row['missing']} missing, {row['duplicates']} duplicates"
+                f"{closed})",
+            }
+        )
+    return {"rows": rows, "verdicts": verdicts}
+
+
+def _attempt(url: str, cpu_of: dict[str, int], count: int, args: argparse.Namespace) -> E2EResult:
+    bin_id, token = create_bin(url)
+    measure = run_e2e(
+        url,
+        bin_id,
+        token,
+        watchers=count,
+        rate=args.rate,
+        seconds=args.e2e_seconds,
+        warmup=args.e2e_warmup,
+        cpu_of=cpu_of,
+    )
+    return asyncio.run(measure)
+
+
+def _line(r: E2EResult) -> str:
+    return (
+        f"p50 {r.p(50):.2f} ms  p99 {r.p(99):.2f} ms  max {r.p(100):.1f} ms  "
+        f"delivered {r.delivered_share:.2%}  server CPU {r.server_cpu:.0%}  "
+        f"client CPU {r.client_cpu:.0%}  other load {r.other_cpu:.2f}  "
+        f"send lag p99 {r.send_lag_ms:.2f} ms"
+    )
+
+
+def _row(backend: str, r: E2EResult, attempts: int) -> dict[str, Any]:
+    return {
+        "backend": backend,
+        "watchers": r.watchers,
+        "rate": r.rate,
+        "sent": r.sent,
+        "measured": r.measured,
+        "deliveries_per_s": r.rate * r.watchers,
+        "delivered": r.delivered_share,
+        "exactly_once": r.missing == 0 and r.duplicates == 0 and r.complete == r.watchers,
+        "complete_watchers": r.complete,
+        "missing": r.missing,
+        "duplicates": r.duplicates,
+        "closed": r.closed,
+        "p50_ms": r.p(50),
+        "p90_ms": r.p(90),
+        "p99_ms": r.p(99),
+        "max_ms": r.p(100),
+        "post_p50_ms": percentile(r.post_ms, 50),
+        "post_p99_ms": percentile(r.post_ms, 99),
+        "send_lag_p99_ms": r.send_lag_ms,
+        "server_cpu": r.server_cpu,
+        "server_cpu_us_per_delivery": r.server_cpu / (r.rate * r.watchers) * 1e6,
+        "client_cpu": r.client_cpu,
+        "redis_cpu": r.redis_cpu,
+        "other_load": r.other_cpu,
+        "attempts": attempts,
+    }
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    print(
+        f"\n  {'backend':7} {'watchers':>8} {'sent':>5} {'delivered':>9} {'p50 ms':>6} "
+        f"{'p90 ms':>6} {'p99 ms':>6} {'max ms':>6}  POST p50/p99 ms  server CPU "
+        "(us/delivery)  client CPU  other load"
+    )
+    for row in rows:
+        print(
+            f"  {row['backend']:7} {row['watchers']:8} {row['sent']:5} {row['delivered']:9.2%} "
+            f"{row['p50_ms']:6.2f} {row['p90_ms']:6.2f} {row['p99_ms']:6.2f} "
+            f"{row['max_ms']:6.1f}  {row['post_p50_ms']:6.2f} / {row['post_p99_ms']:<6.2f} "
+            f"{row['server_cpu']:6.0%} ({row['server_cpu_us_per_delivery']:5.1f} us)"
+            f"  {row['client_cpu']:10.0%}  {row['other_load']:10.2f}"
+        )
