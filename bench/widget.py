@@ -78,6 +78,8 @@ class Figures:
     table_state: str = ""
     gc_full_collections: int = 0
     gc_full_max_ms: float = 0.0
+    gc_tracked_start: int = 0
+    gc_tracked_end: int = 0
     table_error: str = ""
 
 
@@ -228,6 +230,8 @@ def main() -> None:
                 + "print(bin.url, end='__done__')\n"
             )  # fmt: skip
             url = kernel.run("print(bin.url, end='__done__')")[1].strip()
+            tracked = "gc.collect(); print(len(gc.get_objects()), end='__done__')"
+            figures.gc_tracked_start = int(kernel.run(tracked)[1])
 
             idle = [kernel.run("pass")[0] * 1000 for _ in range(50)]
             figures.idle_ms = summary(idle)
@@ -309,6 +313,7 @@ def main() -> None:
             sizes = [size for _, size in window] or [0]
             figures.widget_msg_kb_mean = round(statistics.fmean(sizes) / 1024, 1)
             figures.widget_msg_kb_max = round(max(sizes) / 1024, 1)
+            figures.gc_tracked_end = int(kernel.run(tracked)[1])
             kernel.run("table.stop()\nclient.close()\n")
         finally:
             kernel.stop()
@@ -342,7 +347,9 @@ def report(f: Figures) -> None:
         f"table.dataframe(expand_json=True) {f.expand_json_ms} ms (built from scratch)"
     )
     print(
-        f"  gc        {f.gc_full_collections} full collections in the kernel, longest {f.gc_full_max_ms} ms"
+        f"  gc        {f.gc_full_collections} full collections in the kernel, longest "
+        f"{f.gc_full_max_ms} ms; GC-tracked objects {f.gc_tracked_start:,} with an empty "
+        f"table, {f.gc_tracked_end:,} at the end"
     )
     print(f"  missing   {f.missing} of {f.acknowledged:,} acknowledged requests"
           f" (state {f.table_state}{', ' + f.table_error if f.table_error else ''})")  # fmt: skip

@@ -310,6 +310,7 @@ class LiveTable:
                 return
             except Exception as error:  # anything but a refusal: try again
                 self._error = error
+                self._ready.set()  # unreachable for now: the constructor need not wait
             # The SDK's stream resumes by itself; this covers it giving up or ending.
             self._state = TableState.RECONNECTING
             self._wake.set()

@@ -32,12 +32,11 @@ NOTEBOOK_SETUP = """\
 import pathlib
 
 import hookscope
-from hookscope.widget import LiveTable
 
 server = hookscope.serve_in_background()
 client = hookscope.Client(server.url)
 bin = client.create_bin(name="browser")
-table = LiveTable(bin, window=20)
+table = bin.live_table(window=20)
 pathlib.Path("bin_url.txt").write_text(bin.url)
 """
 
