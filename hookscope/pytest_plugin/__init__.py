@@ -20,14 +20,31 @@ Guide: docs/pytest.md; examples: tests/examples/.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from ._bins import AsyncHookBin, HookBin
 from ._options import add_options, read_options
-from ._server import HookscopeServer
+
+if TYPE_CHECKING:
+    from ._bins import AsyncHookBin, HookBin
+    from ._server import HookscopeServer
 
 __all__ = ["AsyncHookBin", "HookBin", "HookscopeServer"]
+
+
+def __getattr__(name: str) -> object:
+    # pytest imports this module in every run of every project where hookscope is installed:
+    # the server and client code load only when a test asks for a bin.
+    if name in ("AsyncHookBin", "HookBin"):
+        from . import _bins
+
+        return getattr(_bins, name)
+    if name == "HookscopeServer":
+        from ._server import HookscopeServer
+
+        return HookscopeServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,6 +65,8 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 @pytest.fixture(scope="session")
 def hookscope_server(pytestconfig: pytest.Config) -> Iterator[HookscopeServer]:
     """The hookscope server of the session: embedded, or the one ``--hookscope-url`` names."""
+    from ._server import HookscopeServer
+
     server = HookscopeServer(read_options(pytestconfig))
     yield server
     server.close()
