@@ -1,8 +1,9 @@
-"""The live table in a real JupyterLab, driven by Debian's headless Chromium through Playwright.
+"""The live table in a real browser: Debian's headless Chromium, driven by Playwright.
 
-The test starts JupyterLab on a free port (token auth, its own directories), opens a notebook
-that shows a live table, sends requests to the bin from here, and reads the rows the browser
-rendered. A screenshot is saved in the test's temp dir. Everything it starts, it stops.
+The test starts JupyterLab, or Notebook 7 (the classic Notebook's successor), on a free port
+(token auth, its own directories), opens a notebook that shows a live table, sends requests
+to the bin from here, and reads the rows the browser rendered. A screenshot is saved in the
+test's temp dir. Everything it starts, it stops.
 """
 
 from __future__ import annotations
@@ -41,16 +42,25 @@ pathlib.Path("bin_url.txt").write_text(bin.url)
 """
 
 
+# The application to start, and the path under which it opens a notebook.
+UIS = {"jupyterlab": "/lab/tree/", "notebook": "/notebooks/"}
+
+
 @dataclass
 class Lab:
     url: str
     token: str
     root: Path
+    notebook_path: str
+
+    def api(self, path: str) -> httpx.Response:
+        return httpx.get(f"{self.url}{path}", headers={"Authorization": f"token {self.token}"})
 
 
-@pytest.fixture
-def jupyterlab(tmp_path: Path) -> Iterator[Lab]:
-    """JupyterLab on 127.0.0.1 and a free port, with its own config, runtime and settings."""
+@pytest.fixture(params=list(UIS))
+def jupyterlab(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Lab]:
+    """JupyterLab or Notebook 7 on 127.0.0.1 and a free port, with its own directories."""
+    app = request.param
     root = tmp_path / "root"
     root.mkdir()
     port, token = free_port(), secrets.token_hex(16)
@@ -61,7 +71,7 @@ def jupyterlab(tmp_path: Path) -> Iterator[Lab]:
         "IPYTHONDIR": str(tmp_path / "ipython"),
     }
     command = [
-        sys.executable, "-m", "jupyterlab",
+        sys.executable, "-m", app,
         "--no-browser",
         "--allow-root",
         "--ServerApp.ip=127.0.0.1",
@@ -69,16 +79,14 @@ def jupyterlab(tmp_path: Path) -> Iterator[Lab]:
         "--ServerApp.port_retries=0",
         f"--ServerApp.root_dir={root}",
         f"--IdentityProvider.token={token}",
-        f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
-        f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
     ]  # fmt: skip
-    # No "get Jupyter news?" toast over the screenshot.
-    news = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
+    # Settings and workspaces live under JUPYTER_CONFIG_DIR. No "Jupyter news?" toast, please.
+    news = tmp_path / "config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
     news.mkdir(parents=True)
     (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     log = (tmp_path / "jupyterlab.log").open("wb")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root)
-    lab = Lab(f"http://127.0.0.1:{port}", token, root)
+    lab = Lab(f"http://127.0.0.1:{port}", token, root, UIS[app])
     auth = {"Authorization": f"token {token}"}
     try:
 
@@ -90,7 +98,7 @@ def jupyterlab(tmp_path: Path) -> Iterator[Lab]:
         wait_until(up, timeout=90, interval=0.2, what="JupyterLab to answer")
         if process.poll() is not None:
             log.flush()
-            pytest.fail("JupyterLab exited:\n" + (tmp_path / "jupyterlab.log").read_text()[-3000:])
+            pytest.fail(f"{app} exited:\n" + (tmp_path / "jupyterlab.log").read_text()[-3000:])
         yield lab
     finally:
         # Shutting the server down also shuts down its kernels (and the server they run).
@@ -134,7 +142,12 @@ def write_notebook(path: Path) -> None:
     nbformat.write(notebook, path)
 
 
-def test_live_table_renders_rows_in_jupyterlab(
+def kernel_idle(lab: Lab) -> bool:
+    sessions = lab.api("/api/sessions").json()
+    return any(session["kernel"]["execution_state"] == "idle" for session in sessions)
+
+
+def test_live_table_renders_rows_in_the_browser(
     jupyterlab: Lab, chromium: object, tmp_path: Path
 ) -> None:
     from playwright.sync_api import Browser, expect
@@ -144,8 +157,8 @@ def test_live_table_renders_rows_in_jupyterlab(
     page = chromium.new_page(viewport={"width": 1400, "height": 1100})
     page.set_default_timeout(TIMEOUT_MS)
     expect.set_options(timeout=TIMEOUT_MS)
-    page.goto(f"{jupyterlab.url}/lab/tree/live.ipynb?token={jupyterlab.token}")
-    expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible()  # kernel ready
+    page.goto(f"{jupyterlab.url}{jupyterlab.notebook_path}live.ipynb?token={jupyterlab.token}")
+    wait_until(lambda: kernel_idle(jupyterlab), timeout=60, what="the notebook's kernel")
     page.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
     page.keyboard.press("Shift+Enter")
 

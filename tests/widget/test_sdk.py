@@ -81,3 +81,33 @@ async def test_an_async_bin_works_too(embedded_server: BackgroundServer) -> None
             assert len(frame) == 3
         finally:
             await asyncio.to_thread(table.close)
+
+
+EXIT_SCRIPT = """
+import sys, threading, httpx, hookscope
+from hookscope.widget import LiveTable
+server = hookscope.serve_in_background()
+client = hookscope.Client(server.url)
+bin = client.create_bin()
+table = LiveTable(bin, display=False)
+httpx.post(bin.url, json={"a": 1})
+table.wait_for_rows(1)
+import hookscope.widget._live as live
+live._stop_all()  # what atexit runs when the kernel shuts down or restarts
+print("threads:", sorted(t.name for t in threading.enumerate()))
+print("state:", table.state.value)
+"""
+
+
+def test_interpreter_exit_stops_every_table(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "exit.py"
+    script.write_text(EXIT_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "hookscope-live-table" not in done.stdout
+    assert "state: stopped" in done.stdout
