@@ -26,7 +26,8 @@ MAX_NAME = 200  # the server's limit on bin names
 PING_INTERVAL = 0.25
 
 
-async def _connect(url: str, api_key: str | None, source: str) -> AsyncClient:
+async def _check(url: str, source: str) -> None:
+    """A clear error now, rather than a confusing one at the first bin, for a wrong URL."""
     try:
         async with httpx.AsyncClient(timeout=5) as http:
             response = await http.get(url + "/healthz")
@@ -37,7 +38,10 @@ async def _connect(url: str, api_key: str | None, source: str) -> AsyncClient:
             f"({type(error).__name__}: {error}); start one with `hookscope serve`, or unset "
             f"{source} to let the tests start their own"
         ) from None
-    return AsyncClient(url, api_key)
+
+
+async def _connect(url: str, api_key: str | None) -> AsyncClient:
+    return AsyncClient(url, api_key)  # on the loop whose connections it will hold
 
 
 def _bin_name(name: str | None) -> str | None:
@@ -66,7 +70,9 @@ class HookscopeServer:
             if options.url is None:
                 self.embedded = serve_in_background(ping_interval=PING_INTERVAL)
                 self.url = self.embedded.url
-            self._client = self._loop.call(_connect, self.url, self.api_key, self.source)
+            else:
+                self._loop.call(_check, self.url, self.source)
+            self._client = self._loop.call(_connect, self.url, self.api_key)
         except BaseException:
             self.close()
             raise
