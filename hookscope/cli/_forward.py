@@ -47,7 +47,8 @@ class Tally:
     since: str | None = None  # where the run started (exclusive)
     settled_id: str | None = None  # the last request delivered or skipped
     delivered: int = 0
-    in_flight: CapturedRequest | None = None
+    unsettled: CapturedRequest | None = None  # being sent, or waiting for a retry
+    maybe_delivered: bool = False  # could ``unsettled`` have reached the target already?
     skipped: list[str] = field(default_factory=list)
 
     @property
@@ -85,13 +86,15 @@ class Forwarder:
     async def forward(self, request: CapturedRequest) -> None:
         outgoing = relay_request(request, self.target, id_header=self.policy.id_header)
         label = _label(request)
-        self.tally.in_flight = request
+        self.tally.unsettled = request
         attempt = 0
         while True:
             started = time.monotonic()
+            self.tally.maybe_delivered = True
             try:
                 response = await self.http.send(outgoing)
             except httpx.TransportError as error:
+                self.tally.maybe_delivered = not isinstance(error, _NOT_SENT)
                 attempt += 1
                 why = _why(error)
                 if self.policy.max_attempts and attempt >= self.policy.max_attempts:
@@ -115,13 +118,13 @@ class Forwarder:
             return
 
     def _settled(self, request: CapturedRequest) -> None:
-        self.tally.in_flight = None
+        self.tally.unsettled = None
         self.tally.settled_id = request.id
 
     def _give_up(self, request: CapturedRequest, label: str, attempts: int, why: str) -> None:
         message = f"{label}: NOT DELIVERED after {attempts} attempts ({why})"
         if not self.policy.skip_failed:
-            self.tally.in_flight = None
+            self.tally.unsettled = None  # the message names it
             raise GaveUp(message)
         click.echo(click.style(message + "; skipped", fg="red", bold=True), err=True)
         self._settled(request)
@@ -135,9 +138,13 @@ def _label(request: CapturedRequest) -> str:
     return f"{when} {request.id} {request.method} {request.path}{query}"
 
 
+# Failures before any byte of the request left: retrying cannot deliver twice.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
 def _why(error: httpx.TransportError) -> str:
     text = str(error) or type(error).__name__
-    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
+    if isinstance(error, _NOT_SENT):
         return f"target unreachable ({text})"
     # The request may have reached the target before this failed: a retry may repeat it.
     return f"no response from the target ({type(error).__name__}: {text}; it may have arrived)"
@@ -263,11 +270,14 @@ def _summary(target: BinTarget, to: str, tally: Tally) -> None:
     lines = [f"forwarded {tally.delivered} request{'s' if tally.delivered != 1 else ''}"]
     if tally.skipped:
         lines.append(f"NOT delivered (skipped): {', '.join(tally.skipped)}")
-    if tally.in_flight is not None:
-        lines.append(
-            f"in flight when stopped: {tally.in_flight.id} (it may have reached the target; "
-            "resuming sends it again)"
-        )
+    if tally.unsettled is not None:
+        if tally.maybe_delivered:
+            lines.append(
+                f"in flight when stopped: {tally.unsettled.id} (it may have reached the "
+                "target; resuming sends it again)"
+            )
+        else:
+            lines.append(f"not delivered yet: {tally.unsettled.id} (resuming sends it)")
     resume = tally.resume_id
     if resume is not None:
         command = shlex.join(["hookscope", "forward", target.bin_id, "--to", to, "--since", resume])

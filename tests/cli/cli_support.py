@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -38,6 +41,7 @@ class Receiver:
         self.status = status
         self.received: list[Received] = []
         self._server: ThreadingHTTPServer | None = None
+        self._connections: list[socket.socket] = []
 
     @property
     def url(self) -> str:
@@ -67,16 +71,29 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
+        connections = self._connections
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def process_request(self, request: Any, client_address: Any) -> None:
+                connections.append(request)
+                super().process_request(request, client_address)
+
+        self._server = Server(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
     def stop(self) -> None:
+        """Down, like a killed service: the listening socket and open connections close."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        for connection in self._connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        self._connections.clear()
 
     def wait_for(self, count: int, timeout: float = 20) -> list[Received]:
         wait_until(
@@ -119,11 +136,11 @@ class CliProcess:
 
     def wait_for_stdout(self, count: int, timeout: float = 20) -> list[str]:
         """The first ``count`` stdout lines, once they have been printed."""
-        wait_until(
-            lambda: len(self.stdout) >= count or self.process.poll() is not None,
-            timeout=timeout,
-            what=f"{count} lines from hookscope {self.args[0]} (got {self.stdout})",
-        )
+        deadline = time.monotonic() + timeout
+        while len(self.stdout) < count and self.process.poll() is None:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {count} lines: {self.describe()}")
+            time.sleep(0.02)
         assert len(self.stdout) >= count, self.describe()
         return self.stdout[:count]
 
