@@ -7,6 +7,7 @@ private Redis (marked ``redis``), started once per test session and worker.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -56,3 +57,27 @@ def client(server_url: str) -> Iterator[hookscope.Client]:
 @pytest.fixture
 def bin(client: hookscope.Client) -> hookscope.Bin:
     return client.create_bin()
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[tuple[int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append((record.levelno, record.getMessage()))
+
+
+@pytest.fixture
+def client_log() -> Iterator[list[tuple[int, str]]]:
+    """``(level, message)`` of every ``hookscope.client`` record during the test.
+
+    A handler of its own rather than caplog: the CLI may have turned propagation off.
+    """
+    logger = logging.getLogger("hookscope.client")
+    handler, level = _Records(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield handler.messages
+    logger.removeHandler(handler)
+    logger.setLevel(level)

@@ -178,15 +178,15 @@ def test_refused_handshakes_retry_when_the_server_may_recover(status: int) -> No
     assert protocol.state is StreamState.CONNECTING
 
 
-def test_reconnects_are_logged_louder_when_they_persist(caplog: pytest.LogCaptureFixture) -> None:
+def test_reconnects_are_logged_louder_when_they_persist(
+    client_log: list[tuple[int, str]],
+) -> None:
     protocol = StreamProtocol("b_x", "7-0", backoff=fixed_backoff())
     protocol.connected()
-    with caplog.at_level(logging.INFO, logger="hookscope.client"):
-        for _ in range(5):
-            protocol.failed(ConnectionRefusedError())
-    levels = [record.levelno for record in caplog.records]
-    assert levels == [logging.INFO] * 3 + [logging.WARNING] * 2
-    assert "since=7-0" in caplog.records[0].getMessage()
+    for _ in range(5):
+        protocol.failed(ConnectionRefusedError())
+    assert [level for level, _ in client_log] == [logging.INFO] * 3 + [logging.WARNING] * 2
+    assert "since=7-0" in client_log[0][1]
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -111,10 +110,9 @@ async def test_stream_survives_a_server_restart(
     server_factory: type[ServerProcess],
     redis_url: str,
     http: httpx.AsyncClient,
-    caplog: pytest.LogCaptureFixture,
+    client_log: list[tuple[int, str]],
     how: str,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="hookscope.client")
     server = server_factory("--redis-url", redis_url)
     async with hookscope.AsyncClient(server.url) as client:
         bin = await client.create_bin()
@@ -134,13 +132,12 @@ async def test_stream_survives_a_server_restart(
         with contextlib.suppress(asyncio.CancelledError):
             await consumer
         assert received == sent
-        assert any("reconnecting" in record.getMessage() for record in caplog.records)
+        assert any("reconnecting" in message for _, message in client_log)
 
 
 async def test_stream_resumes_after_lagging(
-    server_factory: type[ServerProcess], http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    server_factory: type[ServerProcess], http: httpx.AsyncClient, client_log: list[tuple[int, str]]
 ) -> None:
-    caplog.set_level(logging.INFO, logger="hookscope.client")
     server = server_factory(env={"HOOKSCOPE_WATCHER_QUEUE": "5"})
     async with hookscope.AsyncClient(server.url) as client:
         bin = await client.create_bin()
@@ -159,5 +156,5 @@ async def test_stream_resumes_after_lagging(
                 received.append((await anext(stream)).id)
         assert received == sent
         assert metric(server.url, LAGGED) == 1, "the stream was never closed as lagging"
-        assert any("code 4008" in record.getMessage() for record in caplog.records)
+        assert any("code 4008" in message for _, message in client_log)
         await stream.aclose()
