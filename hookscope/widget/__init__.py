@@ -5,6 +5,6 @@ table.wait_for_rows(1)
 table.df.groupby("path").size()
 """
 
-from ._live import LiveTable, TableState
+from ._live import LiveTable, TableState, stop_all
 
-__all__ = ["LiveTable", "TableState"]
+__all__ = ["LiveTable", "TableState", "stop_all"]

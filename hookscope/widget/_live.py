@@ -33,7 +33,7 @@ from ._table import TableModel
 if TYPE_CHECKING:
     from ._view import LiveTableView
 
-__all__ = ["LiveTable", "TableState"]
+__all__ = ["LiveTable", "TableState", "stop_all"]
 
 MAX_TAIL = 1000
 _READY_TIMEOUT = 10.0
@@ -347,7 +347,11 @@ def _execution_count() -> int | None:
 
 
 @atexit.register
-def _stop_all() -> None:
-    # A kernel shutting down: end every stream cleanly rather than killing daemon threads mid-I/O.
+def stop_all(timeout: float = 2.0) -> None:
+    """Stop every running live table of this process (re-running a cell makes a new one).
+
+    Also run at interpreter exit, when the kernel shuts down or restarts: every stream ends
+    cleanly rather than with daemon threads killed mid-I/O.
+    """
     for table in list(_running):
-        table.stop(timeout=2)
+        table.stop(timeout=timeout)

@@ -29,6 +29,10 @@ def test_notebook_runs(path: Path, tmp_path: Path) -> None:
     client.execute()  # raises CellExecutionError on the first failing cell; stops the kernel
     outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
     assert not [output for output in outputs if output.output_type == "error"]
-    # The live table was displayed as a widget, not as text.
+    # The live table was displayed as a widget, not as text, and once per cell that makes it.
     assert any(WIDGET_VIEW in output.get("data", {}) for output in outputs)
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and "bin.live_table(" in cell.source:
+            views = [o for o in cell.get("outputs", []) if WIDGET_VIEW in o.get("data", {})]
+            assert len(views) == 1, cell.source
     assert client.km is None or not client.km.is_alive()

@@ -92,8 +92,8 @@ bin = client.create_bin()
 table = LiveTable(bin, display=False)
 httpx.post(bin.url, json={"a": 1})
 table.wait_for_rows(1)
-import hookscope.widget._live as live
-live._stop_all()  # what atexit runs when the kernel shuts down or restarts
+from hookscope.widget import stop_all
+stop_all()  # what atexit runs when the kernel shuts down or restarts
 print("threads:", sorted(t.name for t in threading.enumerate()))
 print("state:", table.state.value)
 """
