@@ -117,7 +117,7 @@ WRITERS: dict[str, type[JsonLinesWriter | HarWriter | CsvWriter]] = {
 }
 
 
-@click.command()
+@click.command(short_help="Write a bin's requests as JSON lines, HAR or CSV.")
 @bin_options
 @click.option(
     "--format",

@@ -157,7 +157,7 @@ def _target_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
-@click.command()
+@click.command(short_help="Relay each request to a local service, byte-exact.")
 @bin_options
 @click.option(
     "--to",
@@ -179,6 +179,7 @@ def _target_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
     type=click.IntRange(0),
     default=0,
     show_default=True,
+    metavar="N",
     help="Tries per request while the target is unreachable (0: keep trying).",
 )
 @click.option(
@@ -191,6 +192,7 @@ def _target_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
     type=click.FloatRange(0, min_open=True),
     default=30.0,
     show_default=True,
+    metavar="SECONDS",
     help="Seconds to wait for the target's answer.",
 )
 @click.option(

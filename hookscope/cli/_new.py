@@ -31,7 +31,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         raise click.BadParameter(str(error)) from None
 
 
-@click.command()
+@click.command(short_help="Create a bin; print its capture URL and token.")
 @server_options
 @click.option(
     "--api-key",

@@ -15,7 +15,7 @@ from ._lines import request_line, wire_line
 __all__ = ["tail"]
 
 
-@click.command()
+@click.command(short_help="Print requests as they arrive, one line each.")
 @bin_options
 @click.option("--json", "as_json", is_flag=True, help="JSON lines in the wire format.")
 @click.option(

@@ -1,0 +1,160 @@
+"""The CLI's I/O-free parts: relay URLs and headers, terminal lines, HAR entries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+import pytest
+
+from hookscope import CapturedRequest
+from hookscope.cli._common import BinTarget
+from hookscope.cli._har import har_entry
+from hookscope.cli._lines import human_size, preview, request_line
+from hookscope.cli._relay import relay_headers, relay_request, relay_url
+
+
+def captured(
+    headers: list[tuple[str, str]] | None = None,
+    body: bytes = b"",
+    method: str = "POST",
+    path: str = "/p",
+    query: str = "",
+) -> CapturedRequest:
+    return CapturedRequest.from_wire(
+        {
+            "id": "1764366000123-4",
+            "bin": "b_x",
+            "received_at": "2026-11-28T21:43:44.123456Z",
+            "method": method,
+            "path": path,
+            "query": query,
+            "headers": headers or [],
+            "body": body.decode("latin-1") if body.isascii() else "",
+            "body_encoding": "utf-8",
+            "size": len(body),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "path", "query", "expected"),
+    [
+        ("http://h:1", "/a/b", "", "http://h:1/a/b"),
+        ("http://h:1/", "/a/b", "", "http://h:1/a/b"),
+        ("http://h:1/api", "/a", "x=1", "http://h:1/api/a?x=1"),
+        ("http://h:1/api/", "/a", "", "http://h:1/api/a"),
+        ("http://h:1/api", "/", "", "http://h:1/api"),
+        ("http://h:1/api/", "/", "x=1", "http://h:1/api/?x=1"),
+        ("http://h:1", "/", "", "http://h:1/"),
+        ("http://h:1/api?key=k", "/a%2Fb", "a=1&a=2", "http://h:1/api/a%2Fb?key=k&a=1&a=2"),
+    ],
+)
+def test_relay_url(target: str, path: str, query: str, expected: str) -> None:
+    assert relay_url(target, path, query) == expected
+
+
+def test_relay_headers_drop_hop_by_hop_and_keep_the_rest_in_order() -> None:
+    request = captured(
+        [
+            ("host", "hookscope:8080"),
+            ("x-a", "1"),
+            ("Connection", "keep-alive, X-Custom-Hop"),
+            ("x-custom-hop", "v"),
+            ("keep-alive", "timeout=5"),
+            ("proxy-authorization", "Basic x"),
+            ("proxy-anything", "v"),
+            ("te", "trailers"),
+            ("trailer", "x"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "h2c"),
+            ("content-length", "999"),
+            ("x-a", "2"),
+            ("cookie", "a=b"),
+        ],
+        body=b"hello",
+    )
+
+    assert relay_headers(request) == [
+        (b"x-a", b"1"),
+        (b"x-a", b"2"),
+        (b"cookie", b"a=b"),
+        (b"content-length", b"5"),
+    ]
+
+
+def test_relay_headers_keep_a_zero_length_only_when_there_was_one() -> None:
+    assert relay_headers(captured([("content-length", "0")])) == [(b"content-length", b"0")]
+    assert relay_headers(captured([("x", "y")], method="GET")) == [(b"x", b"y")]
+
+
+def test_relay_request_sends_raw_path_and_no_client_defaults() -> None:
+    request = captured([("x-a", "1")], body=b"{}", path="/a%2Fb/%zz", query="q=%20&q")
+    outgoing = relay_request(request, "http://127.0.0.1:9/base", id_header="X-Id")
+
+    assert outgoing.method == "POST"
+    assert outgoing.url.raw_path == b"/base/a%2Fb/%zz?q=%20&q"
+    assert outgoing.headers.raw == [
+        (b"Host", b"127.0.0.1:9"),
+        (b"x-a", b"1"),
+        (b"content-length", b"2"),
+        (b"X-Id", b"1764366000123-4"),
+    ]
+    assert outgoing.content == b"{}"
+
+
+def test_human_size() -> None:
+    assert [human_size(n) for n in (0, 1023, 1024, 1536, 5 * 1024**2, 3 * 1024**4)] == [
+        "0 B", "1023 B", "1.0 KiB", "1.5 KiB", "5.0 MiB", "3072.0 GiB"
+    ]  # fmt: skip
+
+
+def test_preview() -> None:
+    assert preview(b"", 20) == ""
+    assert preview(b'{"a":\n   1,\t"b": 2}', 40) == '{"a": 1, "b": 2}'
+    assert preview(b"x" * 50, 10) == "x" * 9 + "…"
+    assert preview(b"\xff\xfe\x00", 10) == "<binary>"
+    assert preview(b"\x1b[31mred\x07", 20) == "[31mred"  # no terminal control characters
+    assert preview("é".encode() * 100, 10) == "é" * 9 + "…"  # a cut UTF-8 character is fine
+
+
+def test_request_line_is_plain_without_colour() -> None:
+    request = captured([("content-type", "application/json")], b'{"a": 1}', query="x=1")
+    local = datetime(2026, 11, 28, 21, 43, 44, 123456, tzinfo=UTC).astimezone()
+
+    line = click.unstyle(request_line(request, 120))
+
+    assert line == (f"{local:%H:%M:%S}.123 POST    /p?x=1  application/json  8 B  " + '{"a": 1}')
+
+
+def test_har_entry_with_http2_and_no_body() -> None:
+    request = CapturedRequest.from_wire({**captured(method="GET").to_wire(), "http_version": "2"})
+
+    entry = har_entry(request, "https://hooks.example/h/b_x/")
+
+    assert entry["request"]["httpVersion"] == "HTTP/2"
+    assert entry["request"]["url"] == "https://hooks.example/h/b_x/p"
+    assert entry["request"]["bodySize"] == 0
+    assert "postData" not in entry["request"]
+    assert entry["startedDateTime"] == "2026-11-28T21:43:44.123+00:00"
+
+
+@pytest.mark.parametrize(
+    ("ref", "url", "expected"),
+    [
+        ("b_x", "http://a:1/", BinTarget("http://a:1", "b_x", "t")),
+        ("http://b:2/h/b_y", "http://a:1", BinTarget("http://b:2", "b_y", "t")),
+        (
+            "https://p.example/hooks/h/b_z/sub/path?q=1",
+            "http://a:1",
+            BinTarget("https://p.example/hooks", "b_z", "t"),
+        ),
+    ],
+)
+def test_bin_target(ref: str, url: str, expected: BinTarget) -> None:
+    assert BinTarget.parse(ref, url, "t") == expected
+
+
+def test_bin_target_explicit_url_wins_over_the_capture_url() -> None:
+    target = BinTarget.parse("http://b:2/h/b_y", "http://a:1", "t", explicit_url=True)
+    assert target == BinTarget("http://a:1", "b_y", "t")
