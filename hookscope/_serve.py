@@ -40,9 +40,11 @@ def hypercorn_config(
 ) -> Config:
     """Hypercorn's config; it takes over ``sock`` (do not close it yourself).
 
-    Hypercorn's WebSocket ping task sleeps through a connection's close, so a closed stream
-    lingers until its next ping; shutdown therefore waits at most ``graceful_timeout``.
+    Shutdown waits at most ``graceful_timeout`` for in-flight requests.
     """
+    from .server._hypercorn_fix import apply
+
+    apply()  # closed WebSockets must not linger until their next ping
     config = Config()
     config.bind = [f"fd://{sock.detach()}"]
     config.backlog = 1024

@@ -319,3 +319,62 @@ async def test_sse_token_in_query(hook: Hook) -> None:
     url = f"/api/bins/{hook.id}/events?since=0-0&token={hook.token}"
     events = await sse_events(hook.client, url, {}, sent)
     assert events[-1][1] == sent
+
+
+# -- closed connections do not linger --------------------------------------------------------
+
+
+def _tcp_states(local_port: int, remote_port: int) -> set[str]:
+    """States of kernel TCP sockets from local_port to remote_port (Linux /proc/net/tcp)."""
+    states = set()
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            local, remote, state = fields[1], fields[2], fields[3]
+            if int(local.split(":")[1], 16) == local_port and (
+                int(remote.split(":")[1], 16) == remote_port
+            ):
+                states.add(state)
+    return states
+
+
+@pytest.fixture(scope="module")
+def slow_ping_server() -> Iterator[BackgroundServer]:
+    server = serve_in_background(ping_interval=600)
+    yield server
+    server.stop()
+
+
+def _ping_tasks(server: BackgroundServer) -> int:
+    """Hypercorn ping loops alive in the server's event loop."""
+
+    async def count() -> int:
+        return sum(
+            1 for task in asyncio.all_tasks() if "_send_pings" in task.get_coro().__qualname__
+        )
+
+    assert server._loop is not None
+    return asyncio.run_coroutine_threadsafe(count(), server._loop).result(5)
+
+
+@pytest.mark.parametrize("goodbye", ["close handshake", "dropped connection"])
+async def test_server_lets_go_when_a_watcher_leaves(
+    slow_ping_server: BackgroundServer, goodbye: str
+) -> None:
+    """Hypercorn's ping loop used to hold a closed connection until its next ping."""
+    async with httpx.AsyncClient(base_url=slow_ping_server.url) as http:
+        hook = await make_hook(slow_ping_server, http)
+        ws = await hook.watch()
+        assert json.loads(await ws.recv()) == {"type": "live"}
+        assert _ping_tasks(slow_ping_server) == 1
+        client_port = ws.local_address[1]
+        assert _tcp_states(slow_ping_server.port, client_port) == {"01"}  # ESTABLISHED
+        if goodbye == "close handshake":
+            await ws.close()
+        else:
+            ws.transport.close()  # FIN without a close frame
+        async with asyncio.timeout(10):  # the ping interval is 600 s
+            while _ping_tasks(slow_ping_server) or (
+                _tcp_states(slow_ping_server.port, client_port) - {"06"}  # TIME_WAIT is fine
+            ):
+                await asyncio.sleep(0.02)
