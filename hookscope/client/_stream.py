@@ -51,6 +51,8 @@ class AsyncStream:
                 frame = await connection.recv()
             except ConnectionClosed as closed:
                 self._connection = None
+                if self._closed:  # aclose() while this waited: not an interruption
+                    raise RuntimeError("this stream is closed") from None
                 received = closed.rcvd
                 delay = self.protocol.closed(
                     received.code if received else None, received.reason if received else ""
