@@ -21,9 +21,6 @@ from ._options import API_KEY_ENV, Options
 __all__ = ["HookscopeServer"]
 
 MAX_NAME = 200  # the server's limit on bin names
-# Hypercorn lets a closed WebSocket linger until its next ping, and stopping the server
-# cancels (and logs) whatever still lingers after a second: ping often, end quietly.
-PING_INTERVAL = 0.25
 
 
 async def _check(url: str, source: str) -> None:
@@ -68,7 +65,7 @@ class HookscopeServer:
         self._loop = LoopThread()
         try:
             if options.url is None:
-                self.embedded = serve_in_background(ping_interval=PING_INTERVAL)
+                self.embedded = serve_in_background()
                 self.url = self.embedded.url
             else:
                 self._loop.call(_check, self.url, self.source)
