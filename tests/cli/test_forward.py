@@ -187,6 +187,7 @@ def test_max_attempts_stops_and_tells_how_to_resume(
     assert re.search(rf"{failed} POST /failed: NOT DELIVERED after 2 attempts", stderr), stderr
     assert f"--since {first}" in stderr  # resuming sends the failed one again
     assert "forwarded 1 request" in stderr
+    assert "Traceback" not in stderr
 
 
 def test_skip_failed_reports_and_goes_on(
@@ -206,6 +207,7 @@ def test_skip_failed_reports_and_goes_on(
     assert forward.interrupt() == 1  # something was not delivered
     stderr = "\n".join(forward.stderr)
     assert f"NOT delivered (skipped): {skipped}" in stderr
+    assert "Traceback" not in stderr
 
 
 def test_skip_failed_needs_max_attempts(
