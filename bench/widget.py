@@ -332,7 +332,11 @@ def main() -> None:
 
 def report(f: Figures) -> None:
     cpus = os.cpu_count()
-    print(f"live table bench: server={f.server}, {cpus} CPUs, python {sys.version.split()[0]}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"live table bench: server={f.server}, {cpus} CPUs, python {sys.version.split()[0]}, "
+        f"load average {load}"
+    )
     print(f"  fill      {f.rows:,} rows in {f.fill_seconds} s ({f.fill_rate:,}/s into the table)")
     print(f"  load      {f.rate:g} req/s asked, {f.sent_rate} req/s sent, {f.seconds:g} s")
     print(f"  cell      idle kernel: {fmt(f.idle_ms)}")

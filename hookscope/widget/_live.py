@@ -100,10 +100,13 @@ class LiveTable:
         )
         self._thread = threading.Thread(target=self._run, name="hookscope-live-table", daemon=True)
         self._thread.start()
+        _running.add(self)
         self._started.wait(_READY_TIMEOUT)
         # Return once the stream's start is fixed: whatever is sent from here on is shown.
         self._ready.wait(_READY_TIMEOUT)
-        _running.add(self)
+        if self._state is TableState.FAILED and self._error is not None:
+            self.close()  # a deleted bin or a wrong token: say so now, show nothing
+            raise self._error
         self._shown_in: int | None = None
         if display is None:
             display = _in_kernel()
@@ -321,9 +324,9 @@ class LiveTable:
             delay = min(delay * 2, _RETRY_MAX)
 
     def _fail(self, error: BaseException) -> None:
-        self._ready.set()
         self._error = error
         self._state = TableState.FAILED
+        self._ready.set()  # after the state: the constructor reads it once woken
         assert self._stopping is not None
         self._stopping.set()
 

@@ -44,9 +44,10 @@ def stream_factory(bin: Any) -> StreamFactory:
         async with AsyncClient(url, api_key, timeout=timeout) as own:
             source = own.bin(bin_id, token)
             history: list[CapturedRequest] = []
+            # One HTTP call first: a wrong token or a deleted bin raises here, before ready().
+            newest = await source.tail(max(tail or 0, 1))
             if since is None:
                 # Fix the start now, so that whatever is sent once ready() ran is shown.
-                newest = await source.tail(max(tail or 0, 1))
                 history = newest[len(newest) - (tail or 0) :]
                 since = newest[-1].id if newest else BEGINNING
             ready()

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from hookscope._embedded import BackgroundServer
+from hookscope._exceptions import BinNotFound, Unauthorized
 from hookscope.client import AsyncClient, Client
 from hookscope.widget import LiveTable, TableState
 
@@ -68,6 +69,18 @@ def test_a_deleted_bin_fails_the_table(embedded_server: BackgroundServer) -> Non
             table.wait_for_rows(2, timeout=10)
         assert table.state is TableState.FAILED
         table.close()
+
+
+def test_a_refused_bin_raises_at_once(embedded_server: BackgroundServer) -> None:
+    with Client(embedded_server.url) as client:
+        bin = client.create_bin()
+        wrong = client.bin(bin.id, "not-the-token")
+        with pytest.raises(Unauthorized):
+            LiveTable(wrong, display=False)
+        bin.delete()
+        with pytest.raises(BinNotFound):
+            LiveTable(bin, display=False)
+    assert not table_threads()
 
 
 @pytest.mark.asyncio
