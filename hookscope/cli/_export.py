@@ -8,113 +8,22 @@ leaves a file that looks complete. A progress bar goes to stderr when it is a te
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
-import json
 import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 import click
 
 from .._models import CapturedRequest
-from .._wire import encode_body, format_timestamp
 from ..client import AsyncBin, AsyncClient
 from ._common import BinTarget, bin_options, request_id, run
-from ._har import har_entry, har_log_head
-from ._lines import wire_line
+from ._formats import WRITERS
 
 __all__ = ["export"]
 
 PAGE = 1000
-
-
-class Writer(Protocol):
-    def write(self, requests: list[CapturedRequest]) -> None: ...
-    def close(self) -> None: ...
-
-
-class JsonLinesWriter:
-    """One wire-format JSON object per line."""
-
-    def __init__(self, out: IO[bytes], capture_url: str) -> None:
-        self.out = out
-
-    def write(self, requests: list[CapturedRequest]) -> None:
-        self.out.write("".join(wire_line(r) + "\n" for r in requests).encode("utf-8"))
-
-    def close(self) -> None:
-        pass
-
-
-class HarWriter:
-    """A HAR 1.2 document, written entry by entry."""
-
-    def __init__(self, out: IO[bytes], capture_url: str) -> None:
-        self.out = out
-        self.capture_url = capture_url
-        self.count = 0
-        head = json.dumps({"log": {**har_log_head(), "entries": []}}, indent=1)
-        self._tail = head[head.index("[]") + 1 :]  # ']\n }\n}'
-        self.out.write(head[: head.index("[]") + 1].encode("utf-8"))
-
-    def write(self, requests: list[CapturedRequest]) -> None:
-        for request in requests:
-            entry = json.dumps(har_entry(request, self.capture_url), ensure_ascii=False)
-            self.out.write((",\n  " if self.count else "\n  ").encode("utf-8"))
-            self.out.write(entry.encode("utf-8"))
-            self.count += 1
-
-    def close(self) -> None:
-        self.out.write((("\n " if self.count else "") + self._tail + "\n").encode("utf-8"))
-
-
-class CsvWriter:
-    """The columns of ``hookscope.to_dataframe``, with ``body_encoding`` after ``body``.
-
-    ``received_at`` is RFC 3339 UTC; ``headers`` a JSON list of ``[name, value]`` pairs;
-    ``body`` the wire format's text (UTF-8, or base64 as ``body_encoding`` says); ``json``
-    the parsed JSON body as JSON text, empty when the body is not JSON.
-    """
-
-    def __init__(self, out: IO[bytes], capture_url: str) -> None:
-        self.out = out
-        self.header = True
-
-    def write(self, requests: list[CapturedRequest]) -> None:
-        from .._dataframe import to_dataframe
-
-        frame = to_dataframe(requests)
-        frame["received_at"] = [format_timestamp(moment) for moment in frame["received_at"]]
-        frame["headers"] = [json.dumps(pairs, ensure_ascii=False) for pairs in frame["headers"]]
-        encoded = [encode_body(body) for body in frame["body"]]
-        frame["body"] = [text for text, _ in encoded]
-        frame.insert(
-            list(frame.columns).index("body") + 1,
-            "body_encoding",
-            [encoding for _, encoding in encoded],
-        )
-        frame["json"] = [
-            "" if value is None else json.dumps(value, ensure_ascii=False)
-            for value in frame["json"]
-        ]
-        text = io.StringIO()
-        frame.to_csv(text, index=False, header=self.header, quoting=csv.QUOTE_MINIMAL)
-        self.header = False
-        self.out.write(text.getvalue().encode("utf-8"))
-
-    def close(self) -> None:
-        if self.header:  # nothing was written: still give the columns
-            self.write([])
-
-
-WRITERS: dict[str, type[JsonLinesWriter | HarWriter | CsvWriter]] = {
-    "jsonl": JsonLinesWriter,
-    "har": HarWriter,
-    "csv": CsvWriter,
-}
 
 
 @click.command(short_help="Write a bin's requests as JSON lines, HAR or CSV.")

@@ -45,6 +45,7 @@ class Tally:
     """What a forward run did; read after it stops, however it stops."""
 
     since: str | None = None  # where the run started (exclusive)
+    started: bool = False  # the bin was opened and relaying began
     settled_id: str | None = None  # the last request delivered or skipped
     delivered: int = 0
     unsettled: CapturedRequest | None = None  # being sent, or waiting for a retry
@@ -237,7 +238,8 @@ def forward(
         _summary(target, to, tally)
         raise SystemExit(1) from None
     except click.ClickException:
-        _summary(target, to, tally)
+        if tally.started:  # an error before the start needs no summary: nothing happened
+            _summary(target, to, tally)
         raise
 
 
@@ -260,6 +262,7 @@ async def _relay(
             newest = await bin.tail(1)
             tally.since = newest[-1].id if newest else _BEGINNING
         forwarder = Forwarder(http, to, tally, policy)
+        tally.started = True
         click.echo(
             f"forwarding {target.bin_id} → {to}, after request {tally.since} (Ctrl-C to stop)",
             err=True,

@@ -22,9 +22,9 @@ def _one_error_line(result: Result) -> str:
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     lines = result.stderr.strip().splitlines()
-    errors = [line for line in lines if line.startswith("Error: ")]
-    assert len(errors) == 1, result.stderr
-    return errors[0]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    return lines[0]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

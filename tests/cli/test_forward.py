@@ -210,6 +210,23 @@ def test_skip_failed_reports_and_goes_on(
     assert "Traceback" not in stderr
 
 
+def test_deleted_bin_stops_forward_with_a_summary(
+    cli_process: Callable[..., CliProcess],
+    receiver_factory: Callable[..., Receiver],
+    bin: hookscope.Bin,
+) -> None:
+    receiver = receiver_factory()
+    last = send(bin.url_for("/x"))
+    forward = _forward(cli_process, bin, receiver.url, "--since", "0-0")
+    forward.wait_for_stdout(1)
+
+    bin.delete()
+
+    assert forward.wait() == 1
+    assert forward.stderr[-1] == f"Error: bin {bin.id} was deleted"
+    assert any(f"--since {last}" in line for line in forward.stderr)
+
+
 def test_skip_failed_needs_max_attempts(
     cli_process: Callable[..., CliProcess], bin: hookscope.Bin
 ) -> None:
