@@ -36,6 +36,14 @@ SEARCH_LIMIT = 65_536
 STANDARD_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
+CELL_LIMIT = 200
+"""Characters of a path or content type sent to the page per row (the detail has them all)."""
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= CELL_LIMIT else text[: CELL_LIMIT - 1] + "…"
+
+
 class _Row:
     """One request plus what the table derives from it, computed once and only when needed."""
 
@@ -56,8 +64,8 @@ class _Row:
                 "id": request.id,
                 "time": moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}",
                 "method": request.method,
-                "path": request.path + (f"?{request.query}" if request.query else ""),
-                "type": request.content_type or "",
+                "path": _cut(request.path + (f"?{request.query}" if request.query else "")),
+                "type": _cut(request.content_type or ""),
                 "size": request.size,
                 "size_text": format_size(request.size),
                 "preview": preview(request),

@@ -228,3 +228,15 @@ def test_snapshot_size_is_bounded_whatever_the_history() -> None:
     model.ingest(burst(5000, start=5001))
     assert len(json.dumps(model.snapshot(0).rows)) < size * 1.2
     assert size < 50 * 400
+
+
+def test_long_paths_are_cut_in_rows_but_not_in_the_detail() -> None:
+    model = TableModel()
+    request = make_request(1, path="/" + "x" * 5000, query="q=" + "y" * 5000)
+    model.ingest([request])
+    row = model.snapshot(0).rows[0]
+    assert len(row["path"]) == 200
+    assert row["path"].endswith("…")
+    detail = model.detail(request.id)
+    assert detail is not None
+    assert detail.target == request.path + "?" + request.query
