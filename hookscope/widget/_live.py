@@ -23,14 +23,14 @@ from enum import StrEnum
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from .._exceptions import BinNotFound, Unauthorized, WaitTimeout
 from .._models import CapturedRequest
 from ._source import BEGINNING, StreamFactory
 from ._table import TableModel
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ._view import LiveTableView
 
 __all__ = ["LiveTable", "TableState", "stop_all"]

@@ -17,15 +17,16 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .._dataframe import to_dataframe
 from .._ids import id_key
 from .._models import CapturedRequest
 from ._body import decoded_text, format_size, preview
 from ._detail import Detail
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported when a DataFrame is first built: importing stays cheap
 
 __all__ = ["Snapshot", "Stats", "TableModel"]
 
@@ -218,6 +219,8 @@ class TableModel:
 
     def dataframe(self) -> pd.DataFrame:
         """Every row, as ``to_dataframe`` gives it; built incrementally, so calls are cheap."""
+        import pandas as pd
+
         with self._lock:
             if self._framed < len(self._rows):
                 fresh = to_dataframe(row.request for row in self._rows[self._framed :])

@@ -194,3 +194,15 @@ def test_repr_and_context_manager(fake_stream: FakeStream, comms: list[Any]) -> 
         assert repr(table).startswith("<LiveTable http://127.0.0.1:1/h/b_test 0 rows")
     assert not table.running
     table.view.close()
+
+
+def test_importing_the_widget_package_stays_cheap() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, hookscope.widget; "
+        "print(sorted(m for m in ('ipywidgets', 'anywidget', 'IPython') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
