@@ -1,9 +1,11 @@
 """The ceiling of the stack: one Quart route returning a short body, on hookscope's hypercorn.
 
-    python bench/_minimal_app.py [--port 0]
+    python bench/_minimal_app.py [--port 0] [--websocket]
 
 Binds and configures exactly as ``hookscope serve`` does (``bind_socket``,
 ``hypercorn_config``), prints ``minimal listening on URL`` and serves until SIGTERM/SIGINT.
+With ``--websocket`` it serves one WebSocket route instead, ``/ws``, that accepts, sends
+``{"type":"live"}`` and then idles: the floor of an idle watcher's memory.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 import signal
 
 from hypercorn.asyncio import serve
-from quart import Quart
+from quart import Quart, websocket
 
 from hookscope._config import Settings
 from hookscope._serve import bind_socket, hypercorn_config, url_of
@@ -21,9 +23,14 @@ from hookscope._serve import bind_socket, hypercorn_config, url_of
 app = Quart("minimal")
 
 
-@app.post("/h/<bin_id>")
 async def capture(bin_id: str) -> tuple[str, int, dict[str, str]]:
     return '{"ok":true}', 200, {"content-type": "application/json"}
+
+
+async def idle_watcher() -> None:
+    await websocket.accept()
+    await websocket.send('{"type":"live"}')
+    await asyncio.Event().wait()
 
 
 async def main(port: int) -> None:
@@ -41,4 +48,10 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
-    asyncio.run(main(parser.parse_args().port))
+    parser.add_argument("--websocket", action="store_true", help="serve /ws instead")
+    args = parser.parse_args()
+    if args.websocket:
+        app.websocket("/ws")(idle_watcher)
+    else:
+        app.post("/h/<bin_id>")(capture)
+    asyncio.run(main(args.port))

@@ -197,9 +197,9 @@ def hookscope_command(*args: str) -> list[str]:
     return [*command, "warning", *args]
 
 
-def minimal_command() -> list[str]:
+def minimal_command(*args: str) -> list[str]:
     """The ceiling: one Quart route on hookscope's own hypercorn config (``_minimal_app``)."""
-    return [sys.executable, str(Path(__file__).with_name("_minimal_app.py"))]
+    return [sys.executable, str(Path(__file__).with_name("_minimal_app.py")), *args]
 
 
 class Redis:
@@ -289,6 +289,10 @@ class Processes:
         url = server.url + "/h/ceiling"
         wait_until(lambda: _http("POST", url, b"{}")[0] == 200, 30, "minimal app ready")
         return server
+
+    def minimal_websocket(self) -> Server:
+        """The minimal app serving only ``/ws`` (an idle WebSocket); it listens when it prints."""
+        return self._server("minimal Quart websocket", minimal_command("--websocket"))
 
     def _server(self, name: str, command: list[str]) -> Server:
         server = Server(name, command, self.plan.server)

@@ -51,7 +51,7 @@ PARTS = ("throughput", "e2e", "idle")
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
         "--parts", default=",".join(PARTS), help="comma-separated: throughput,e2e,idle"
