@@ -25,6 +25,7 @@ from ._exceptions import (
 from ._models import CapturedRequest, FormFile
 from ._version import __version__
 from .client import AsyncBin, AsyncClient, Bin, Client
+from .widget import LiveTable
 
 __all__ = [
     "ApiError",
@@ -38,6 +39,7 @@ __all__ = [
     "ConnectionFailed",
     "FormFile",
     "HookscopeError",
+    "LiveTable",
     "RequestNotFound",
     "ServerUnavailable",
     "StreamLagged",

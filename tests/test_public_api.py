@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 
 import hookscope
 
@@ -18,6 +20,7 @@ EXPORTED = [
     "ConnectionFailed",
     "FormFile",
     "HookscopeError",
+    "LiveTable",
     "RequestNotFound",
     "ServerUnavailable",
     "StreamLagged",
@@ -43,6 +46,15 @@ def test_public_names_outside_all_are_modules_only() -> None:
         if not name.startswith("_") and name not in EXPORTED and not inspect.ismodule(value)
     }
     assert extra == set()
+
+
+def test_import_stays_light() -> None:
+    # pandas and ipywidgets load when a frame or a table is made, not on import (CLI start-up).
+    code = "import sys, hookscope; print('pandas' in sys.modules, 'ipywidgets' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "False"]
 
 
 def test_exception_tree() -> None:
