@@ -176,8 +176,9 @@ class CapturedRequest:
             try:
                 parts += ["--data-binary", shlex.quote(self.body.decode("utf-8"))]
             except UnicodeDecodeError:
-                hexed = "".join(f"\\x{byte:02x}" for byte in self.body)
-                parts = ["printf", shlex.quote(hexed), "|", *parts, "--data-binary", "@-"]
+                # Octal escapes, which POSIX printf reads in every shell (hex ones only bash does).
+                octal = "".join(f"\\{byte:03o}" for byte in self.body)
+                parts = ["printf", shlex.quote(octal), "|", *parts, "--data-binary", "@-"]
         return " ".join(parts)
 
     def __repr__(self) -> str:

@@ -12,7 +12,7 @@ import contextlib
 import functools
 import logging
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -151,9 +151,9 @@ def run(main: Coroutine[Any, Any, T], *, url: str, bin_id: str | None = None) ->
     SIGTERM is handled like Ctrl-C: the command's ``KeyboardInterrupt`` path runs, so both
     stop it cleanly.
     """
-    _show_reconnects()
     try:
-        return asyncio.run(_interruptible(main))
+        with _show_reconnects():
+            return asyncio.run(_interruptible(main))
     except HookscopeError as error:
         raise click.ClickException(describe_error(error, url=url, bin_id=bin_id)) from None
 
@@ -180,12 +180,26 @@ async def _interruptible(main: Coroutine[Any, Any, T]) -> T:
         raise
 
 
-def _show_reconnects() -> None:
-    """The SDK logs stream interruptions; show the persistent ones on stderr."""
+@contextlib.contextmanager
+def _show_reconnects() -> Iterator[None]:
+    """The SDK logs stream interruptions; show the persistent ones on stderr meanwhile.
+
+    The logger is restored afterwards, so that a command run in-process (tests, scripts)
+    leaves the caller's logging as it found it.
+    """
     logger = logging.getLogger("hookscope.client")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("hookscope: %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.WARNING)
-        logger.propagate = False
+    if logger.handlers:
+        yield
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("hookscope: %(message)s"))
+    saved = (logger.level, logger.propagate)
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]

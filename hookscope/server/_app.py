@@ -41,8 +41,9 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     app = Quart("hookscope", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
-    hub = Hub(backend, watcher_limit=settings.watcher_queue)
-    app.extensions["hookscope"] = AppState(settings, backend, hub, Metrics())
+    metrics = Metrics()
+    hub = Hub(backend, watcher_limit=settings.watcher_queue, on_lagged=metrics.lagged.inc)
+    app.extensions["hookscope"] = AppState(settings, backend, hub, metrics)
 
     app.url_map.converters["subpath"] = SubPathConverter
     app.add_url_rule(
@@ -81,7 +82,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         return error_response(503, "unavailable", f"the {backend.name} backend is unreachable")
 
     @app.get("/metrics")
-    async def metrics() -> Response:
+    async def metrics_text() -> Response:
         return Response(
             state().metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8"
         )

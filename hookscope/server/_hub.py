@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .._ids import id_key
@@ -128,13 +129,19 @@ class _BinWatchers:
 class Hub:
     """Per-process registry of watchers, with one backend subscription per watched bin."""
 
-    def __init__(self, backend: Backend, *, watcher_limit: int) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        watcher_limit: int,
+        on_lagged: Callable[[], object] = lambda: None,
+    ) -> None:
         self._backend = backend
         self._watcher_limit = watcher_limit
+        self._on_lagged = on_lagged
         self._bins: dict[str, _BinWatchers] = {}
         # Serialises subscribe/unsubscribe so that they reach the backend in order.
         self._subscriptions = asyncio.Lock()
-        self.lagged = 0
 
     @property
     def watcher_count(self) -> int:
@@ -185,9 +192,12 @@ class Hub:
             if entry is None:
                 return
             item = LiveItem(event.id, event.text)
-            for watcher in entry.watchers:
-                if not watcher.push(item):
-                    self.lagged += 1
+            lagging = [watcher for watcher in entry.watchers if not watcher.push(item)]
+            for watcher in lagging:
+                # Counted now, not when its stream notices: a reader that stopped reading
+                # may sit in a blocked send for a long time.
+                entry.watchers.discard(watcher)
+                self._on_lagged()
         elif isinstance(event, BinDeleted):
             entry = self._bins.get(event.bin_id)
             if entry is not None:

@@ -125,8 +125,6 @@ async def ws_stream(bin_id: str) -> None:
                 await websocket.send(batch_frame(item.text for item in items))
             last_key = items[-1].key
     except WatcherClosed as closed:
-        if closed.code == CloseCode.LAGGING:
-            app_state.metrics.lagged.inc()
         await websocket.send(error_frame(_ERROR_CODES[closed.code], closed.reason))
         await websocket.close(int(closed.code), closed.reason[:120])
     finally:
@@ -189,8 +187,6 @@ async def _sse_events(
             yield "".join(item.sse_frame for item in items)
             last_key = items[-1].key
     except WatcherClosed as closed:
-        if closed.code == CloseCode.LAGGING:
-            app_state.metrics.lagged.inc()
         data = json.dumps({"code": _ERROR_CODES[closed.code], "message": closed.reason})
         yield f"event: error\ndata: {data}\n\n"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Bin
+from _server_http import Bin
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 

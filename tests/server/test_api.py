@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Bin
+from _server_http import Bin
 
 from hookscope._embedded import serve_in_background
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from conftest import MAX_BODY, Bin
+from _server_http import MAX_BODY, Bin
 
 from hookscope._ids import id_key
 

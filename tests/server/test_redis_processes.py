@@ -170,9 +170,9 @@ def test_redis_killed_while_capturing_loses_nothing_stored(
 
         async def watcher() -> None:
             """Watch forever, resuming with since= after every close, like the SDK does."""
-            since = None
+            since = "0-0"  # from the very first capture, which may precede this watcher
             while True:
-                query = f"?since={since}" if since else ""
+                query = f"?since={since}"
                 try:
                     async with websockets.connect(
                         ws_url(server, hook["id"], query), additional_headers=auth, compression=None

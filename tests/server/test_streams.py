@@ -238,6 +238,9 @@ async def test_slow_watcher_is_closed_with_4008_and_resumes_without_loss(
         assert json.loads(await ws.recv()) == {"type": "live"}
         body = b"y" * (100 * 1024)
         sent = [await hook.capture(body) for _ in range(150)]
+        # Counted while the reader is still stuck, not only once it reads again.
+        metrics = (await http.get("/metrics")).text
+        assert "hookscope_watchers_lagged_total 1.0" in metrics
 
         received: list[str] = []
         error: dict[str, Any] | None = None
@@ -258,8 +261,6 @@ async def test_slow_watcher_is_closed_with_4008_and_resumes_without_loss(
         async with await hook.watch(f"?since={resume_from}", max_size=None) as again:
             rest = await collect_ids(again, sent[-1])
         assert received + rest == sent
-        metrics = (await http.get("/metrics")).text
-        assert "hookscope_watchers_lagged_total 1.0" in metrics
 
 
 # -- Server-Sent Events ------------------------------------------------------------------------
