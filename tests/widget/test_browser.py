@@ -191,14 +191,18 @@ def test_live_table_renders_rows_in_the_browser(
     expect(detail.locator(".hs-request-line")).to_contain_text("POST /browser/28")
     expect(detail).to_contain_text('"event": "browser.test"')
     expect(widget.locator("tbody tr.hs-selected")).to_have_count(1)
-
-    page.get_by_placeholder("path, query or body text").fill("/browser/1")
-    expect(rendered).to_have_count(11)  # /browser/1 and /browser/10 ... /browser/19
-    assert all("/browser/1" in text for text in rendered.all_inner_texts())
+    page.keyboard.press("ArrowDown")  # the keyboard moves the selection: to /browser/27
+    expect(detail.locator(".hs-request-line")).to_contain_text("POST /browser/27")
+    expect(widget.locator("tbody tr.hs-selected td.hs-col-path")).to_have_text("/browser/27")
 
     screenshot = tmp_path / "live-table.png"
     page.screenshot(path=str(screenshot), full_page=True)
     widget.screenshot(path=str(tmp_path / "widget.png"))
     assert screenshot.stat().st_size > 10_000
+
+    page.get_by_placeholder("path, query or body text").fill("/browser/1")
+    expect(rendered).to_have_count(11)  # /browser/1 and /browser/10 ... /browser/19
+    assert all("/browser/1" in text for text in rendered.all_inner_texts())
+    widget.screenshot(path=str(tmp_path / "filtered.png"))
     (tmp_path / "rendered.json").write_text(json.dumps(rendered.all_inner_texts()))
     page.close()

@@ -85,6 +85,28 @@ function render({ model, el }) {
     if (!tr) return;
     const id = tr.dataset.id === model.get("selected") ? "" : tr.dataset.id;
     model.send({ event: "select", id });
+    scroll.focus();
+  });
+
+  // Arrow keys move the selection through the rows shown; Escape hides the detail.
+  scroll.tabIndex = 0;
+  scroll.dataset.lmSuppressShortcuts = "true"; // JupyterLab: the arrows are ours, not the notebook's
+  scroll.addEventListener("keydown", (event) => {
+    const rows = [...table.tBodies[0].rows];
+    if (event.key === "Escape") {
+      model.send({ event: "select", id: "" });
+    } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      const at = rows.findIndex((tr) => tr.dataset.id === model.get("selected"));
+      const step = event.key === "ArrowDown" ? 1 : -1;
+      const next = rows[at < 0 ? 0 : Math.min(rows.length - 1, Math.max(0, at + step))];
+      if (next) {
+        model.send({ event: "select", id: next.dataset.id });
+        next.scrollIntoView({ block: "nearest" });
+      }
+    } else {
+      return;
+    }
+    event.preventDefault();
   });
 
   url.value = model.get("url");
