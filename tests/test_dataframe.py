@@ -104,6 +104,11 @@ def test_values_are_exact() -> None:
         ("text/plain", b'{"a": 1}', None),  # JSON only when it says so
         (None, b'{"a": 1}', None),
     ],
+    ids=[
+        "object", "charset", "vendor-json", "text-json-null", "invalid", "not-utf8", "empty",
+        "whitespace", "two-documents", "vertical-tab", "deep-nesting", "nan", "text-plain",
+        "no-content-type",
+    ],  # fmt: skip
 )
 def test_json_column(content_type: str | None, body: bytes, parsed: object) -> None:
     headers = [("content-type", content_type)] if content_type else []
