@@ -17,6 +17,9 @@ from _support import REDIS_BINARY, RedisServer, ServerProcess
 from hookscope._embedded import BackgroundServer, serve_in_background
 
 
+pytest_plugins = ["pytester"]  # the plugin tests run user-like test files
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if REDIS_BINARY is not None:
         return

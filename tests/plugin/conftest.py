@@ -15,12 +15,6 @@ import pytest
 from hookscope.pytest_plugin import HookscopeServer
 
 
-# ``pytest_plugins`` is only honoured in the top-level conftest; this is its equivalent here.
-def pytest_configure(config: pytest.Config) -> None:
-    if not config.pluginmanager.has_plugin("pytester"):
-        config.pluginmanager.import_plugin("pytester")
-
-
 # What every inner run is held to: leaked sockets, tasks or threads fail it.
 INNER_INI = """
 [pytest]
