@@ -16,7 +16,6 @@ from _support import REDIS_BINARY, RedisServer, ServerProcess
 
 from hookscope._embedded import BackgroundServer, serve_in_background
 
-
 pytest_plugins = ["pytester"]  # the plugin tests run user-like test files
 
 

@@ -105,10 +105,21 @@ def test_values_are_exact() -> None:
         (None, b'{"a": 1}', None),
     ],
     ids=[
-        "object", "charset", "vendor-json", "text-json-null", "invalid", "not-utf8", "empty",
-        "whitespace", "two-documents", "vertical-tab", "deep-nesting", "nan", "text-plain",
+        "object",
+        "charset",
+        "vendor-json",
+        "text-json-null",
+        "invalid",
+        "not-utf8",
+        "empty",
+        "whitespace",
+        "two-documents",
+        "vertical-tab",
+        "deep-nesting",
+        "nan",
+        "text-plain",
         "no-content-type",
-    ],  # fmt: skip
+    ],
 )
 def test_json_column(content_type: str | None, body: bytes, parsed: object) -> None:
     headers = [("content-type", content_type)] if content_type else []

@@ -14,7 +14,6 @@ import pytest
 
 from hookscope.pytest_plugin import HookscopeServer
 
-
 # What every inner run is held to: leaked sockets, tasks or threads fail it.
 INNER_INI = """
 [pytest]
