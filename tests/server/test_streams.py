@@ -173,6 +173,22 @@ async def test_hand_over_loses_and_repeats_nothing(hook: Hook) -> None:
         assert ids == expected, f"since={since}: {len(ids)} ids, expected {len(expected)}"
 
 
+async def test_reconnecting_with_since_gets_exactly_what_was_missed(hook: Hook) -> None:
+    seen: list[str] = []
+    async with await hook.watch() as ws:
+        assert json.loads(await ws.recv()) == {"type": "live"}
+        for n in range(3):
+            sent = await hook.capture(str(n).encode())
+            seen += await collect_ids(ws, sent)
+        unread = await hook.capture(b"3")  # sent, but this watcher hangs up first
+    missed = [unread] + [await hook.capture(str(n).encode()) for n in range(4, 10)]
+    async with await hook.watch(f"?since={seen[-1]}") as ws:
+        assert await collect_ids(ws, missed[-1]) == missed
+        assert json.loads(await ws.recv()) == {"type": "live"}
+        late = await hook.capture(b"late")
+        assert await collect_ids(ws, late) == [late]
+
+
 async def test_many_watchers_each_get_everything_in_order(hook: Hook) -> None:
     watchers = [await hook.watch() for _ in range(20)]
     try:
