@@ -101,6 +101,7 @@ def throughput(procs: Processes, args: argparse.Namespace) -> dict[str, Any]:
     warm = argparse.Namespace(**{**vars(args), "seconds": args.warmup})
     for config in configs:
         _run_once(config, redis, procs, warm)
+    quiet_rounds: list[int] = []  # rounds in which no run was disturbed
     for round_index in range(args.rounds):
         shift = round_index % len(configs)
         runs: dict[str, Run] = {}
@@ -123,11 +124,13 @@ def throughput(procs: Processes, args: argparse.Namespace) -> dict[str, Any]:
                 flush=True,
             )
         base = runs[configs[0].name]
+        if all(run.other_load <= args.max_other_load for run in runs.values()):
+            quiet_rounds.append(round_index)
         for config in configs:
             run = runs[config.name]
             config.ratios.append(run.wrk.rate / base.wrk.rate)
             config.cpu_ratios.append(base.cpu_us_per_request / run.cpu_us_per_request)
-    rows = [_row(config) for config in configs]
+    rows = [_row(config, quiet_rounds) for config in configs]
     _print_table(rows)
     verdicts = []
     for row, target in ((rows[1], TARGET_MEMORY), (rows[2], TARGET_REDIS)):
@@ -140,16 +143,19 @@ def throughput(procs: Processes, args: argparse.Namespace) -> dict[str, Any]:
     return {"rows": rows, "verdicts": verdicts}
 
 
-def _row(config: Config) -> dict[str, Any]:
-    rates = [run.wrk.rate for run in config.runs]
+def _row(config: Config, quiet_rounds: list[int]) -> dict[str, Any]:
+    """Medians over the rounds in which nothing else took a core, or over all if none was."""
+    chosen = quiet_rounds or list(range(len(config.runs)))
+    rates = [config.runs[index].wrk.rate for index in chosen]
     return {
         "config": config.name,
+        "quiet_rounds": [index + 1 for index in quiet_rounds],
         "rate": statistics.median(rates),
-        "rates": rates,
-        "p50_ms": config.median(lambda run: run.wrk.p50_ms),
-        "p90_ms": config.median(lambda run: run.wrk.p90_ms),
-        "p99_ms": config.median(lambda run: run.wrk.p99_ms),
-        "ratio": statistics.median(config.ratios),
+        "rates": [run.wrk.rate for run in config.runs],
+        "p50_ms": statistics.median(config.runs[index].wrk.p50_ms for index in chosen),
+        "p90_ms": statistics.median(config.runs[index].wrk.p90_ms for index in chosen),
+        "p99_ms": statistics.median(config.runs[index].wrk.p99_ms for index in chosen),
+        "ratio": statistics.median(config.ratios[index] for index in chosen),
         "ratios": config.ratios,
         "cpu_us_per_request": config.median(lambda run: run.cpu_us_per_request),
         "cpu_ratio": statistics.median(config.cpu_ratios),
@@ -165,6 +171,15 @@ def _row(config: Config) -> dict[str, Any]:
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
+    quiet = rows[0]["quiet_rounds"]
+    print(
+        f"\n  req/s, p50, p99 and ratio: medians over the quiet rounds {quiet} (no run with other "
+        "load over the limit)"
+        if quiet
+        else "\n  req/s, p50, p99 and ratio: medians over ALL rounds (none was quiet: read the "
+        "CPU ratio, which other load hardly moves)"
+    )
+    print("  us CPU/req and CPU ratio: medians over all rounds (server CPU time per request)")
     print(
         f"\n  {'config':18} {'req/s':>6} {'range':>11} {'p50 ms':>6} {'p99 ms':>6} "
         f"{'ratio':>5} {'ratios per round':>25}  {'us CPU/req':>10} {'CPU ratio':>9}  "
