@@ -10,6 +10,7 @@ encoded once at capture and spliced into responses and frames without decoding.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +31,18 @@ __all__ = [
     "ResponseSpec",
     "Stored",
 ]
+
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field names
+_FRAMING = {"content-length", "transfer-encoding", "connection", "x-hookscope-request-id"}
+
+
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
 
 Stored = tuple[str, str]
 """A stored request: ``(id, wire JSON text)``."""
@@ -76,8 +89,12 @@ class ResponseSpec:
         ):
             raise ValueError("response.headers must be an object of strings")
         for name, value in headers.items():
-            if not name or any(c in name + value for c in "\r\n\0") or ":" in name:
+            if not _TOKEN.match(name) or any(c in value for c in "\r\n\0"):
                 raise ValueError(f"response header {name!r} is not a valid header")
+            if not value.isascii() and not _latin1(value):
+                raise ValueError(f"response header {name!r}: the value must be ISO-8859-1 text")
+            if name.lower() in _FRAMING:
+                raise ValueError(f"response header {name!r} is set by the server")
         body = data.get("body")
         if body is not None and not isinstance(body, str):
             raise ValueError("response.body must be a string (sent as UTF-8)")

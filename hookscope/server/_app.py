@@ -7,28 +7,20 @@ import os
 
 from quart import Quart, Response
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import BaseConverter
 
 from .._config import Settings
 from ..backends import Backend, open_backend
 from ._api import api
-from ._capture import CAPTURE_METHODS, capture
+from ._asgi import HotPaths
 from ._errors import ApiProblem, error_response
 from ._hub import CloseCode, Hub
 from ._metrics import Metrics
+from ._sse import sse
 from ._state import AppState, state
-from ._streams import streams
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("hookscope.server")
-
-
-class SubPathConverter(BaseConverter):
-    """Nothing, or ``/`` and anything at all (empty segments included)."""
-
-    regex = "(?:/.*)?"
-    part_isolating = False
 
 
 def create_app(settings: Settings | None = None, *, backend: Backend | None = None) -> Quart:
@@ -40,23 +32,14 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     backend = backend or open_backend(settings)
     app = Quart("hookscope", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
-    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     metrics = Metrics()
     hub = Hub(backend, watcher_limit=settings.watcher_queue, on_lagged=metrics.lagged.inc)
-    app.extensions["hookscope"] = AppState(settings, backend, hub, metrics)
+    app_state = AppState(settings, backend, hub, metrics)
+    app.extensions["hookscope"] = app_state
 
-    app.url_map.converters["subpath"] = SubPathConverter
-    app.add_url_rule(
-        "/h/<bin_id><subpath:path>",
-        "capture",
-        capture,
-        methods=CAPTURE_METHODS,
-        provide_automatic_options=False,
-        strict_slashes=False,
-        merge_slashes=False,  # "//x" is a different path, and must not redirect
-    )
     app.register_blueprint(api)
-    app.register_blueprint(streams)
+    app.register_blueprint(sse)
+    app.asgi_app = HotPaths(app.asgi_app, app_state)  # type: ignore[method-assign,assignment]
 
     @app.before_serving
     async def open_backend_() -> None:

@@ -1,56 +1,99 @@
-"""Access checks: bin tokens for reads, the optional API key for creating bins."""
+"""Access checks: bin tokens for reads, the optional API key for creating bins.
+
+The checks work on what every request has — its headers and query string — so that the
+Quart routes and the raw ASGI stream endpoint share them.
+"""
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
+from urllib.parse import parse_qsl
 
-from quart import request, websocket
+from quart import request
 
-from ..backends._base import BackendUnavailable, BinRecord
+from ..backends._base import Backend, BackendUnavailable, BinRecord
 from ._errors import ApiProblem
+from ._metrics import Metrics
 from ._state import state
 
-__all__ = ["load_bin", "require_api_key", "require_bin"]
+__all__ = [
+    "check_token",
+    "fetch_bin",
+    "load_bin",
+    "query_args",
+    "require_api_key",
+    "require_bin",
+    "scope_token",
+]
 
 
-def _presented_token(from_websocket: bool = False) -> str | None:
-    source = websocket if from_websocket else request
-    header = source.headers.get("Authorization", "")
+def _bearer(header: str) -> str | None:
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    token = source.args.get("token")
-    return token or None
+    return None
 
 
-def _matches(presented: str, expected: str) -> bool:
-    return hmac.compare_digest(presented.encode(), expected.encode())
+def query_args(scope: Mapping[str, object]) -> dict[str, str]:
+    """The query string of an ASGI scope, decoded (first value of each name wins)."""
+    raw = scope.get("query_string", b"")
+    assert isinstance(raw, bytes)
+    args: dict[str, str] = {}
+    for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+        args.setdefault(name, value)
+    return args
 
 
-async def load_bin(bin_id: str) -> BinRecord:
-    """The bin, or 404; 503 when the backend is down."""
-    try:
-        record = await state().backend.get_bin(bin_id)
-    except BackendUnavailable:
-        state().metrics.backend_errors.inc()
-        raise ApiProblem(503, "unavailable", "storage is unavailable; try again") from None
-    if record is None:
-        raise ApiProblem(404, "bin_not_found", f"no bin {bin_id!r} (deleted or expired?)")
-    return record
+def scope_token(headers: list[tuple[bytes, bytes]], args: Mapping[str, str]) -> str | None:
+    """The token a request presents: ``Authorization: Bearer`` first, then ``?token=``."""
+    for name, value in headers:
+        if name == b"authorization":
+            token = _bearer(value.decode("latin-1"))
+            if token:
+                return token
+            break
+    return args.get("token") or None
 
 
-async def require_bin(bin_id: str, *, from_websocket: bool = False) -> BinRecord:
-    """The bin, if the caller shows its token: 401 without one, 403 with a wrong one."""
-    record = await load_bin(bin_id)
-    presented = _presented_token(from_websocket)
+def check_token(record: BinRecord, presented: str | None) -> None:
+    """401 without a token, 403 with a wrong one (compared in constant time)."""
     if presented is None:
         raise ApiProblem(
             401,
             "token_required",
             "reading a bin needs its token: 'Authorization: Bearer <token>' or ?token=",
         )
-    if not _matches(presented, record.token):
+    if not hmac.compare_digest(presented.encode(), record.token.encode()):
         raise ApiProblem(403, "token_invalid", "that token does not open this bin")
+
+
+async def fetch_bin(backend: Backend, metrics: Metrics, bin_id: str) -> BinRecord:
+    """The bin, or 404; 503 when the backend is down."""
+    try:
+        record = await backend.get_bin(bin_id)
+    except BackendUnavailable:
+        metrics.backend_errors.inc()
+        raise ApiProblem(503, "unavailable", "storage is unavailable; try again") from None
+    if record is None:
+        raise ApiProblem(404, "bin_not_found", f"no bin {bin_id!r} (deleted or expired?)")
+    return record
+
+
+async def load_bin(bin_id: str) -> BinRecord:
+    """The bin of the current Quart request, or 404/503."""
+    app_state = state()
+    return await fetch_bin(app_state.backend, app_state.metrics, bin_id)
+
+
+def _request_token() -> str | None:
+    return _bearer(request.headers.get("Authorization", "")) or request.args.get("token") or None
+
+
+async def require_bin(bin_id: str) -> BinRecord:
+    """The bin, if the current Quart request shows its token."""
+    record = await load_bin(bin_id)
+    check_token(record, _request_token())
     return record
 
 
@@ -59,10 +102,10 @@ def require_api_key() -> None:
     expected = state().settings.api_key
     if not expected:
         return
-    presented = _presented_token()
+    presented = _bearer(request.headers.get("Authorization", ""))
     if presented is None:
         raise ApiProblem(
             401, "api_key_required", "this server needs 'Authorization: Bearer <api key>'"
         )
-    if not _matches(presented, expected):
+    if not hmac.compare_digest(presented.encode(), expected.encode()):
         raise ApiProblem(403, "api_key_invalid", "wrong API key")

@@ -198,3 +198,21 @@ def test_public_url_shapes_capture_urls() -> None:
     with serve_in_background(public_url="https://hooks.example.com/") as server:
         data = httpx.post(server.url + "/api/bins").json()
     assert data["url"] == f"https://hooks.example.com/h/{data['id']}"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Content-Length": "3"}, {"Transfer-Encoding": "chunked"}, {"X Space": "1"},
+     {"X-Emoji": "\U0001f600"}, {"": "x"}],
+)  # fmt: skip
+def test_response_headers_the_server_must_own_or_cannot_send_are_refused(
+    http: httpx.Client, headers: dict[str, str]
+) -> None:
+    response = http.post("/api/bins", json={"response": {"headers": headers}})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_response"
+
+
+def test_latin1_response_header_is_sent(new_bin: Callable[..., Bin]) -> None:
+    hook = new_bin(response={"headers": {"X-Name": "caf\xe9"}})
+    assert hook.capture().headers.get_list("x-name") == ["caf\xe9"]

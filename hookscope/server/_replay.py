@@ -1,0 +1,104 @@
+"""What the WebSocket and SSE streams share: replay arguments, history pages, de-duplication.
+
+Both follow one order, so that nothing is dropped or sent twice across the hand-over:
+join the hub (subscribed), replay history after ``since`` (or the ``tail``), say ``live``,
+then forward live items, skipping ids already sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+
+from .._ids import id_key
+from ..backends._base import BackendUnavailable, Stored
+from ._errors import ApiProblem
+from ._hub import CloseCode, LiveItem, Watcher, WatcherClosed
+from ._state import AppState
+
+__all__ = [
+    "ERROR_CODES",
+    "NOTHING_SENT",
+    "REPLAY_PAGE",
+    "fresh",
+    "join",
+    "replay",
+    "replay_args",
+]
+
+REPLAY_PAGE = 500
+NOTHING_SENT = (-1, -1)
+
+ERROR_CODES = {
+    CloseCode.LAGGING: "lagging",
+    CloseCode.BIN_DELETED: "bin_deleted",
+    CloseCode.FEED_LOST: "feed_lost",
+    CloseCode.NORMAL: "closed",
+}
+
+
+def replay_args(
+    args: Mapping[str, str], last_event_id: str | None = None
+) -> tuple[str | None, int | None]:
+    """``(since, tail)`` from the query (or SSE's ``Last-Event-ID``); 400 when invalid."""
+    since = args.get("since") or last_event_id
+    tail_raw = args.get("tail")
+    if since is not None and tail_raw is not None:
+        raise ApiProblem(400, "invalid_query", "since and tail do not combine; pick one")
+    if since is not None:
+        try:
+            id_key(since)
+        except ValueError:
+            raise ApiProblem(400, "invalid_since", "since must be a request id") from None
+    tail = None
+    if tail_raw is not None:
+        try:
+            tail = int(tail_raw)
+        except ValueError:
+            raise ApiProblem(400, "invalid_tail", "tail must be an integer") from None
+        if not 0 <= tail <= 1000:
+            raise ApiProblem(400, "invalid_tail", "tail must be from 0 to 1000")
+    return since, tail
+
+
+async def replay(
+    app_state: AppState, bin_id: str, since: str | None, tail: int | None
+) -> AsyncIterator[list[Stored]]:
+    """History pages to send before going live.
+
+    Raises ``WatcherClosed`` if the bin vanishes, or (1012) if storage fails meanwhile.
+    """
+    backend = app_state.backend
+    try:
+        if tail is not None:
+            page = await backend.tail(bin_id, tail)
+            if page is None:
+                raise WatcherClosed(CloseCode.BIN_DELETED, "the bin was deleted")
+            if page:
+                yield page
+            return
+        after = since
+        while after is not None:
+            page = await backend.read(bin_id, after=after, limit=REPLAY_PAGE)
+            if page is None:
+                raise WatcherClosed(CloseCode.BIN_DELETED, "the bin was deleted")
+            if page:
+                yield page
+            after = page[-1][0] if len(page) == REPLAY_PAGE else None
+    except BackendUnavailable:
+        raise WatcherClosed(CloseCode.FEED_LOST, "storage unavailable during replay") from None
+
+
+def fresh(items: list[LiveItem], last_key: tuple[int, int]) -> list[LiveItem]:
+    """Items not sent yet (a replay may already have covered the first few)."""
+    if items and items[0].key > last_key:
+        return items
+    return [item for item in items if item.key > last_key]
+
+
+async def join(app_state: AppState, bin_id: str) -> Watcher:
+    """A new watcher of the bin; 503 when the live feed cannot subscribe."""
+    try:
+        return await app_state.hub.join(bin_id)
+    except BackendUnavailable:
+        app_state.metrics.backend_errors.inc()
+        raise ApiProblem(503, "unavailable", "the live feed is unavailable; try again") from None

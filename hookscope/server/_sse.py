@@ -1,0 +1,97 @@
+"""Server-Sent Events: ``GET /api/bins/{bin}/events`` (a Quart route).
+
+The same stream as the WebSocket (``_ws.py``), for browsers' ``EventSource`` and ``curl -N``:
+``event: request`` with ``id:``, ``event: live`` once, ``: ping`` comments when idle,
+``event: error`` before the end. Replays with ``since``, ``tail`` or ``Last-Event-ID``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+from quart import Blueprint, Response, request
+
+from .._ids import id_key
+from ..backends._base import Stored
+from ._auth import require_bin
+from ._hub import Watcher, WatcherClosed
+from ._replay import ERROR_CODES, NOTHING_SENT, fresh, join, replay, replay_args
+from ._state import AppState, state
+
+__all__ = ["sse"]
+
+sse = Blueprint("sse", __name__, url_prefix="/api")
+
+
+class _SseBody:
+    """The SSE response body; closing it (always done by Quart) leaves the hub."""
+
+    def __init__(self, app_state: AppState, watcher: Watcher, events: AsyncIterator[str]) -> None:
+        self._state = app_state
+        self._watcher = watcher
+        self._events = events
+        self._closed = False
+        app_state.metrics.watchers.labels("sse").inc()
+
+    def __aiter__(self) -> _SseBody:
+        return self
+
+    async def __anext__(self) -> str:
+        return await self._events.__anext__()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._state.metrics.watchers.labels("sse").dec()
+        await self._events.aclose()  # type: ignore[attr-defined]
+        await self._state.hub.leave(self._watcher)
+
+
+def _sse_requests(page: list[Stored]) -> str:
+    return "".join(f"id: {rid}\nevent: request\ndata: {text}\n\n" for rid, text in page)
+
+
+async def _sse_events(
+    app_state: AppState, watcher: Watcher, bin_id: str, since: str | None, tail: int | None
+) -> AsyncIterator[str]:
+    ping = app_state.settings.ping_interval
+    last_key = NOTHING_SENT
+    try:
+        yield "retry: 1000\n\n"
+        async for page in replay(app_state, bin_id, since, tail):
+            yield _sse_requests(page)
+            last_key = id_key(page[-1][0])
+        yield "event: live\ndata: {}\n\n"
+        while True:
+            try:
+                async with asyncio.timeout(ping):
+                    items = fresh(await watcher.next_items(), last_key)
+            except TimeoutError:
+                yield ": ping\n\n"
+                continue
+            if not items:
+                continue
+            yield "".join(item.sse_frame for item in items)
+            last_key = items[-1].key
+    except WatcherClosed as closed:
+        data = json.dumps({"code": ERROR_CODES[closed.code], "message": closed.reason})
+        yield f"event: error\ndata: {data}\n\n"
+
+
+@sse.get("/bins/<bin_id>/events")
+async def sse_stream(bin_id: str) -> Response:
+    await require_bin(bin_id)
+    since, tail = replay_args(request.args, request.headers.get("Last-Event-ID"))
+    app_state = state()
+    watcher = await join(app_state, bin_id)
+    body = _SseBody(app_state, watcher, _sse_events(app_state, watcher, bin_id, since, tail))
+    response = Response(
+        body,
+        content_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+    response.timeout = None  # RESPONSE_TIMEOUT would cut the stream after 60 s
+    return response

@@ -1,0 +1,108 @@
+"""The WebSocket stream: ``GET /api/bins/{bin}/ws?since=ID|tail=N``, served as raw ASGI.
+
+Watchers are many and mostly idle, so each must be cheap: this endpoint runs in front of
+Quart (see ``_asgi.py``) with one task and one small ``Watcher`` per connection, about a
+quarter less memory than a Quart websocket handler. The order is ``_replay``'s: join the
+hub, replay, ``live``, then live frames (batched when several queued up meanwhile).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from .._ids import id_key
+from .._wire import LIVE_FRAME, batch_frame, error_frame
+from ._auth import check_token, fetch_bin, query_args, scope_token
+from ._errors import ApiProblem
+from ._hub import CloseCode, Watcher, WatcherClosed
+from ._replay import ERROR_CODES, NOTHING_SENT, fresh, join, replay, replay_args
+from ._state import AppState
+
+__all__ = ["watch"]
+
+
+async def _refuse(scope: dict[str, Any], send: Any, problem: ApiProblem) -> None:
+    """Answer the handshake with an HTTP error (or a policy close where that is impossible)."""
+    if "websocket.http.response" not in (scope.get("extensions") or {}):
+        await send({"type": "websocket.close", "code": 1008, "reason": problem.message[:120]})
+        return
+    body = json.dumps({"error": {"code": problem.code, "message": problem.message}}).encode()
+    await send(
+        {
+            "type": "websocket.http.response.start",
+            "status": problem.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "websocket.http.response.body", "body": body})
+
+
+async def _until_disconnect(receive: Any, watcher: Watcher) -> None:
+    """Read (and drop) client messages; when the client goes, end the stream."""
+    while (await receive())["type"] != "websocket.disconnect":
+        pass
+    watcher.close(CloseCode.NORMAL, "client left")
+
+
+async def watch(
+    state: AppState, scope: dict[str, Any], receive: Any, send: Any, bin_id: str
+) -> None:
+    if (await receive())["type"] != "websocket.connect":
+        return
+    args = query_args(scope)
+    try:
+        record = await fetch_bin(state.backend, state.metrics, bin_id)
+        check_token(record, scope_token(scope["headers"], args))
+        since, tail = replay_args(args)
+        watcher = await join(state, bin_id)
+    except ApiProblem as problem:
+        await _refuse(scope, send, problem)
+        return
+
+    gauge = state.metrics.watchers.labels("ws")
+    gauge.inc()
+    listener = asyncio.ensure_future(_until_disconnect(receive, watcher))
+    try:
+        await send({"type": "websocket.accept"})
+        await _stream(state, send, watcher, bin_id, since, tail)
+    except WatcherClosed as closed:
+        if closed.code != CloseCode.NORMAL or not listener.done():
+            code = ERROR_CODES[closed.code]
+            await send({"type": "websocket.send", "text": error_frame(code, closed.reason)})
+            await send(
+                {"type": "websocket.close", "code": int(closed.code), "reason": closed.reason[:120]}
+            )
+    finally:
+        gauge.dec()
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+        await state.hub.leave(watcher)
+
+
+async def _stream(
+    state: AppState,
+    send: Any,
+    watcher: Watcher,
+    bin_id: str,
+    since: str | None,
+    tail: int | None,
+) -> None:
+    last_key = NOTHING_SENT
+    async for page in replay(state, bin_id, since, tail):
+        await send({"type": "websocket.send", "text": batch_frame(text for _, text in page)})
+        last_key = id_key(page[-1][0])
+    await send({"type": "websocket.send", "text": LIVE_FRAME})
+    while True:
+        items = fresh(await watcher.next_items(), last_key)
+        if not items:
+            continue
+        frame = items[0].ws_frame if len(items) == 1 else batch_frame(item.text for item in items)
+        await send({"type": "websocket.send", "text": frame})
+        last_key = items[-1].key
