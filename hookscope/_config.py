@@ -74,6 +74,7 @@ class Settings:
     ttl: float = 7 * 86400.0
     # Not flags: tuning knobs with sensible defaults, settable from the environment.
     watcher_queue: int = 10_000
+    lag_grace: float = 10.0
     ping_interval: float = 20.0
 
     def __post_init__(self) -> None:
@@ -132,6 +133,6 @@ def _convert(name: str, raw: str) -> object:
         return int(raw)
     if name == "max_body":
         return parse_size(raw)
-    if name in ("ttl", "ping_interval"):
+    if name in ("ttl", "ping_interval", "lag_grace"):
         return parse_duration(raw)
     return raw

@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from ._config import Settings
-from ._serve import bind_socket, hypercorn_config, url_of
+from ._serve import bind_socket, hypercorn_config, url_of, warn_if_exposed
 
 __all__ = ["BackgroundServer", "serve_in_background"]
 
@@ -22,6 +22,7 @@ class BackgroundServer:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        warn_if_exposed(settings)
         sock = bind_socket(settings.host, settings.port)
         self.url = url_of(sock)
         self._config = hypercorn_config(settings, sock, graceful_timeout=1.0)

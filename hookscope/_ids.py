@@ -13,11 +13,13 @@ import time
 __all__ = ["IdClock", "id_key", "is_request_id", "new_bin_id", "new_token"]
 
 _ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
+_MAX_PART = 2**64 - 1  # Redis Stream ids are two unsigned 64-bit integers
 
 
 def is_request_id(value: str) -> bool:
-    """True when ``value`` has the ``<ms>-<seq>`` form."""
-    return _ID.match(value) is not None
+    """True when ``value`` has the ``<ms>-<seq>`` form, each part within 64 bits."""
+    match = _ID.match(value)
+    return match is not None and int(match[1]) <= _MAX_PART and int(match[2]) <= _MAX_PART
 
 
 def id_key(request_id: str) -> tuple[int, int]:
@@ -26,7 +28,7 @@ def id_key(request_id: str) -> tuple[int, int]:
     Raises ``ValueError`` for anything that is not ``<ms>-<seq>``.
     """
     match = _ID.match(request_id)
-    if match is None:
+    if match is None or int(match[1]) > _MAX_PART or int(match[2]) > _MAX_PART:
         raise ValueError(f"not a request id: {request_id!r} (expected '<ms>-<seq>')")
     return int(match[1]), int(match[2])
 

@@ -47,6 +47,7 @@ class PubSubFeed:
         self._waiters: dict[str, deque[asyncio.Future[None]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._last_seen = 0.0
+        self._closing: set[asyncio.Task[None]] = set()
 
     @property
     def connected(self) -> bool:
@@ -151,7 +152,9 @@ class PubSubFeed:
             if task is not current:
                 task.cancel()
         self._tasks = []
-        asyncio.get_running_loop().create_task(_disconnect(connection))
+        closing = asyncio.get_running_loop().create_task(_disconnect(connection))
+        self._closing.add(closing)  # keep a reference until it is done
+        closing.add_done_callback(self._closing.discard)
         log.warning("Redis pub/sub connection lost: %s", reason)
         self._on_lost(reason)
 

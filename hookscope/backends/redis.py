@@ -18,9 +18,9 @@ from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.connection import parse_url
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError, ResponseError
-from redis.retry import Retry
 
 from .._wire import with_id
 from . import _redis_scripts as scripts
@@ -57,6 +57,7 @@ class RedisBackend:
         socket_timeout: float = 2.0,
         connect_timeout: float = 1.0,
         max_connections: int = 64,
+        expiry_check: float = 30.0,
     ) -> None:
         self.url = url
         self.prefix = prefix
@@ -71,6 +72,11 @@ class RedisBackend:
         self._has_pending = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._channel_prefix = prefix + "ch:"
+        # Redis says nothing when a key expires: watched bins are checked every
+        # ``expiry_check`` seconds, so that their streams close (4404) as on memory.
+        self._expiry_check = expiry_check
+        self._watched: set[str] = set()
+        self._expiry_checker: asyncio.Task[None] | None = None
 
     # -- keys ---------------------------------------------------------------------------------
 
@@ -92,8 +98,10 @@ class RedisBackend:
             # RESP2 everywhere: pub/sub replies are plain arrays on every redis-py version.
             "protocol": 2,
             "socket_connect_timeout": self._connect_timeout,
-            # One retry on a fresh connection: pooled connections die with a Redis restart.
-            "retry": Retry(NoBackoff(), 1),
+            # No retries: a capture script that timed out may have run, and running it again
+            # would store the request twice. A pooled connection that died with a Redis
+            # restart fails one call (503) and is replaced.
+            "retry": Retry(NoBackoff(), 0),
         }
         if connection_class is not None:
             common["connection_class"] = connection_class
@@ -111,14 +119,18 @@ class RedisBackend:
             feed_kwargs, on_message=self._on_message, on_lost=self._on_feed_lost
         )
         self._flusher = asyncio.create_task(self._flush_forever(), name="hookscope-redis-writer")
+        self._expiry_checker = asyncio.create_task(
+            self._check_expiry_forever(), name="hookscope-redis-expiry"
+        )
         with contextlib.suppress(BackendUnavailable):
             await self._load_scripts()
 
     async def close(self) -> None:
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+        for task in (self._flusher, self._expiry_checker):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for _, _, future in self._pending:
             if not future.done():
                 future.set_exception(BackendUnavailable("server shutting down"))
@@ -213,6 +225,9 @@ class RedisBackend:
             batch, self._pending = self._pending, []
             try:
                 await self._flush(batch)
+            except asyncio.CancelledError:
+                _fail(batch, BackendUnavailable("server shutting down"))
+                raise
             except Exception as error:  # never let the writer die: fail this batch only
                 log.exception("capture batch failed")
                 _fail(batch, BackendUnavailable(f"Redis at {self.url}: {error}"))
@@ -305,10 +320,30 @@ class RedisBackend:
     async def subscribe(self, bin_id: str) -> None:
         assert self._feed is not None
         await self._feed.subscribe(self._channel(bin_id))
+        self._watched.add(bin_id)
 
     async def unsubscribe(self, bin_id: str) -> None:
         assert self._feed is not None
+        self._watched.discard(bin_id)
         await self._feed.unsubscribe(self._channel(bin_id))
+
+    async def _check_expiry_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._expiry_check)
+            watched = sorted(self._watched)
+            if not watched:
+                continue
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for bin_id in watched:
+                        pipe.exists(self._keys(bin_id)[0])
+                    exists = await self._call(pipe.execute())
+            except BackendUnavailable:
+                continue  # the feed's own health check reports an outage
+            for bin_id, alive in zip(watched, exists, strict=True):
+                if not alive and bin_id in self._watched:
+                    self._watched.discard(bin_id)
+                    self._on_event(BinDeleted(bin_id))
 
     def _on_message(self, channel: str, data: str) -> None:
         if not channel.startswith(self._channel_prefix):
@@ -320,6 +355,7 @@ class RedisBackend:
             self._on_event(BinDeleted(bin_id))
 
     def _on_feed_lost(self, reason: str) -> None:
+        self._watched.clear()
         self._on_event(FeedLost(reason))
 
 

@@ -33,7 +33,12 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     app = Quart("hookscope", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
     metrics = Metrics()
-    hub = Hub(backend, watcher_limit=settings.watcher_queue, on_lagged=metrics.lagged.inc)
+    hub = Hub(
+        backend,
+        watcher_limit=settings.watcher_queue,
+        lag_grace=settings.lag_grace,
+        on_lagged=metrics.lagged.inc,
+    )
     app_state = AppState(settings, backend, hub, metrics)
     app.extensions["hookscope"] = app_state
 

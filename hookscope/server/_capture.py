@@ -39,8 +39,15 @@ def split_capture_path(raw_path: bytes) -> tuple[str, str]:
     return bin_id, ("/" + sub if slash and sub else "/")
 
 
+_NO_CONTENT = frozenset({204, 304})  # RFC 9110: no body, no Content-Length
+
+
 async def _reply(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    headers.append((b"content-length", str(len(body)).encode()))
+    if status in _NO_CONTENT:
+        body = b""
+        headers = [(n, v) for n, v in headers if n != b"content-type"]
+    else:
+        headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -93,6 +100,7 @@ async def capture(state: AppState, scope: dict[str, Any], receive: Any, send: An
             async with asyncio.timeout(BODY_TIMEOUT):
                 body = await _read_body(receive, limit)
         except TimeoutError:
+            metrics.rejects.labels("body_timeout").inc()
             await _error(send, 408, "body_timeout", f"the body took over {BODY_TIMEOUT:g} s")
             return
         except ConnectionResetError:
@@ -119,7 +127,7 @@ async def capture(state: AppState, scope: dict[str, Any], receive: Any, send: An
     except BackendUnavailable:
         metrics.rejects.labels("unavailable").inc()
         metrics.backend_errors.inc()
-        await _error(send, 503, "unavailable", "storage is unavailable; nothing was stored")
+        await _error(send, 503, "unavailable", "storage did not confirm the write; retry it later")
         return
     if stored is None:
         metrics.rejects.labels("unknown_bin").inc()

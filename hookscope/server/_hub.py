@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 
 from .._ids import id_key
 from .._wire import request_frame
-from ..backends._base import Backend, BinDeleted, Captured, FeedEvent, FeedLost
+from ..backends._base import (
+    Backend,
+    BackendUnavailable,
+    BinDeleted,
+    Captured,
+    FeedEvent,
+    FeedLost,
+)
 
 __all__ = ["CloseCode", "Hub", "LiveItem", "Watcher", "WatcherClosed"]
 
@@ -75,12 +82,16 @@ class WatcherState(enum.Enum):
 class Watcher:
     """One stream's inbox: live items queued for it, up to ``limit``."""
 
-    __slots__ = ("_closed", "_pending", "_wake", "bin_id", "limit", "state")
+    __slots__ = ("_closed", "_pending", "_wake", "bin_id", "finished", "limit", "owner", "state")
 
     def __init__(self, bin_id: str, limit: int) -> None:
         self.bin_id = bin_id
         self.limit = limit
         self.state = WatcherState.OPEN
+        # The task serving this watcher, and whether it has finished with it: a reader that
+        # stopped reading leaves that task blocked in a send, which the hub may cancel.
+        self.owner: asyncio.Task[object] | None = None
+        self.finished = False
         self._pending: list[LiveItem] = []
         self._wake = asyncio.Event()
         self._closed: WatcherClosed | None = None
@@ -99,6 +110,23 @@ class Watcher:
         self._pending.append(item)
         self._wake.set()
         return True
+
+    def abandon_later(self, delay: float) -> None:
+        """Cancel the owner task if it has not finished with this watcher ``delay`` s from now.
+
+        The close frame of a lagging watcher waits behind what its reader does not read; if
+        the reader does not catch up within the grace period, its task is cancelled, which
+        frees the watcher, its queue and its share of the bin's subscription.
+        """
+        owner = self.owner
+        if owner is None:
+            return
+
+        def abandon() -> None:
+            if not self.finished and not owner.done():
+                owner.cancel()
+
+        asyncio.get_running_loop().call_later(delay, abandon)
 
     def close(self, code: CloseCode, reason: str) -> None:
         if self.state is WatcherState.OPEN:
@@ -134,14 +162,18 @@ class Hub:
         backend: Backend,
         *,
         watcher_limit: int,
+        lag_grace: float = 10.0,
         on_lagged: Callable[[], object] = lambda: None,
     ) -> None:
         self._backend = backend
         self._watcher_limit = watcher_limit
+        self._lag_grace = lag_grace
         self._on_lagged = on_lagged
         self._bins: dict[str, _BinWatchers] = {}
         # Serialises subscribe/unsubscribe so that they reach the backend in order.
         self._subscriptions = asyncio.Lock()
+        # Bumped when the feed is lost: a subscription confirmed by the old feed is void.
+        self._feed_generation = 0
 
     @property
     def watcher_count(self) -> int:
@@ -158,7 +190,10 @@ class Hub:
             async with self._subscriptions:
                 entry = self._bins.get(bin_id)
                 if entry is None:
+                    generation = self._feed_generation
                     await self._backend.subscribe(bin_id)
+                    if generation != self._feed_generation:
+                        raise BackendUnavailable("the live feed was lost while subscribing")
                     entry = self._bins[bin_id] = _BinWatchers()
         watcher = Watcher(bin_id, limit or self._watcher_limit)
         entry.watchers.add(watcher)
@@ -197,6 +232,7 @@ class Hub:
                 # Counted now, not when its stream notices: a reader that stopped reading
                 # may sit in a blocked send for a long time.
                 entry.watchers.discard(watcher)
+                watcher.abandon_later(self._lag_grace)
                 self._on_lagged()
         elif isinstance(event, BinDeleted):
             entry = self._bins.get(event.bin_id)
@@ -205,6 +241,7 @@ class Hub:
                     watcher.close(CloseCode.BIN_DELETED, "the bin was deleted")
         elif isinstance(event, FeedLost):
             log.warning("live feed lost (%s): closing every stream with 1012", event.reason)
+            self._feed_generation += 1
             bins, self._bins = self._bins, {}
             for entry in bins.values():
                 for watcher in entry.watchers:

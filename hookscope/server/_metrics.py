@@ -49,7 +49,7 @@ class Metrics:
             "Operations that failed because the backend was unreachable.",
             registry=self.registry,
         )
-        for reason in ("unknown_bin", "too_large", "unavailable"):
+        for reason in ("unknown_bin", "too_large", "unavailable", "body_timeout"):
             self.rejects.labels(reason)
         for transport in ("ws", "sse"):
             self.watchers.labels(transport)

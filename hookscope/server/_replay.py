@@ -39,8 +39,14 @@ ERROR_CODES = {
 def replay_args(
     args: Mapping[str, str], last_event_id: str | None = None
 ) -> tuple[str | None, int | None]:
-    """``(since, tail)`` from the query (or SSE's ``Last-Event-ID``); 400 when invalid."""
-    since = args.get("since") or last_event_id
+    """``(since, tail)`` from the query, or SSE's ``Last-Event-ID``; 400 when invalid.
+
+    ``Last-Event-ID`` wins over the query: an ``EventSource`` reconnects to the URL it was
+    opened with (``?since=`` or ``?tail=`` still in it) and adds where it got to.
+    """
+    if last_event_id:
+        args = {"since": last_event_id}
+    since = args.get("since")
     tail_raw = args.get("tail")
     if since is not None and tail_raw is not None:
         raise ApiProblem(400, "invalid_query", "since and tail do not combine; pick one")

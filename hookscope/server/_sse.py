@@ -39,15 +39,20 @@ class _SseBody:
         return self
 
     async def __anext__(self) -> str:
+        if self._watcher.owner is None:  # the task that sends the body, for abandon_later
+            self._watcher.owner = asyncio.current_task()
         return await self._events.__anext__()
 
     async def aclose(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self._watcher.finished = True
         self._state.metrics.watchers.labels("sse").dec()
-        await self._events.aclose()  # type: ignore[attr-defined]
-        await self._state.hub.leave(self._watcher)
+        try:
+            await self._events.aclose()  # type: ignore[attr-defined]
+        finally:
+            await self._state.hub.leave(self._watcher)
 
 
 def _sse_requests(page: list[Stored]) -> str:
@@ -58,7 +63,7 @@ async def _sse_events(
     app_state: AppState, watcher: Watcher, bin_id: str, since: str | None, tail: int | None
 ) -> AsyncIterator[str]:
     ping = app_state.settings.ping_interval
-    last_key = NOTHING_SENT
+    last_key = id_key(since) if since else NOTHING_SENT  # since is exclusive, live too
     try:
         yield "retry: 1000\n\n"
         async for page in replay(app_state, bin_id, since, tail):

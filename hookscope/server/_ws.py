@@ -67,6 +67,7 @@ async def watch(
 
     gauge = state.metrics.watchers.labels("ws")
     gauge.inc()
+    watcher.owner = asyncio.current_task()
     listener = asyncio.ensure_future(_until_disconnect(receive, watcher))
     try:
         await send({"type": "websocket.accept"})
@@ -79,11 +80,14 @@ async def watch(
                 {"type": "websocket.close", "code": int(closed.code), "reason": closed.reason[:120]}
             )
     finally:
+        watcher.finished = True
         gauge.dec()
         listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listener
-        await state.hub.leave(watcher)
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+        finally:
+            await state.hub.leave(watcher)
 
 
 async def _stream(
@@ -94,7 +98,7 @@ async def _stream(
     since: str | None,
     tail: int | None,
 ) -> None:
-    last_key = NOTHING_SENT
+    last_key = id_key(since) if since else NOTHING_SENT  # since is exclusive, live too
     async for page in replay(state, bin_id, since, tail):
         await send({"type": "websocket.send", "text": batch_frame(text for _, text in page)})
         last_key = id_key(page[-1][0])

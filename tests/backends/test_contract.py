@@ -54,7 +54,7 @@ async def harness(backend_name: str, request: pytest.FixtureRequest) -> AsyncIte
     if backend_name == "memory":
         backend = MemoryBackend(sweep_interval=0.05)
     else:
-        backend = RedisBackend(request.getfixturevalue("redis_url"))
+        backend = RedisBackend(request.getfixturevalue("redis_url"), expiry_check=0.05)
     harness = Harness(backend)
     await backend.start(harness.on_event)
     yield harness
@@ -250,6 +250,15 @@ async def test_delete_tells_subscribers(harness: Harness) -> None:
     await backend.subscribe(rec.id)
     await backend.delete_bin(rec.id)
     events = await harness.wait_events(1)
+    assert BinDeleted(rec.id) in events
+
+
+async def test_expiry_tells_subscribers(harness: Harness) -> None:
+    backend = harness.backend
+    rec = record(ttl_s=0.3)
+    await backend.create_bin(rec)
+    await backend.subscribe(rec.id)
+    events = await harness.wait_events(1, timeout=10)
     assert BinDeleted(rec.id) in events
 
 

@@ -297,3 +297,21 @@ def test_wire_json_parses_with_stdlib(new_bin: Callable[..., Bin]) -> None:
     response = hook.api("GET", "/requests")
     parsed = json.loads(response.text)
     assert parsed["requests"][0]["body"] == '{"quote": "\\"", "uni": "\u2028"}'
+
+
+@pytest.mark.parametrize("status", [204, 304])
+def test_no_content_statuses_send_no_body_headers(
+    embedded_server: Any, new_bin: Callable[..., Bin], status: int
+) -> None:
+    hook = new_bin(response={"status": status})
+    raw = raw_request(
+        embedded_server.url,
+        f"POST /h/{hook.id} HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx".encode(),
+    )
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status}".encode())
+    assert b"content-length" not in head.lower()
+    assert b"content-type" not in head.lower()
+    assert b"x-hookscope-request-id" in head.lower()
+    assert body == b""
+    assert len(hook.requests()) == 1

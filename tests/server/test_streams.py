@@ -395,3 +395,74 @@ async def test_server_lets_go_when_a_watcher_leaves(
                 _tcp_states(slow_ping_server.port, client_port) - {"06"}  # TIME_WAIT is fine
             ):
                 await asyncio.sleep(0.02)
+
+
+# -- review fixes --------------------------------------------------------------------------
+
+
+async def test_sse_last_event_id_wins_over_the_urls_since_and_tail(hook: Hook) -> None:
+    """An EventSource reconnects to the URL it was opened with and adds Last-Event-ID."""
+    a, b, c = [await hook.capture() for _ in range(3)]
+    headers = {**hook.auth, "Last-Event-ID": b}
+    for query in (f"?since={a}", "?tail=3"):
+        url = f"/api/bins/{hook.id}/events{query}"
+        events = await sse_events(hook.client, url, headers, "live")
+        assert [e[1] for e in events if e[0] == "request"] == [c], query
+
+
+async def test_since_is_exclusive_for_live_requests_too(hook: Hook) -> None:
+    async with await hook.watch("?since=99999999999999-0") as ws:  # an id from the future
+        assert json.loads(await ws.recv()) == {"type": "live"}
+        await hook.capture(b"older than since")
+        await hook.client.delete(f"/api/bins/{hook.id}", headers=hook.auth)
+        # Frames keep their order: had the capture been sent, it would come first.
+        frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert frame["type"] == "error"
+        assert frame["code"] == "bin_deleted"
+
+
+async def test_ids_beyond_64_bits_are_refused(hook: Hook) -> None:
+    huge = "99999999999999999999-0"
+    response = await hook.client.get(
+        f"/api/bins/{hook.id}/requests", params={"after": huge}, headers=hook.auth
+    )
+    assert response.status_code == 400
+    one = await hook.client.get(f"/api/bins/{hook.id}/requests/{huge}", headers=hook.auth)
+    assert one.status_code == 404
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await hook.watch(f"?since={huge}")
+    assert refused.value.response.status_code == 400
+
+
+@pytest.fixture(scope="module")
+def impatient_server() -> Iterator[BackgroundServer]:
+    server = serve_in_background(watcher_queue=8, max_body=128 * 1024, lag_grace=0.2)
+    yield server
+    server.stop()
+
+
+async def test_a_reader_that_never_reads_again_is_let_go(
+    impatient_server: BackgroundServer,
+) -> None:
+    """Its close frame cannot get through, so after the grace period its stream task ends."""
+
+    def gauge(text: str) -> float:
+        line = next(
+            x for x in text.splitlines() if x.startswith('hookscope_watchers{transport="ws"}')
+        )
+        return float(line.split()[1])
+
+    async with httpx.AsyncClient(base_url=impatient_server.url, timeout=10) as http:
+        hook = await make_hook(impatient_server, http)
+        ws = await hook.watch(max_queue=1, max_size=None)
+        try:
+            assert json.loads(await ws.recv()) == {"type": "live"}
+            assert gauge((await http.get("/metrics")).text) == 1
+            for _ in range(150):
+                await hook.capture(b"z" * (100 * 1024))
+            async with asyncio.timeout(10):
+                while gauge((await http.get("/metrics")).text) != 0:
+                    await asyncio.sleep(0.02)
+            assert "hookscope_watchers_lagged_total 1.0" in (await http.get("/metrics")).text
+        finally:
+            ws.transport.abort()
