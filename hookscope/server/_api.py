@@ -9,7 +9,7 @@ from quart import Blueprint, Response, request
 
 from .._ids import is_request_id, new_bin_id, new_token
 from .._wire import format_timestamp
-from ..backends._base import BackendUnavailable, BinRecord, ResponseSpec, Stored
+from ..backends._base import BinRecord, ResponseSpec, Stored
 from ._auth import require_api_key, require_bin
 from ._errors import ApiProblem
 from ._state import state
@@ -85,11 +85,6 @@ def _positive_number(data: dict[str, Any], key: str, ceiling: float) -> float | 
     return float(value)
 
 
-def _unavailable() -> ApiProblem:
-    state().metrics.backend_errors.inc()
-    return ApiProblem(503, "unavailable", "storage is unavailable; try again")
-
-
 @api.post("/bins")
 async def create_bin() -> Response:
     require_api_key()
@@ -109,10 +104,7 @@ async def create_bin() -> Response:
         name=_name(data),
         response=_response_spec(data) or ResponseSpec(),
     )
-    try:
-        await state().backend.create_bin(record)
-    except BackendUnavailable:
-        raise _unavailable() from None
+    await state().backend.create_bin(record)
     return _json(describe(record), 201)
 
 
@@ -131,12 +123,9 @@ async def update_bin(bin_id: str) -> Response:
         raise ApiProblem(
             400, "unknown_field", f"only name and response can change, not {sorted(unknown)}"
         )
-    try:
-        record = await state().backend.update_bin(
-            bin_id, name=_name(data), response=_response_spec(data)
-        )
-    except BackendUnavailable:
-        raise _unavailable() from None
+    record = await state().backend.update_bin(
+        bin_id, name=_name(data), response=_response_spec(data)
+    )
     if record is None:
         raise ApiProblem(404, "bin_not_found", f"no bin {bin_id!r}")
     return _json(describe(record))
@@ -145,10 +134,7 @@ async def update_bin(bin_id: str) -> Response:
 @api.delete("/bins/<bin_id>")
 async def delete_bin(bin_id: str) -> Response:
     await require_bin(bin_id)
-    try:
-        await state().backend.delete_bin(bin_id)
-    except BackendUnavailable:
-        raise _unavailable() from None
+    await state().backend.delete_bin(bin_id)
     return Response(status=204)
 
 
@@ -192,19 +178,13 @@ async def list_requests(bin_id: str) -> Response:
     if tail is not None:
         if after is not None or "limit" in request.args:
             raise ApiProblem(400, "invalid_query", "tail does not combine with after or limit")
-        try:
-            stored = await backend.tail(bin_id, tail)
-        except BackendUnavailable:
-            raise _unavailable() from None
+        stored = await backend.tail(bin_id, tail)
         if stored is None:
             raise ApiProblem(404, "bin_not_found", f"no bin {bin_id!r}")
         return _page(stored, None)
     limit = _int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE)
     assert limit is not None
-    try:
-        stored = await backend.read(bin_id, after=after, limit=limit + 1)
-    except BackendUnavailable:
-        raise _unavailable() from None
+    stored = await backend.read(bin_id, after=after, limit=limit + 1)
     if stored is None:
         raise ApiProblem(404, "bin_not_found", f"no bin {bin_id!r}")
     has_more = len(stored) > limit
@@ -217,10 +197,7 @@ async def get_request(bin_id: str, request_id: str) -> Response:
     await require_bin(bin_id)
     if not is_request_id(request_id):
         raise ApiProblem(404, "request_not_found", f"{request_id!r} is not a request id")
-    try:
-        text = await state().backend.get_request(bin_id, request_id)
-    except BackendUnavailable:
-        raise _unavailable() from None
+    text = await state().backend.get_request(bin_id, request_id)
     if text is None:
         raise ApiProblem(404, "request_not_found", f"no request {request_id} in this bin")
     return Response(text, content_type="application/json")
@@ -229,8 +206,5 @@ async def get_request(bin_id: str, request_id: str) -> Response:
 @api.delete("/bins/<bin_id>/requests")
 async def clear_requests(bin_id: str) -> Response:
     await require_bin(bin_id)
-    try:
-        await state().backend.clear(bin_id)
-    except BackendUnavailable:
-        raise _unavailable() from None
+    await state().backend.clear(bin_id)
     return Response(status=204)

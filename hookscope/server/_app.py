@@ -9,7 +9,7 @@ from quart import Quart, Response
 from werkzeug.exceptions import HTTPException
 
 from .._config import Settings
-from ..backends import Backend, open_backend
+from ..backends import Backend, BackendUnavailable, open_backend
 from ._api import api
 from ._asgi import HotPaths
 from ._errors import ApiProblem, error_response
@@ -74,6 +74,11 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         return Response(
             state().metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8"
         )
+
+    @app.errorhandler(BackendUnavailable)
+    async def backend_unavailable(error: BackendUnavailable) -> Response:
+        metrics.backend_errors.inc()
+        return error_response(503, "unavailable", "storage is unavailable; try again")
 
     @app.errorhandler(ApiProblem)
     async def api_problem(problem: ApiProblem) -> Response:

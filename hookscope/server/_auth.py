@@ -12,9 +12,8 @@ from urllib.parse import parse_qsl
 
 from quart import request
 
-from ..backends._base import Backend, BackendUnavailable, BinRecord
+from ..backends._base import Backend, BinRecord
 from ._errors import ApiProblem
-from ._metrics import Metrics
 from ._state import state
 
 __all__ = [
@@ -68,22 +67,17 @@ def check_token(record: BinRecord, presented: str | None) -> None:
         raise ApiProblem(403, "token_invalid", "that token does not open this bin")
 
 
-async def fetch_bin(backend: Backend, metrics: Metrics, bin_id: str) -> BinRecord:
-    """The bin, or 404; 503 when the backend is down."""
-    try:
-        record = await backend.get_bin(bin_id)
-    except BackendUnavailable:
-        metrics.backend_errors.inc()
-        raise ApiProblem(503, "unavailable", "storage is unavailable; try again") from None
+async def fetch_bin(backend: Backend, bin_id: str) -> BinRecord:
+    """The bin, or 404 (``BackendUnavailable`` when the backend is down)."""
+    record = await backend.get_bin(bin_id)
     if record is None:
         raise ApiProblem(404, "bin_not_found", f"no bin {bin_id!r} (deleted or expired?)")
     return record
 
 
 async def load_bin(bin_id: str) -> BinRecord:
-    """The bin of the current Quart request, or 404/503."""
-    app_state = state()
-    return await fetch_bin(app_state.backend, app_state.metrics, bin_id)
+    """The bin of the current Quart request, or 404."""
+    return await fetch_bin(state().backend, bin_id)
 
 
 def _request_token() -> str | None:

@@ -9,12 +9,12 @@ Nothing is answered 2xx unless the backend stored it.
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from .._wire import encode_capture
 from ..backends._base import BackendUnavailable, ResponseSpec
+from ._errors import error_body
 from ._state import AppState
 
 __all__ = ["BODY_TIMEOUT", "capture"]
@@ -53,8 +53,7 @@ async def _reply(send: Any, status: int, headers: list[tuple[bytes, bytes]], bod
 
 
 async def _error(send: Any, status: int, code: str, message: str) -> None:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    await _reply(send, status, list(_JSON), body)
+    await _reply(send, status, list(_JSON), error_body(code, message))
 
 
 async def _read_body(receive: Any, limit: int) -> bytes | None:

@@ -6,7 +6,7 @@ import json
 
 from quart import Response
 
-__all__ = ["ApiProblem", "error_response"]
+__all__ = ["ApiProblem", "error_body", "error_response"]
 
 
 class ApiProblem(Exception):
@@ -19,6 +19,10 @@ class ApiProblem(Exception):
         self.message = message
 
 
+def error_body(code: str, message: str) -> bytes:
+    """The JSON error body, for Quart routes and the raw ASGI endpoints alike."""
+    return json.dumps({"error": {"code": code, "message": message}}).encode()
+
+
 def error_response(status: int, code: str, message: str) -> Response:
-    body = json.dumps({"error": {"code": code, "message": message}})
-    return Response(body, status=status, content_type="application/json")
+    return Response(error_body(code, message), status=status, content_type="application/json")

@@ -7,7 +7,10 @@ then forward live items, skipping ids already sent.
 
 from __future__ import annotations
 
+import asyncio
+import enum
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 
 from .._ids import id_key
 from ..backends._base import BackendUnavailable, Stored
@@ -15,18 +18,10 @@ from ._errors import ApiProblem
 from ._hub import CloseCode, LiveItem, Watcher, WatcherClosed
 from ._state import AppState
 
-__all__ = [
-    "ERROR_CODES",
-    "NOTHING_SENT",
-    "REPLAY_PAGE",
-    "fresh",
-    "join",
-    "replay",
-    "replay_args",
-]
+__all__ = ["ERROR_CODES", "REPLAY_PAGE", "Chunk", "History", "Mark", "chunks", "replay_args"]
 
 REPLAY_PAGE = 500
-NOTHING_SENT = (-1, -1)
+_NOTHING_SENT = (-1, -1)
 
 ERROR_CODES = {
     CloseCode.LAGGING: "lagging",
@@ -66,7 +61,7 @@ def replay_args(
     return since, tail
 
 
-async def replay(
+async def _replay(
     app_state: AppState, bin_id: str, since: str | None, tail: int | None
 ) -> AsyncIterator[list[Stored]]:
     """History pages to send before going live.
@@ -94,17 +89,58 @@ async def replay(
         raise WatcherClosed(CloseCode.FEED_LOST, "storage unavailable during replay") from None
 
 
-def fresh(items: list[LiveItem], last_key: tuple[int, int]) -> list[LiveItem]:
+def _fresh(items: list[LiveItem], last_key: tuple[int, int]) -> list[LiveItem]:
     """Items not sent yet (a replay may already have covered the first few)."""
     if items and items[0].key > last_key:
         return items
     return [item for item in items if item.key > last_key]
 
 
-async def join(app_state: AppState, bin_id: str) -> Watcher:
-    """A new watcher of the bin; 503 when the live feed cannot subscribe."""
-    try:
-        return await app_state.hub.join(bin_id)
-    except BackendUnavailable:
-        app_state.metrics.backend_errors.inc()
-        raise ApiProblem(503, "unavailable", "the live feed is unavailable; try again") from None
+@dataclass(frozen=True, slots=True)
+class History:
+    """A page of stored requests, replayed before going live."""
+
+    page: list[Stored]
+
+
+class Mark(enum.Enum):
+    LIVE = "live"  # the replay is done; what follows is live
+    IDLE = "idle"  # nothing arrived for ``idle`` seconds
+
+
+Chunk = History | Mark | list[LiveItem]
+
+
+async def chunks(
+    app_state: AppState,
+    watcher: Watcher,
+    bin_id: str,
+    since: str | None,
+    tail: int | None,
+    *,
+    idle: float | None = None,
+) -> AsyncIterator[Chunk]:
+    """What a stream sends, in order: ``History`` pages, ``Mark.LIVE``, then live items.
+
+    The one place that keeps the hand-over exact: ids already sent (and, with ``since``, ids
+    at or below it) are skipped. Raises ``WatcherClosed`` when the stream must end.
+    """
+    last_key = id_key(since) if since else _NOTHING_SENT  # since is exclusive, live too
+    async for page in _replay(app_state, bin_id, since, tail):
+        yield History(page)
+        last_key = id_key(page[-1][0])
+    yield Mark.LIVE
+    while True:
+        if idle is None:
+            items = await watcher.next_items()
+        else:
+            try:
+                async with asyncio.timeout(idle):
+                    items = await watcher.next_items()
+            except TimeoutError:
+                yield Mark.IDLE
+                continue
+        items = _fresh(items, last_key)
+        if items:
+            yield items
+            last_key = items[-1].key

@@ -13,11 +13,10 @@ from collections.abc import AsyncIterator
 
 from quart import Blueprint, Response, request
 
-from .._ids import id_key
 from ..backends._base import Stored
 from ._auth import require_bin
 from ._hub import Watcher, WatcherClosed
-from ._replay import ERROR_CODES, NOTHING_SENT, fresh, join, replay, replay_args
+from ._replay import ERROR_CODES, History, Mark, chunks, replay_args
 from ._state import AppState, state
 
 __all__ = ["sse"]
@@ -62,25 +61,18 @@ def _sse_requests(page: list[Stored]) -> str:
 async def _sse_events(
     app_state: AppState, watcher: Watcher, bin_id: str, since: str | None, tail: int | None
 ) -> AsyncIterator[str]:
-    ping = app_state.settings.ping_interval
-    last_key = id_key(since) if since else NOTHING_SENT  # since is exclusive, live too
+    idle = app_state.settings.ping_interval
     try:
         yield "retry: 1000\n\n"
-        async for page in replay(app_state, bin_id, since, tail):
-            yield _sse_requests(page)
-            last_key = id_key(page[-1][0])
-        yield "event: live\ndata: {}\n\n"
-        while True:
-            try:
-                async with asyncio.timeout(ping):
-                    items = fresh(await watcher.next_items(), last_key)
-            except TimeoutError:
+        async for chunk in chunks(app_state, watcher, bin_id, since, tail, idle=idle):
+            if chunk is Mark.LIVE:
+                yield "event: live\ndata: {}\n\n"
+            elif chunk is Mark.IDLE:
                 yield ": ping\n\n"
-                continue
-            if not items:
-                continue
-            yield "".join(item.sse_frame for item in items)
-            last_key = items[-1].key
+            elif isinstance(chunk, History):
+                yield _sse_requests(chunk.page)
+            else:
+                yield "".join(item.sse_frame for item in chunk)
     except WatcherClosed as closed:
         data = json.dumps({"code": ERROR_CODES[closed.code], "message": closed.reason})
         yield f"event: error\ndata: {data}\n\n"
@@ -91,7 +83,7 @@ async def sse_stream(bin_id: str) -> Response:
     await require_bin(bin_id)
     since, tail = replay_args(request.args, request.headers.get("Last-Event-ID"))
     app_state = state()
-    watcher = await join(app_state, bin_id)
+    watcher = await app_state.hub.join(bin_id)
     body = _SseBody(app_state, watcher, _sse_events(app_state, watcher, bin_id, since, tail))
     response = Response(
         body,

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import Any
 
-from .._ids import id_key
 from .._wire import LIVE_FRAME, batch_frame, error_frame
+from ..backends._base import BackendUnavailable
 from ._auth import check_token, fetch_bin, query_args, scope_token
-from ._errors import ApiProblem
+from ._errors import ApiProblem, error_body
 from ._hub import CloseCode, Watcher, WatcherClosed
-from ._replay import ERROR_CODES, NOTHING_SENT, fresh, join, replay, replay_args
+from ._replay import ERROR_CODES, History, Mark, chunks, replay_args
 from ._state import AppState
 
 __all__ = ["watch"]
@@ -29,7 +28,7 @@ async def _refuse(scope: dict[str, Any], send: Any, problem: ApiProblem) -> None
     if "websocket.http.response" not in (scope.get("extensions") or {}):
         await send({"type": "websocket.close", "code": 1008, "reason": problem.message[:120]})
         return
-    body = json.dumps({"error": {"code": problem.code, "message": problem.message}}).encode()
+    body = error_body(problem.code, problem.message)
     await send(
         {
             "type": "websocket.http.response.start",
@@ -57,12 +56,16 @@ async def watch(
         return
     args = query_args(scope)
     try:
-        record = await fetch_bin(state.backend, state.metrics, bin_id)
+        record = await fetch_bin(state.backend, bin_id)
         check_token(record, scope_token(scope["headers"], args))
         since, tail = replay_args(args)
-        watcher = await join(state, bin_id)
+        watcher = await state.hub.join(bin_id)
     except ApiProblem as problem:
         await _refuse(scope, send, problem)
+        return
+    except BackendUnavailable:
+        state.metrics.backend_errors.inc()
+        await _refuse(scope, send, ApiProblem(503, "unavailable", "storage is unavailable"))
         return
 
     gauge = state.metrics.watchers.labels("ws")
@@ -98,15 +101,15 @@ async def _stream(
     since: str | None,
     tail: int | None,
 ) -> None:
-    last_key = id_key(since) if since else NOTHING_SENT  # since is exclusive, live too
-    async for page in replay(state, bin_id, since, tail):
-        await send({"type": "websocket.send", "text": batch_frame(text for _, text in page)})
-        last_key = id_key(page[-1][0])
-    await send({"type": "websocket.send", "text": LIVE_FRAME})
-    while True:
-        items = fresh(await watcher.next_items(), last_key)
-        if not items:
-            continue
-        frame = items[0].ws_frame if len(items) == 1 else batch_frame(item.text for item in items)
-        await send({"type": "websocket.send", "text": frame})
-        last_key = items[-1].key
+    async for chunk in chunks(state, watcher, bin_id, since, tail):
+        if chunk is Mark.LIVE:
+            text = LIVE_FRAME
+        elif isinstance(chunk, History):
+            text = batch_frame(text for _, text in chunk.page)
+        elif isinstance(chunk, Mark):
+            continue  # IDLE: never asked for here (hypercorn pings idle sockets)
+        elif len(chunk) == 1:
+            text = chunk[0].ws_frame
+        else:
+            text = batch_frame(item.text for item in chunk)
+        await send({"type": "websocket.send", "text": text})
