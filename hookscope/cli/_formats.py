@@ -16,7 +16,6 @@ from typing import IO, Protocol
 from .._models import CapturedRequest
 from .._wire import encode_body, format_timestamp
 from ._har import har_entry, har_log_head
-from ._lines import wire_line
 
 __all__ = ["WRITERS", "CsvWriter", "HarWriter", "JsonLinesWriter", "Writer"]
 
@@ -35,7 +34,7 @@ class JsonLinesWriter:
         self.out = out
 
     def write(self, requests: list[CapturedRequest]) -> None:
-        self.out.write("".join(wire_line(r) + "\n" for r in requests).encode("utf-8"))
+        self.out.write("".join(r.to_json() + "\n" for r in requests).encode("utf-8"))
 
     def close(self) -> None:
         pass

@@ -7,13 +7,11 @@ Time is local, to the millisecond; the preview is the body on one line, cut to f
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from .._models import CapturedRequest
 
-__all__ = ["human_size", "preview", "request_line", "wire_line"]
+__all__ = ["human_size", "preview", "request_line"]
 
 _METHOD_COLOURS = {
     "GET": "green",
@@ -77,8 +75,3 @@ def request_line(request: CapturedRequest, width: int = 120) -> str:
         preview(request.body, max(width - used, 24)),
     ]
     return " ".join(parts).rstrip()
-
-
-def wire_line(request: CapturedRequest) -> str:
-    """The request as one JSON line in the wire format (no newline)."""
-    return json.dumps(request.to_wire(), ensure_ascii=False)

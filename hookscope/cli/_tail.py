@@ -10,7 +10,7 @@ import click
 
 from ..client import AsyncClient
 from ._common import BinTarget, bin_options, request_id, run
-from ._lines import request_line, wire_line
+from ._lines import request_line
 
 __all__ = ["tail"]
 
@@ -66,7 +66,7 @@ async def _follow(
         await bin.info()  # a wrong token or bin fails now, with one line, not on reconnects
         async for request in bin.stream(since=since, tail=last):
             if as_json:
-                out.write(wire_line(request).encode("utf-8") + b"\n")
+                out.write(request.to_json().encode("utf-8") + b"\n")
                 out.flush()
             else:
                 width = shutil.get_terminal_size((120, 24)).columns
