@@ -48,11 +48,10 @@ def _cut(text: str) -> str:
 class _Row:
     """One request plus what the table derives from it, computed once and only when needed."""
 
-    __slots__ = ("_cells", "_haystack", "key", "request", "timestamp")
+    __slots__ = ("_cells", "_haystack", "request", "timestamp")
 
-    def __init__(self, request: CapturedRequest, key: tuple[int, int]) -> None:
+    def __init__(self, request: CapturedRequest) -> None:
         self.request = request
-        self.key = key
         self.timestamp = request.received_at.timestamp()
         self._cells: dict[str, Any] | None = None
         self._haystack: str | None = None
@@ -135,8 +134,6 @@ class TableModel:
         self._recent: deque[float] = deque()  # timestamps within the rate window
         self._frame: pd.DataFrame = to_dataframe([])
         self._framed = 0  # rows already in _frame
-        self.version = 0
-        """Bumped by every change that the view may need to show."""
 
     # -- rows ---------------------------------------------------------------------------------
 
@@ -151,7 +148,7 @@ class TableModel:
                 key = id_key(request.id)
                 if self._last_key is not None and key <= self._last_key:
                     continue
-                row = _Row(request, key)
+                row = _Row(request)
                 self._last_key = key
                 self._ids[request.id] = row
                 self._rows.append(row)
@@ -162,7 +159,6 @@ class TableModel:
                 added += 1
             if added:
                 self._trim()
-                self.version += 1
         return added
 
     def _trim(self) -> None:
@@ -194,7 +190,6 @@ class TableModel:
                 self._paused_at = 0
             self._frame = to_dataframe([])
             self._framed = 0
-            self.version += 1
 
     @property
     def count(self) -> int:
@@ -212,11 +207,6 @@ class TableModel:
         with self._lock:
             return [row.request for row in self._rows]
 
-    def get(self, request_id: str) -> CapturedRequest | None:
-        with self._lock:
-            row = self._ids.get(request_id)
-            return None if row is None else row.request
-
     def dataframe(self) -> pd.DataFrame:
         """Every row, as ``to_dataframe`` gives it; built incrementally, so calls are cheap."""
         import pandas as pd
@@ -224,8 +214,9 @@ class TableModel:
         with self._lock:
             if self._framed < len(self._rows):
                 fresh = to_dataframe(row.request for row in self._rows[self._framed :])
-                frames = [self._frame, fresh] if self._framed else [fresh]
-                self._frame = pd.concat(frames, ignore_index=True) if self._framed else fresh
+                self._frame = (
+                    pd.concat([self._frame, fresh], ignore_index=True) if self._framed else fresh
+                )
                 self._framed = len(self._rows)
             # Copy-on-write makes a shallow copy safe: the caller's edits never reach the cache.
             return self._frame.copy(deep=False)
@@ -246,7 +237,6 @@ class TableModel:
                 return
             self._method, self._text = method, needle
             self._matches = [i for i, row in enumerate(self._rows) if self._passes(row)]
-            self.version += 1
 
     @property
     def filters(self) -> tuple[str | None, str]:
@@ -256,10 +246,7 @@ class TableModel:
     def select(self, request_id: str | None) -> None:
         """Show the detail of ``request_id`` (None: no detail); unknown ids select nothing."""
         with self._lock:
-            selected = request_id if request_id in self._ids else None
-            if selected != self._selected:
-                self._selected = selected
-                self.version += 1
+            self._selected = request_id if request_id in self._ids else None
 
     @property
     def selected(self) -> str | None:
@@ -279,13 +266,10 @@ class TableModel:
         with self._lock:
             if self._paused_at is None:
                 self._paused_at = len(self._rows)
-                self.version += 1
 
     def resume(self) -> None:
         with self._lock:
-            if self._paused_at is not None:
-                self._paused_at = None
-                self.version += 1
+            self._paused_at = None
 
     @property
     def paused(self) -> bool:
