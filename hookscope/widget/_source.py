@@ -43,17 +43,14 @@ def stream_factory(bin: Any) -> StreamFactory:
 
         async with AsyncClient(url, api_key, timeout=timeout) as own:
             source = own.bin(bin_id, token)
-            history: list[CapturedRequest] = []
-            # One HTTP call first: a wrong token or a deleted bin raises here, before ready().
-            newest = await source.tail(max(tail or 0, 1))
-            if since is None:
-                # Fix the start now, so that whatever is sent once ready() ran is shown.
-                history = newest[len(newest) - (tail or 0) :]
-                since = newest[-1].id if newest else BEGINNING
-            ready()
-            for request in history:
-                yield request
-            async for request in source.stream(since=since):
-                yield request
+            if since is not None:
+                # One HTTP call first: a wrong token or a deleted bin raises here, before ready().
+                await source.info()
+            # Without since, this fixes the start with one HTTP call (which raises likewise),
+            # so that whatever is sent once ready() ran is shown.
+            async with await source._open_stream(since, tail) as cursor:
+                ready()
+                while True:
+                    yield await cursor.next()
 
     return stream
