@@ -13,7 +13,6 @@ import asyncio
 import enum
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from .._ids import id_key
 from .._wire import request_frame
@@ -74,31 +73,25 @@ class WatcherClosed(Exception):
         self.reason = reason
 
 
-class WatcherState(enum.Enum):
-    OPEN = "open"
-    CLOSED = "closed"
-
-
 class Watcher:
     """One stream's inbox: live items queued for it, up to ``limit``."""
 
-    __slots__ = ("_closed", "_pending", "_wake", "bin_id", "finished", "limit", "owner", "state")
+    __slots__ = ("_closed", "_pending", "_wake", "bin_id", "finished", "limit", "owner")
 
     def __init__(self, bin_id: str, limit: int) -> None:
         self.bin_id = bin_id
         self.limit = limit
-        self.state = WatcherState.OPEN
         # The task serving this watcher, and whether it has finished with it: a reader that
         # stopped reading leaves that task blocked in a send, which the hub may cancel.
         self.owner: asyncio.Task[object] | None = None
         self.finished = False
         self._pending: list[LiveItem] = []
         self._wake = asyncio.Event()
-        self._closed: WatcherClosed | None = None
+        self._closed: WatcherClosed | None = None  # why the hub closed it, once it has
 
     def push(self, item: LiveItem) -> bool:
         """Queue an item; False (and the watcher closed as lagging) when the backlog is full."""
-        if self.state is not WatcherState.OPEN:
+        if self._closed is not None:
             return True
         if len(self._pending) >= self.limit:
             self.close(
@@ -129,8 +122,7 @@ class Watcher:
         asyncio.get_running_loop().call_later(delay, abandon)
 
     def close(self, code: CloseCode, reason: str) -> None:
-        if self.state is WatcherState.OPEN:
-            self.state = WatcherState.CLOSED
+        if self._closed is None:
             self._closed = WatcherClosed(code, reason)
             self._pending = []
             self._wake.set()
@@ -149,11 +141,6 @@ class Watcher:
         return items
 
 
-@dataclass(slots=True)
-class _BinWatchers:
-    watchers: set[Watcher] = field(default_factory=set)
-
-
 class Hub:
     """Per-process registry of watchers, with one backend subscription per watched bin."""
 
@@ -169,46 +156,38 @@ class Hub:
         self._watcher_limit = watcher_limit
         self._lag_grace = lag_grace
         self._on_lagged = on_lagged
-        self._bins: dict[str, _BinWatchers] = {}
+        self._bins: dict[str, set[Watcher]] = {}  # the watchers of each subscribed bin
         # Serialises subscribe/unsubscribe so that they reach the backend in order.
         self._subscriptions = asyncio.Lock()
         # Bumped when the feed is lost: a subscription confirmed by the old feed is void.
         self._feed_generation = 0
 
-    @property
-    def watcher_count(self) -> int:
-        return sum(len(entry.watchers) for entry in self._bins.values())
-
-    @property
-    def subscribed_bins(self) -> frozenset[str]:
-        return frozenset(self._bins)
-
-    async def join(self, bin_id: str, limit: int | None = None) -> Watcher:
+    async def join(self, bin_id: str) -> Watcher:
         """A new watcher of ``bin_id``; once this returns, every later capture reaches it."""
-        entry = self._bins.get(bin_id)
-        if entry is None:
+        watchers = self._bins.get(bin_id)
+        if watchers is None:
             async with self._subscriptions:
-                entry = self._bins.get(bin_id)
-                if entry is None:
+                watchers = self._bins.get(bin_id)
+                if watchers is None:
                     generation = self._feed_generation
                     await self._backend.subscribe(bin_id)
                     if generation != self._feed_generation:
                         raise BackendUnavailable("the live feed was lost while subscribing")
-                    entry = self._bins[bin_id] = _BinWatchers()
-        watcher = Watcher(bin_id, limit or self._watcher_limit)
-        entry.watchers.add(watcher)
+                    watchers = self._bins[bin_id] = set()
+        watcher = Watcher(bin_id, self._watcher_limit)
+        watchers.add(watcher)
         return watcher
 
     async def leave(self, watcher: Watcher) -> None:
         watcher.close(CloseCode.NORMAL, "left")
-        entry = self._bins.get(watcher.bin_id)
-        if entry is None:
+        watchers = self._bins.get(watcher.bin_id)
+        if watchers is None:
             return
-        entry.watchers.discard(watcher)
-        if entry.watchers:
+        watchers.discard(watcher)
+        if watchers:
             return
         async with self._subscriptions:
-            if not entry.watchers and self._bins.get(watcher.bin_id) is entry:
+            if not watchers and self._bins.get(watcher.bin_id) is watchers:
                 del self._bins[watcher.bin_id]
                 try:
                     await self._backend.unsubscribe(watcher.bin_id)
@@ -216,35 +195,33 @@ class Hub:
                     log.warning("could not unsubscribe from %s", watcher.bin_id, exc_info=True)
 
     def close_all(self, code: CloseCode, reason: str) -> None:
-        for entry in self._bins.values():
-            for watcher in entry.watchers:
+        for watchers in self._bins.values():
+            for watcher in watchers:
                 watcher.close(code, reason)
 
     def on_event(self, event: FeedEvent) -> None:
         """The backend's callback: runs on the server's event loop."""
         if isinstance(event, Captured):
-            entry = self._bins.get(event.bin_id)
-            if entry is None:
+            watchers = self._bins.get(event.bin_id)
+            if watchers is None:
                 return
             item = LiveItem(event.id, event.text)
-            lagging = [watcher for watcher in entry.watchers if not watcher.push(item)]
+            lagging = [watcher for watcher in watchers if not watcher.push(item)]
             for watcher in lagging:
                 # Counted now, not when its stream notices: a reader that stopped reading
                 # may sit in a blocked send for a long time.
-                entry.watchers.discard(watcher)
+                watchers.discard(watcher)
                 watcher.abandon_later(self._lag_grace)
                 self._on_lagged()
         elif isinstance(event, BinDeleted):
-            entry = self._bins.get(event.bin_id)
-            if entry is not None:
-                for watcher in entry.watchers:
-                    watcher.close(CloseCode.BIN_DELETED, "the bin was deleted")
+            for watcher in self._bins.get(event.bin_id, ()):
+                watcher.close(CloseCode.BIN_DELETED, "the bin was deleted")
         elif isinstance(event, FeedLost):
             log.warning("live feed lost (%s): closing every stream with 1012", event.reason)
             self._feed_generation += 1
             bins, self._bins = self._bins, {}
-            for entry in bins.values():
-                for watcher in entry.watchers:
+            for watchers in bins.values():
+                for watcher in watchers:
                     watcher.close(
                         CloseCode.FEED_LOST, "live feed lost; reconnect with since=<last id>"
                     )
