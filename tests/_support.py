@@ -72,6 +72,7 @@ class RedisServer:
         self.durable = durable
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self._started = False
         directory.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -79,6 +80,23 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
+        """Start on ``self.port``; a first start moves to another port if that one was taken.
+
+        ``free_port`` cannot reserve a port: another process (another xdist worker starting
+        its own Redis) may bind it first. Readiness therefore checks that the Redis answering
+        is the one started here.
+        """
+        for _attempt in range(5):
+            if self._launch():
+                self._started = True
+                return self
+            if self._started:  # a restart must keep its port
+                break
+            self.port = free_port()
+        raise RuntimeError(f"redis-server could not start on 127.0.0.1:{self.port}")
+
+    def _launch(self) -> bool:
+        """Start the process and wait until it serves; False if it exited (port taken)."""
         args = [
             str(REDIS_BINARY),
             "--port", str(self.port),
@@ -91,20 +109,36 @@ class RedisServer:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
         else:
             args += ["--appendonly", "no"]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(lambda: self._ping(), timeout=15, what=f"redis-server on {self.port}")
-        return self
+        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = process
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                return False
+            if self._serving_pid() == process.pid:
+                return True
+            time.sleep(0.02)
+        process.kill()
+        process.wait(10)
+        raise RuntimeError(f"redis-server on {self.port} did not answer within 15 s")
 
-    def _ping(self) -> bool:
-        if self.process is not None and self.process.poll() is not None:
-            log = (self.directory / "redis.log").read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"redis-server exited ({self.process.returncode}): {log}")
+    def _serving_pid(self) -> int | None:
+        """The process id of the Redis answering on our port, if any."""
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(64).startswith(b"+PONG")
+                sock.sendall(b"INFO server\r\n")
+                reply = b""
+                while b"process_id:" not in reply or not reply.endswith(b"\r\n"):
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    reply += chunk
         except OSError:
-            return False
+            return None
+        for line in reply.decode("latin-1").splitlines():
+            if line.startswith("process_id:"):
+                return int(line.split(":", 1)[1])
+        return None
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no goodbye to clients."""
