@@ -53,24 +53,21 @@ class Detail:
     @classmethod
     def of(cls, request: CapturedRequest, *, base_url: str = "http://localhost:8080") -> Detail:
         kind = body_kind(request)
+        text = decoded_text(request)
         form: list[tuple[str, str]] = []
-        body = ""
         if kind == "form":
             try:
                 fields = request.form().items(multi=True)
                 form = [(name, _form_value(value)) for name, value in fields]
             except ValueError:
-                kind = "text" if decoded_text(request) is not None else "binary"
+                kind = "text" if text is not None else "binary"
         if kind == "json":
             body = json.dumps(parsed_json(request)[1], indent=2, ensure_ascii=False)
-        elif kind in ("text", "form"):
-            body = decoded_text(request) or ""
-        if kind == "form" and decoded_text(request) is None:
+        elif kind == "binary" or (kind == "form" and text is None):
             body = hexdump(request.body, HEX_LIMIT)
-        truncated = len(body) > TEXT_LIMIT
-        if kind == "binary":
-            body = hexdump(request.body, HEX_LIMIT)
-            truncated = request.size > HEX_LIMIT
+        else:
+            body = text or ""
+        truncated = request.size > HEX_LIMIT if kind == "binary" else len(body) > TEXT_LIMIT
         return cls(
             id=request.id,
             method=request.method,
