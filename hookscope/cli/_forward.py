@@ -28,6 +28,7 @@ import httpx
 from .._models import CapturedRequest
 from ..client import AsyncClient
 from ..client._protocol import Backoff
+from ..widget._body import clock_time
 from ._common import BinTarget, bin_options, request_id, run
 from ._relay import relay_request
 
@@ -133,10 +134,8 @@ class Forwarder:
 
 
 def _label(request: CapturedRequest) -> str:
-    moment = request.received_at.astimezone()
-    when = moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
     query = f"?{request.query}" if request.query else ""
-    return f"{when} {request.id} {request.method} {request.path}{query}"
+    return f"{clock_time(request.received_at)} {request.id} {request.method} {request.path}{query}"
 
 
 # Failures before any byte of the request left: retrying cannot deliver twice.

@@ -10,8 +10,9 @@ from __future__ import annotations
 import click
 
 from .._models import CapturedRequest
+from ..widget._body import clock_time, format_size
 
-__all__ = ["human_size", "preview", "request_line"]
+__all__ = ["preview", "request_line"]
 
 _METHOD_COLOURS = {
     "GET": "green",
@@ -21,18 +22,6 @@ _METHOD_COLOURS = {
     "DELETE": "red",
 }
 _PATH_WIDTH = 60
-
-
-def human_size(size: int) -> str:
-    """``17 B``, ``1.2 KiB``, ``3.0 MiB``."""
-    if size < 1024:
-        return f"{size} B"
-    value = float(size)
-    for unit in ("KiB", "MiB", "GiB"):
-        value /= 1024
-        if value < 1024 or unit == "GiB":
-            break
-    return f"{value:.1f} {unit}"
 
 
 def _shorten(text: str, width: int) -> str:
@@ -58,12 +47,11 @@ def preview(body: bytes, width: int) -> str:
 
 def request_line(request: CapturedRequest, width: int = 120) -> str:
     """The line for ``request``, with click styles (``click.echo`` drops them off a tty)."""
-    moment = request.received_at.astimezone()
-    time = moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+    time = clock_time(request.received_at)
     target = request.path + (f"?{request.query}" if request.query else "")
     target = _shorten(target, _PATH_WIDTH)
     kind = request.content_type or "-"
-    size = human_size(request.size)
+    size = format_size(request.size)
     method = f"{request.method:<7}"
     used = len(time) + len(method) + len(target) + len(kind) + len(size) + 8
     parts = [

@@ -5,6 +5,18 @@ table.wait_for_rows(1)
 table.df.groupby("path").size()
 """
 
-from ._live import LiveTable, TableState, stop_all
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._live import LiveTable, TableState, stop_all
 
 __all__ = ["LiveTable", "TableState", "stop_all"]
+
+
+def __getattr__(name: str) -> object:
+    # The CLI imports ``_body`` (sizes, times): the table itself loads on first use.
+    if name in __all__:
+        from . import _live
+
+        return getattr(_live, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,6 @@
-"""What a request body is, and how to show it: kind, one-line preview, hex dump, sizes.
+"""What a request body is, and how to show it: kind, one-line preview, hex dump, sizes, times.
+
+Shared by the live table and the CLI's lines (``hookscope tail``, ``hookscope forward``).
 
 >>> format_size(1536)
 '1.5 KiB'
@@ -9,11 +11,20 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any, Literal
 
 from .._models import CapturedRequest
 
-__all__ = ["BodyKind", "body_kind", "decoded_text", "format_size", "hexdump", "preview"]
+__all__ = [
+    "BodyKind",
+    "body_kind",
+    "clock_time",
+    "decoded_text",
+    "format_size",
+    "hexdump",
+    "preview",
+]
 
 BodyKind = Literal["empty", "json", "form", "text", "binary"]
 
@@ -93,6 +104,12 @@ def format_size(size: int) -> str:
         if value < 1024 or unit == "GiB":
             break
     return f"{value:.1f} {unit}"
+
+
+def clock_time(moment: datetime) -> str:
+    """``21:43:44.123``: ``moment`` in local time, to the millisecond."""
+    local = moment.astimezone()
+    return local.strftime("%H:%M:%S.") + f"{local.microsecond // 1000:03d}"
 
 
 def hexdump(data: bytes, limit: int = 4096) -> str:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from .._dataframe import to_dataframe
 from .._ids import id_key
 from .._models import CapturedRequest
-from ._body import decoded_text, format_size, preview
+from ._body import clock_time, decoded_text, format_size, preview
 from ._detail import Detail
 
 if TYPE_CHECKING:
@@ -59,10 +59,9 @@ class _Row:
     def cells(self) -> dict[str, Any]:
         if self._cells is None:
             request = self.request
-            moment = request.received_at.astimezone()
             self._cells = {
                 "id": request.id,
-                "time": moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}",
+                "time": clock_time(request.received_at),
                 "method": request.method,
                 "path": _cut(request.path + (f"?{request.query}" if request.query else "")),
                 "type": _cut(request.content_type or ""),

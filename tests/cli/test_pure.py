@@ -10,8 +10,9 @@ import pytest
 from hookscope import CapturedRequest
 from hookscope.cli._common import BinTarget
 from hookscope.cli._har import har_entry
-from hookscope.cli._lines import human_size, preview, request_line
+from hookscope.cli._lines import preview, request_line
 from hookscope.cli._relay import relay_headers, relay_request, relay_url
+from hookscope.widget._body import format_size as human_size
 
 
 def captured(
