@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from .._config import parse_duration
 from .._exceptions import (
     ApiError,
     BinNotFound,
@@ -33,6 +34,7 @@ __all__ = [
     "DEFAULT_URL",
     "BinTarget",
     "bin_options",
+    "duration",
     "request_id",
     "run",
     "server_options",
@@ -117,6 +119,14 @@ def request_id(ctx: click.Context, param: click.Parameter, value: str | None) ->
     if value is not None and not is_request_id(value):
         raise click.BadParameter(f"{value!r} is not a request id (like 1764366000123-0)")
     return value
+
+
+def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """Click callback: seconds from ``90s``, ``12h`` or ``7d`` (None stays None)."""
+    try:
+        return None if value is None else parse_duration(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
 
 
 def describe_error(error: HookscopeError, *, url: str, bin_id: str | None = None) -> str:

@@ -7,9 +7,8 @@ from typing import Any
 
 import click
 
-from .._config import parse_duration
 from ..client import AsyncClient
-from ._common import DEFAULT_URL, run, server_options
+from ._common import DEFAULT_URL, duration, run, server_options
 
 __all__ = ["new"]
 
@@ -22,13 +21,6 @@ def _header(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
             raise click.BadParameter(f"{value!r} is not 'Name: value'")
         headers[name.strip()] = content.strip()
     return headers
-
-
-def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    try:
-        return None if value is None else parse_duration(value)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
 
 
 @click.command(short_help="Create a bin; print its capture URL and token.")
@@ -64,7 +56,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     "--max-requests", type=click.IntRange(1), default=None, help="Requests kept (oldest go first)."
 )
 @click.option(
-    "--ttl", callback=_duration, default=None, help="Expire after this long idle (90s, 12h, 7d)."
+    "--ttl", callback=duration, default=None, help="Expire after this long idle (90s, 12h, 7d)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead.")
 def new(
