@@ -91,7 +91,6 @@ class LiveTable:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._stopping: asyncio.Event | None = None
-        self._started = threading.Event()
         self._ready = threading.Event()
         self.updates = 0
         """Page updates sent so far (each is at most one comm message)."""
@@ -101,7 +100,6 @@ class LiveTable:
         self._thread = threading.Thread(target=self._run, name="hookscope-live-table", daemon=True)
         self._thread.start()
         _running.add(self)
-        self._started.wait(_READY_TIMEOUT)
         # Return once the stream's start is fixed: whatever is sent from here on is shown.
         self._ready.wait(_READY_TIMEOUT)
         if self._state is TableState.FAILED and self._error is not None:
@@ -269,7 +267,6 @@ class LiveTable:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._started.set()
         tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._update_loop())]
         try:
             await self._stopping.wait()
