@@ -77,6 +77,10 @@ class RedisBackend:
         self._expiry_check = expiry_check
         self._watched: set[str] = set()
         self._expiry_checker: asyncio.Task[None] | None = None
+        # Background loops also stop on this flag: on Python 3.11 a cancellation that meets
+        # redis-py's read timeout can come back as a TimeoutError, and a loop that survives
+        # errors would then swallow it and never end.
+        self._closing = False
 
     # -- keys ---------------------------------------------------------------------------------
 
@@ -126,6 +130,7 @@ class RedisBackend:
             await self._load_scripts()
 
     async def close(self) -> None:
+        self._closing = True
         for task in (self._flusher, self._expiry_checker):
             if task is not None:
                 task.cancel()
@@ -219,7 +224,7 @@ class RedisBackend:
         return await future
 
     async def _flush_forever(self) -> None:
-        while True:
+        while not self._closing:
             await self._has_pending.wait()
             self._has_pending.clear()
             batch, self._pending = self._pending, []
@@ -328,7 +333,7 @@ class RedisBackend:
         await self._feed.unsubscribe(self._channel(bin_id))
 
     async def _check_expiry_forever(self) -> None:
-        while True:
+        while not self._closing:
             await asyncio.sleep(self._expiry_check)
             watched = sorted(self._watched)
             if not watched:
