@@ -103,12 +103,9 @@ class Settings:
             raw = environ.get("HOOKSCOPE_" + spec.name.upper())
             if raw is not None and raw != "":
                 values[spec.name] = _convert(spec.name, raw)
-        values.update({key: value for key, value in overrides.items() if value is not None})
-        for name in ("max_body",):
-            if isinstance(values.get(name), str):
-                values[name] = parse_size(str(values[name]))
-        if isinstance(values.get("ttl"), str):
-            values["ttl"] = parse_duration(str(values["ttl"]))
+        for name, value in overrides.items():
+            if value is not None:
+                values[name] = _convert(name, value) if isinstance(value, str) else value
         return cls(**values)  # type: ignore[arg-type]
 
     def to_env(self) -> dict[str, str]:

@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from ._config import Settings
-from ._serve import bind_socket, hypercorn_config, url_of, warn_if_exposed
+from ._serve import bind_socket, hypercorn_config, serve_until, url_of, warn_if_exposed
 
 __all__ = ["BackgroundServer", "serve_in_background"]
 
@@ -49,10 +49,7 @@ class BackgroundServer:
             self._ready.set()
 
     async def _main(self) -> None:
-        from hypercorn.asyncio import serve
-
         from .server import create_app
-        from .server._hub import CloseCode
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
@@ -62,13 +59,7 @@ class BackgroundServer:
         async def announce() -> None:
             self._ready.set()
 
-        stop = self._stop
-
-        async def shutdown_trigger() -> None:
-            await stop.wait()
-            app.extensions["hookscope"].hub.close_all(CloseCode.FEED_LOST, "server stopping")
-
-        await serve(app, self._config, shutdown_trigger=shutdown_trigger)
+        await serve_until(app, self._config, self._stop)
 
     def stop(self, timeout: float = 10) -> None:
         """Stop serving and wait for the thread to end (idempotent)."""

@@ -18,7 +18,7 @@ from hypercorn.config import Config
 
 from ._config import Settings
 
-__all__ = ["bind_socket", "hypercorn_config", "run_forever", "worker_app"]
+__all__ = ["bind_socket", "hypercorn_config", "run_forever", "serve_until", "worker_app"]
 
 log = logging.getLogger("hookscope.server")
 
@@ -101,25 +101,34 @@ def run_forever(settings: Settings) -> int:
     return asyncio.run(_serve_one(settings, config))
 
 
-async def _serve_one(settings: Settings, config: Config) -> int:
+async def serve_until(app: Any, config: Config, stop: asyncio.Event) -> None:
+    """Serve ``app`` until ``stop`` is set; live streams hear of it first (1012).
+
+    Closing the streams before hypercorn drains its connections lets watchers resume
+    elsewhere (or after a restart) with ``since=`` at once, instead of at the grace timeout.
+    """
     from hypercorn.asyncio import serve
 
-    from .server import create_app
     from .server._hub import CloseCode
-    from .server._state import AppState
-
-    app = create_app(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
 
     async def shutdown_trigger() -> None:
         await stop.wait()
-        print("hookscope shutting down", file=sys.stderr, flush=True)
-        # Tell watchers first: they resume elsewhere (or after restart) with since=.
-        app_state: AppState = app.extensions["hookscope"]
-        app_state.hub.close_all(CloseCode.FEED_LOST, "server restarting")
+        app.extensions["hookscope"].hub.close_all(CloseCode.FEED_LOST, "server restarting")
 
     await serve(app, config, shutdown_trigger=shutdown_trigger)
+
+
+async def _serve_one(settings: Settings, config: Config) -> int:
+    from .server import create_app
+
+    stop = asyncio.Event()
+
+    def on_signal() -> None:
+        print("hookscope shutting down", file=sys.stderr, flush=True)
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal)
+    await serve_until(create_app(settings), config, stop)
     return 0

@@ -23,7 +23,6 @@ from typing import Any
 
 __all__ = [
     "LIVE_FRAME",
-    "WIRE_VERSION",
     "batch_frame",
     "decode_body",
     "encode_body",
@@ -34,8 +33,6 @@ __all__ = [
     "request_frame",
     "with_id",
 ]
-
-WIRE_VERSION = 1
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -62,7 +59,8 @@ def decode_body(text: str, encoding: str) -> bytes:
 
 def format_timestamp(moment: datetime) -> str:
     """RFC 3339 in UTC with microseconds and a ``Z``: ``2026-11-28T21:43:44.123456Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is several times cheaper than strftime (this runs on every capture).
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_timestamp(text: str) -> datetime:

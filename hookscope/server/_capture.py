@@ -145,17 +145,12 @@ async def capture(state: AppState, scope: dict[str, Any], receive: Any, send: An
 def _response(spec: ResponseSpec, request_id: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     if spec.body is None:
         body = b'{"ok": true, "id": "' + request_id.encode() + b'"}'
-        headers = list(_JSON)
+        default_type = _JSON[0]
     else:
         body = spec.body.encode("utf-8")
-        headers = []
-        if not any(name.lower() == "content-type" for name in spec.headers):
-            headers.append(_TEXT)
-    if spec.headers:
-        if spec.body is None and any(name.lower() == "content-type" for name in spec.headers):
-            headers = []
-        headers += [
-            (n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in spec.headers.items()
-        ]
+        default_type = _TEXT
+    headers = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in spec.headers.items()]
+    if not any(name == b"content-type" for name, _ in headers):
+        headers.append(default_type)
     headers.append((_REQUEST_ID, request_id.encode()))
     return spec.status, headers, body
