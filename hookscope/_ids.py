@@ -10,7 +10,10 @@ import re
 import secrets
 import time
 
-__all__ = ["IdClock", "id_key", "is_request_id", "new_bin_id", "new_token"]
+__all__ = ["BEGINNING", "IdClock", "id_key", "is_request_id", "new_bin_id", "new_token"]
+
+BEGINNING = "0-0"
+"""Below every request id: ``since=BEGINNING`` replays everything a bin still holds."""
 
 _ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
 _MAX_PART = 2**64 - 1  # Redis Stream ids are two unsigned 64-bit integers

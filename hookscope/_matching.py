@@ -171,8 +171,7 @@ def arrivals(matcher: Matcher, requests: Iterable[CapturedRequest], limit: int =
     if len(seen) > limit:
         lines.append(f"  ... {len(seen) - limit} older ones not shown")
     for request in seen[-limit:]:
-        query = f"?{request.query}" if request.query else ""
         difference = matcher.mismatch(request)
         verdict = f"  ({difference})" if difference else "  (matches)"
-        lines.append(f"  {request.id} {request.method} {request.path}{query}{verdict}")
+        lines.append(f"  {request.id} {request.method} {request.target}{verdict}")
     return "\n".join(lines)

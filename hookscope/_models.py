@@ -119,6 +119,11 @@ class CapturedRequest:
         return len(self.body)
 
     @property
+    def target(self) -> str:
+        """The path, then ``?query`` when there is one: ``/github/push?a=1``."""
+        return self.path + (f"?{self.query}" if self.query else "")
+
+    @property
     def content_type(self) -> str | None:
         """The media type without parameters, lower-cased (``"application/json"``), or None."""
         value = self.headers.get("content-type")
@@ -166,7 +171,7 @@ class CapturedRequest:
 
     def to_curl(self, base_url: str = "http://localhost:8080") -> str:
         """A ``curl`` command that sends this request again to ``base_url`` + path."""
-        url = base_url.rstrip("/") + self.path + (f"?{self.query}" if self.query else "")
+        url = base_url.rstrip("/") + self.target
         parts = ["curl", "-X", self.method, shlex.quote(url)]
         for name, value in self.headers.multi_items():
             if name.lower() in ("host", "content-length"):
@@ -183,8 +188,7 @@ class CapturedRequest:
 
     def __repr__(self) -> str:
         kind = self.content_type or "no content-type"
-        query = f"?{self.query}" if self.query else ""
-        return f"<CapturedRequest {self.id} {self.method} {self.path}{query} {kind} {self.size} B>"
+        return f"<CapturedRequest {self.id} {self.method} {self.target} {kind} {self.size} B>"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CapturedRequest):

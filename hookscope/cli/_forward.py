@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import click
 import httpx
 
+from .._ids import BEGINNING
 from .._models import CapturedRequest
 from ..client import AsyncClient
 from ..client._protocol import Backoff
@@ -33,8 +34,6 @@ from ._common import BinTarget, bin_options, request_id, run
 from ._relay import relay_request
 
 __all__ = ["forward"]
-
-_BEGINNING = "0-0"
 
 
 class GaveUp(Exception):
@@ -134,8 +133,7 @@ class Forwarder:
 
 
 def _label(request: CapturedRequest) -> str:
-    query = f"?{request.query}" if request.query else ""
-    return f"{clock_time(request.received_at)} {request.id} {request.method} {request.path}{query}"
+    return f"{clock_time(request.received_at)} {request.id} {request.method} {request.target}"
 
 
 # Failures before any byte of the request left: retrying cannot deliver twice.
@@ -259,7 +257,7 @@ async def _relay(
         await bin.info()  # a wrong token or bin fails now, with one line
         if tally.since is None:
             newest = await bin.tail(1)
-            tally.since = newest[-1].id if newest else _BEGINNING
+            tally.since = newest[-1].id if newest else BEGINNING
         forwarder = Forwarder(http, to, tally, policy)
         tally.started = True
         click.echo(

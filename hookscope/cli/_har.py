@@ -70,10 +70,9 @@ def _post_data(request: CapturedRequest) -> dict[str, Any]:
 
 def har_entry(request: CapturedRequest, capture_url: str) -> dict[str, Any]:
     """One HAR entry; ``capture_url`` is the bin's URL (``http://host/h/b_x``)."""
-    query = f"?{request.query}" if request.query else ""
     har_request: dict[str, Any] = {
         "method": request.method,
-        "url": capture_url.rstrip("/") + request.path + query,
+        "url": capture_url.rstrip("/") + request.target,
         "httpVersion": _http_version(request.http_version),
         "cookies": _cookies(request),
         "headers": [

@@ -48,7 +48,7 @@ def preview(body: bytes, width: int) -> str:
 def request_line(request: CapturedRequest, width: int = 120) -> str:
     """The line for ``request``, with click styles (``click.echo`` drops them off a tty)."""
     time = clock_time(request.received_at)
-    target = request.path + (f"?{request.query}" if request.query else "")
+    target = request.target
     target = _shorten(target, _PATH_WIDTH)
     kind = request.content_type or "-"
     size = format_size(request.size)

@@ -6,7 +6,8 @@ import logging
 
 import click
 
-from .._config import Settings, parse_duration, parse_size
+from .._config import Settings, parse_size
+from ._common import duration
 
 __all__ = ["serve"]
 
@@ -14,13 +15,6 @@ __all__ = ["serve"]
 def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     try:
         return None if value is None else parse_size(value)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
-
-
-def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    try:
-        return None if value is None else parse_duration(value)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
 
@@ -95,7 +89,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     envvar="HOOKSCOPE_TTL",
     default="7d",
     show_default=True,
-    callback=_duration,
+    callback=duration,
     help="A bin expires this long after its last capture (90s, 12h, 7d).",
 )
 @click.option(

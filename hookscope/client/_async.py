@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import httpx
 
 from .._exceptions import ConnectionFailed, WaitTimeout
-from .._ids import id_key
+from .._ids import BEGINNING, id_key
 from .._matching import Matcher, arrivals
 from .._models import CapturedRequest
 from ._errors import api_error
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["AsyncBin", "AsyncClient"]
 
 PAGE_SIZE = 1000  # the server's largest page
-BEGINNING = "0-0"  # ``since=BEGINNING``: everything the bin still holds
 
 
 class AsyncClient:

@@ -97,9 +97,8 @@ async def assert_nothing_received(bin: AsyncBin, matcher: Matcher, within: float
         culprit = next((req for req in await bin.requests() if matcher.matches(req)), None)
     if culprit is None:
         return None
-    query = f"?{culprit.query}" if culprit.query else ""
     return Failure(
         f"expected no request matching {matcher.describe()} in bin {bin.id} within "
-        f"{within:g} s, but {culprit.method} {culprit.path}{query} arrived ({culprit.id}); "
+        f"{within:g} s, but {culprit.method} {culprit.target} arrived ({culprit.id}); "
         + arrivals(matcher, await bin.requests())
     )

@@ -24,8 +24,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import BinNotFound, Unauthorized, WaitTimeout
+from .._ids import BEGINNING
 from .._models import CapturedRequest
-from ._source import BEGINNING, StreamFactory
+from ._source import StreamFactory
 from ._table import TableModel
 
 if TYPE_CHECKING:

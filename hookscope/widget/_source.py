@@ -12,10 +12,7 @@ from typing import Any
 
 from .._models import CapturedRequest
 
-__all__ = ["BEGINNING", "StreamFactory", "stream_factory"]
-
-BEGINNING = "0-0"
-"""``since=BEGINNING``: the whole stored history (ids are above it)."""
+__all__ = ["StreamFactory", "stream_factory"]
 
 StreamFactory = Callable[
     [str | None, int | None, Callable[[], None]], AsyncIterator[CapturedRequest]

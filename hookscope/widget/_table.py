@@ -63,7 +63,7 @@ class _Row:
                 "id": request.id,
                 "time": clock_time(request.received_at),
                 "method": request.method,
-                "path": _cut(request.path + (f"?{request.query}" if request.query else "")),
+                "path": _cut(request.target),
                 "type": _cut(request.content_type or ""),
                 "size": request.size,
                 "size_text": format_size(request.size),
