@@ -43,7 +43,7 @@ from ._models import CapturedRequest
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["COLUMNS", "to_dataframe"]
+__all__ = ["COLUMNS", "to_dataframe", "with_json_columns"]
 
 COLUMNS: dict[str, str] = {
     "id": "string",
@@ -119,7 +119,7 @@ def to_dataframe(requests: Iterable[CapturedRequest], *, expand_json: bool = Fal
     with _gc_paused():
         frame = _frame(requests)
         if expand_json:
-            frame = pd.concat([frame, _expanded(frame["json"])], axis=1)
+            frame = with_json_columns(frame)
     return frame
 
 
@@ -172,9 +172,11 @@ def _flatten(value: dict[str, Any], prefix: str, into: dict[str, Any]) -> dict[s
     return into
 
 
-def _expanded(parsed: pd.Series[Any]) -> pd.DataFrame:
-    """``json.*`` columns: nested keys joined with dots; lists stay whole values."""
+def with_json_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (from ``to_dataframe``) plus its ``json.*`` columns: nested keys joined with
+    dots; lists stay whole values."""
     import pandas as pd
 
+    parsed = frame["json"]
     rows = [_flatten(value, "json.", {}) if isinstance(value, dict) else {} for value in parsed]
-    return pd.DataFrame(rows, index=parsed.index)
+    return pd.concat([frame, pd.DataFrame(rows, index=parsed.index)], axis=1)

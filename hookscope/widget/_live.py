@@ -123,9 +123,9 @@ class LiveTable:
         """Like ``df``; ``expand_json=True`` adds ``json.<key>`` columns, as in ``to_dataframe``."""
         if not expand_json:
             return self.df
-        from .._dataframe import to_dataframe
+        from .._dataframe import with_json_columns
 
-        return to_dataframe(self._model.requests(), expand_json=True)
+        return with_json_columns(self.df)
 
     @property
     def requests(self) -> list[CapturedRequest]:
