@@ -132,9 +132,7 @@ def _frame(requests: list[CapturedRequest]) -> pd.DataFrame:
     content_types: list[str | None] = []
     parsed: list[Any] = []
     for request in requests:
-        pairs = [
-            (name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw
-        ]
+        pairs = request.header_pairs
         media_type, is_json = None, False
         for name, value in pairs:
             if name.lower() == "content-type":

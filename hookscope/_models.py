@@ -99,7 +99,7 @@ class CapturedRequest:
             "method": self.method,
             "path": self.path,
             "query": self.query,
-            "headers": [list(pair) for pair in self.headers.multi_items()],
+            "headers": [list(pair) for pair in self.header_pairs],
             "body": body,
             "body_encoding": encoding,
             "size": self.size,
@@ -117,6 +117,13 @@ class CapturedRequest:
     def size(self) -> int:
         """Body size in bytes."""
         return len(self.body)
+
+    @property
+    def header_pairs(self) -> list[tuple[str, str]]:
+        """Every header as sent: ``(name, value)`` in arrival order, names in their own case."""
+        return [
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in self.headers.raw
+        ]
 
     @property
     def target(self) -> str:
@@ -173,7 +180,7 @@ class CapturedRequest:
         """A ``curl`` command that sends this request again to ``base_url`` + path."""
         url = base_url.rstrip("/") + self.target
         parts = ["curl", "-X", self.method, shlex.quote(url)]
-        for name, value in self.headers.multi_items():
+        for name, value in self.header_pairs:
             if name.lower() in ("host", "content-length"):
                 continue
             parts += ["-H", shlex.quote(f"{name}: {value}")]

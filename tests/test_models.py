@@ -137,3 +137,14 @@ def test_repr_is_readable() -> None:
     assert repr(req) == (
         "<CapturedRequest 1764366000123-0 POST /github/push?a=1&a=2&b=%C3%A9 application/json 21 B>"
     )
+
+
+def test_header_names_keep_their_case_on_the_wire() -> None:
+    wire = {
+        "id": "1-0", "bin": "b_x", "received_at": "2026-11-28T21:43:44.123456Z",
+        "method": "POST", "path": "/", "headers": [["X-GitHub-Event", "push"], ["x-a", "1"]],
+    }  # fmt: skip
+    request = CapturedRequest.from_wire(wire)
+    assert request.to_wire()["headers"] == [["X-GitHub-Event", "push"], ["x-a", "1"]]
+    assert request.headers["x-github-event"] == "push"
+    assert "-H 'X-GitHub-Event: push'" in request.to_curl()

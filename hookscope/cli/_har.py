@@ -75,9 +75,7 @@ def har_entry(request: CapturedRequest, capture_url: str) -> dict[str, Any]:
         "url": capture_url.rstrip("/") + request.target,
         "httpVersion": _http_version(request.http_version),
         "cookies": _cookies(request),
-        "headers": [
-            {"name": name, "value": value} for name, value in request.headers.multi_items()
-        ],
+        "headers": [{"name": name, "value": value} for name, value in request.header_pairs],
         "queryString": [
             {"name": name, "value": value}
             for name, value in parse_qsl(request.query, keep_blank_values=True)

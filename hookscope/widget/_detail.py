@@ -78,7 +78,7 @@ class Detail:
             http_version=request.http_version,
             content_type=request.content_type,
             size=request.size,
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
+            headers=request.header_pairs,
             kind=kind,
             body=body[:TEXT_LIMIT],
             truncated=truncated,
