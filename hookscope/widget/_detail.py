@@ -61,13 +61,14 @@ class Detail:
                 form = [(name, _form_value(value)) for name, value in fields]
             except ValueError:
                 kind = "text" if text is not None else "binary"
+        hexed = kind == "binary" or (kind == "form" and text is None)
         if kind == "json":
             body = json.dumps(parsed_json(request)[1], indent=2, ensure_ascii=False)
-        elif kind == "binary" or (kind == "form" and text is None):
+        elif hexed:
             body = hexdump(request.body, HEX_LIMIT)
         else:
             body = text or ""
-        truncated = request.size > HEX_LIMIT if kind == "binary" else len(body) > TEXT_LIMIT
+        truncated = request.size > HEX_LIMIT if hexed else len(body) > TEXT_LIMIT
         return cls(
             id=request.id,
             method=request.method,

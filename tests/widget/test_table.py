@@ -187,6 +187,19 @@ def test_detail_form_fields() -> None:
     assert "Form fields (2)" in detail_html(detail)
 
 
+def test_detail_of_a_large_binary_multipart_body_says_it_is_truncated() -> None:
+    boundary = "XyZ"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode() + bytes(range(256)) * 40 + f"\r\n--{boundary}--\r\n".encode()
+    content_type = f"multipart/form-data; boundary={boundary}"
+    detail = Detail.of(make_request(3, body=body, content_type=content_type))
+    assert detail.kind == "form"
+    assert len(detail.body.splitlines()) == HEX_LIMIT // 16
+    assert detail.truncated
+
+
 def test_detail_binary_is_a_hex_dump_with_its_size() -> None:
     data = bytes(range(256)) * 40  # 10,240 bytes
     request = make_request(1, body=data, content_type="application/octet-stream")
