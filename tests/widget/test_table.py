@@ -190,9 +190,13 @@ def test_detail_form_fields() -> None:
 def test_detail_of_a_large_binary_multipart_body_says_it_is_truncated() -> None:
     boundary = "XyZ"
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode() + bytes(range(256)) * 40 + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + bytes(range(256)) * 40
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     content_type = f"multipart/form-data; boundary={boundary}"
     detail = Detail.of(make_request(3, body=body, content_type=content_type))
     assert detail.kind == "form"
