@@ -66,7 +66,7 @@ def export(target: BinTarget, fmt: str, output: str, since: str | None) -> None:
 @contextlib.contextmanager
 def _opened(output: str) -> Iterator[IO[bytes]]:
     if output == "-":
-        yield click.get_binary_stream("stdout")
+        yield sys.stdout.buffer
         return
     final = Path(output)
     partial = final.with_name(final.name + ".part")

@@ -60,7 +60,7 @@ def tail(
 async def _follow(
     target: BinTarget, as_json: bool, since: str | None, last: int | None, color: bool | None
 ) -> None:
-    out = click.get_binary_stream("stdout")
+    out = sys.stdout.buffer
     async with AsyncClient(target.url) as client:
         bin = client.bin(target.bin_id, target.token)
         await bin.info()  # a wrong token or bin fails now, with one line, not on reconnects

@@ -335,7 +335,9 @@ def _shell() -> Any:
         from IPython.core.getipython import get_ipython
     except ImportError:
         return None
-    return get_ipython()  # type: ignore[no-untyped-call]
+    # Typed in IPython 9, untyped before: called through Any so both check.
+    getter: Any = get_ipython
+    return getter()
 
 
 def _in_kernel() -> bool:
