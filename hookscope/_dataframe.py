@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.http import parse_options_header
 
+from ._extras import require
 from ._models import CapturedRequest
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ def to_dataframe(requests: Iterable[CapturedRequest], *, expand_json: bool = Fal
     df = hookscope.to_dataframe(bin.requests(), expand_json=True)
     df["json.action"].value_counts()
     """
+    require("pandas", "to_dataframe()")
     import pandas as pd
 
     requests = list(requests)

@@ -7,6 +7,7 @@ HookscopeError
 │   ├── RequestNotFound      404: no such request id in the bin
 │   └── ServerUnavailable    503: the server's storage is unreachable
 ├── ConnectionFailed         could not reach the server at all
+├── MissingExtra             a feature needs an optional dependency (also an ImportError)
 ├── StreamLagged             the server closed a stream because the reader fell behind
 └── WaitTimeout              wait_for() saw no matching request in time (an AssertionError)
 """
@@ -18,6 +19,7 @@ __all__ = [
     "BinNotFound",
     "ConnectionFailed",
     "HookscopeError",
+    "MissingExtra",
     "RequestNotFound",
     "ServerUnavailable",
     "StreamLagged",
@@ -57,6 +59,17 @@ class ServerUnavailable(ApiError):
 
 class ConnectionFailed(HookscopeError):
     """The server could not be reached (refused, reset, DNS, timeout)."""
+
+
+class MissingExtra(HookscopeError, ImportError):
+    """A feature needs an optional dependency; ``extra`` names what to install.
+
+    ``pip install 'hookscope[pandas]'`` (or ``[redis]``, ``[jupyter]``, ``[all]``).
+    """
+
+    def __init__(self, message: str, *, extra: str) -> None:
+        super().__init__(message)
+        self.extra = extra
 
 
 class StreamLagged(HookscopeError):

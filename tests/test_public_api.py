@@ -21,6 +21,7 @@ EXPORTED = [
     "FormFile",
     "HookscopeError",
     "LiveTable",
+    "MissingExtra",
     "RequestNotFound",
     "ServerUnavailable",
     "StreamLagged",

@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import BinNotFound, Unauthorized, WaitTimeout
+from .._extras import require
 from .._ids import BEGINNING
 from .._models import CapturedRequest
 from ._source import StreamFactory
@@ -77,6 +78,7 @@ class LiveTable:
             raise ValueError(f"tail must be from 0 to {MAX_TAIL}, or None for the whole history")
         if interval <= 0:
             raise ValueError("interval must be positive")
+        require("jupyter", "LiveTable")
         from ._source import stream_factory
         from ._view import LiveTableView
 
