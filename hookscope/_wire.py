@@ -1,4 +1,4 @@
-"""Wire format v1: captured requests and WebSocket frames as JSON text.
+"""Wire format v1: a captured request as JSON text (frames around it: ``_contract``).
 
 Everything that crosses a process boundary is built and read here: the server encodes a
 capture once (``encode_capture``), the backend stamps its id (``with_id``) and stores the
@@ -17,20 +17,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
-    "LIVE_FRAME",
-    "batch_frame",
     "decode_body",
     "encode_body",
     "encode_capture",
-    "error_frame",
     "format_timestamp",
+    "loads",
     "parse_timestamp",
-    "request_frame",
     "with_id",
 ]
 
@@ -108,24 +105,6 @@ def encode_capture(
 def with_id(payload: str, request_id: str) -> str:
     """Splice ``"id"`` into the front of an ``encode_capture`` payload (no re-encoding)."""
     return '{"id":"' + request_id + '",' + payload[1:]
-
-
-def request_frame(request_json: str) -> str:
-    """``{"type": "request", "request": ...}`` around one stored request text."""
-    return '{"type":"request","request":' + request_json + "}"
-
-
-def batch_frame(request_jsons: Iterable[str]) -> str:
-    """``{"type": "batch", "requests": [...]}`` around several stored request texts, in order."""
-    return '{"type":"batch","requests":[' + ",".join(request_jsons) + "]}"
-
-
-LIVE_FRAME = '{"type":"live"}'
-
-
-def error_frame(code: str, message: str) -> str:
-    """``{"type": "error", "code": ..., "message": ...}``, sent just before a close."""
-    return _dumps({"type": "error", "code": code, "message": message})
 
 
 def loads(text: str | bytes) -> Any:

@@ -24,8 +24,8 @@ import random
 from collections import deque
 from collections.abc import Callable
 from typing import NoReturn
-from urllib.parse import urlencode
 
+from .._contract import CloseCode, ws_url
 from .._exceptions import BinNotFound, ConnectionFailed, HookscopeError, Unauthorized
 from .._ids import id_key
 from .._models import CapturedRequest
@@ -35,11 +35,6 @@ from ._errors import api_error
 __all__ = ["Backoff", "StreamProtocol", "StreamState", "ws_url"]
 
 log = logging.getLogger("hookscope.client")
-
-# Close codes the server uses (DESIGN.md, "WebSocket stream protocol").
-FEED_LOST = 1012
-LAGGING = 4008
-BIN_DELETED = 4404
 
 _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -76,14 +71,6 @@ class Backoff:
     def delay(self, attempt: int) -> float:
         ceiling = min(self.maximum, self.initial * self.factor ** min(attempt, 64))
         return self._uniform(ceiling / 2, ceiling)
-
-
-def ws_url(base_url: str, bin_id: str, query: dict[str, str]) -> str:
-    """The stream URL of a bin: ``http`` becomes ``ws`` and ``https`` becomes ``wss``."""
-    scheme, rest = base_url.rstrip("/").split("://", 1)
-    ws_scheme = {"http": "ws", "https": "wss"}.get(scheme.lower(), scheme)
-    suffix = f"?{urlencode(query)}" if query else ""
-    return f"{ws_scheme}://{rest}/api/bins/{bin_id}/ws{suffix}"
 
 
 class StreamProtocol:
@@ -169,7 +156,7 @@ class StreamProtocol:
         """
         error = self._error_frame
         self._error_frame = None
-        if code == BIN_DELETED:
+        if code == CloseCode.BIN_DELETED:
             message = f"bin {self.bin_id} was deleted while streaming"
             self._fail(BinNotFound(message, code="bin_deleted"))
         if code in (4401, 4403):
@@ -180,7 +167,7 @@ class StreamProtocol:
             why += f", {error[0]}: {error[1]}"
         elif reason:
             why += f", {reason}"
-        if code == LAGGING:
+        if code == CloseCode.LAGGING:
             self.lagged += 1
             # Behind, not broken: catch up at once (the replay comes in large batches).
             return self._retry(why, immediate=self._attempt == 0)

@@ -10,12 +10,11 @@ bound.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 from collections.abc import Callable
 
+from .._contract import CloseCode, request_frame, sse_request
 from .._ids import id_key
-from .._wire import request_frame
 from ..backends._base import (
     Backend,
     BackendUnavailable,
@@ -28,15 +27,6 @@ from ..backends._base import (
 __all__ = ["CloseCode", "Hub", "LiveItem", "Watcher", "WatcherClosed"]
 
 log = logging.getLogger("hookscope.server")
-
-
-class CloseCode(enum.IntEnum):
-    """WebSocket close codes the stream uses (SSE sends the same names as error codes)."""
-
-    NORMAL = 1000
-    FEED_LOST = 1012  # "service restart": reconnect with since=<last id>
-    LAGGING = 4008
-    BIN_DELETED = 4404
 
 
 class LiveItem:
@@ -60,7 +50,7 @@ class LiveItem:
     @property
     def sse_frame(self) -> str:
         if self._sse is None:
-            self._sse = f"id: {self.id}\nevent: request\ndata: {self.text}\n\n"
+            self._sse = sse_request(self.id, self.text)
         return self._sse
 
 

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 from quart import Blueprint, Response, request
 
+from .._contract import SSE_RETRY
 from ..backends._base import Stored
 from ._auth import require_bin
 from ._hub import Watcher, WatcherClosed
@@ -63,7 +64,7 @@ async def _sse_events(
 ) -> AsyncIterator[str]:
     idle = app_state.settings.ping_interval
     try:
-        yield "retry: 1000\n\n"
+        yield SSE_RETRY
         async for chunk in chunks(app_state, watcher, bin_id, since, tail, idle=idle):
             if chunk is Mark.LIVE:
                 yield "event: live\ndata: {}\n\n"

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from .._wire import LIVE_FRAME, batch_frame, error_frame
+from .._contract import LIVE_FRAME, batch_frame, error_frame
 from ..backends._base import BackendUnavailable
 from ._auth import check_token, fetch_bin, query_args, scope_token
 from ._errors import ApiProblem, error_body
