@@ -13,7 +13,6 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Literal
 
 __all__ = ["Settings", "parse_duration", "parse_size"]
 
@@ -55,17 +54,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-BackendName = Literal["memory", "redis"]
-
-
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything ``hookscope serve`` can be told; each field has a ``HOOKSCOPE_*`` variable."""
 
     host: str = "127.0.0.1"
     port: int = 8080
-    backend: BackendName = "memory"
+    backend: str = "memory"
     redis_url: str | None = None
+    redis_cluster: bool = False
     workers: int = 1
     public_url: str | None = None
     api_key: str | None = None
@@ -76,12 +73,20 @@ class Settings:
     watcher_queue: int = 10_000
     lag_grace: float = 10.0
     ping_interval: float = 20.0
+    replay_page: int = 500
+    expiry_check: float = 30.0
 
     def __post_init__(self) -> None:
         if self.redis_url and self.backend == "memory":
             object.__setattr__(self, "backend", "redis")
-        if self.backend not in ("memory", "redis"):
-            raise ValueError(f"unknown backend {self.backend!r} (expected 'memory' or 'redis')")
+        from .backends import backend_names  # the registry; imported late (it imports us)
+
+        if self.backend not in backend_names():
+            raise ValueError(
+                f"unknown backend {self.backend!r} (expected one of {', '.join(backend_names())})"
+            )
+        if self.redis_cluster and self.backend != "redis":
+            raise ValueError("--redis-cluster needs the redis backend (--redis-url)")
         if self.backend == "redis" and not self.redis_url:
             object.__setattr__(self, "redis_url", "redis://127.0.0.1:6379/0")
         if self.workers < 1:
@@ -93,6 +98,8 @@ class Settings:
             )
         if self.max_body < 0 or self.max_requests < 1 or self.ttl <= 0:
             raise ValueError("--max-body must be >= 0, --max-requests >= 1 and --ttl > 0")
+        if self.replay_page < 1 or self.expiry_check <= 0:
+            raise ValueError("HOOKSCOPE_REPLAY_PAGE must be >= 1 and HOOKSCOPE_EXPIRY_CHECK > 0")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -126,10 +133,21 @@ class Settings:
 
 
 def _convert(name: str, raw: str) -> object:
-    if name in ("port", "workers", "max_requests", "watcher_queue"):
+    if name in ("port", "workers", "max_requests", "watcher_queue", "replay_page"):
         return int(raw)
     if name == "max_body":
         return parse_size(raw)
-    if name in ("ttl", "ping_interval", "lag_grace"):
+    if name in ("ttl", "ping_interval", "lag_grace", "expiry_check"):
         return parse_duration(raw)
+    if name == "redis_cluster":
+        return _flag(raw)
     return raw
+
+
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a yes/no value: {raw!r} (try 1 or 0)")

@@ -10,12 +10,21 @@ import re
 import secrets
 import time
 
-__all__ = ["BEGINNING", "IdClock", "id_key", "is_request_id", "new_bin_id", "new_token"]
+__all__ = [
+    "BEGINNING",
+    "IdClock",
+    "id_key",
+    "is_bin_id",
+    "is_request_id",
+    "new_bin_id",
+    "new_token",
+]
 
 BEGINNING = "0-0"
 """Below every request id: ``since=BEGINNING`` replays everything a bin still holds."""
 
-_ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
+_ID = re.compile(r"^([0-9]{1,20})-([0-9]{1,20})\Z", re.ASCII)
+_BIN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 _MAX_PART = 2**64 - 1  # Redis Stream ids are two unsigned 64-bit integers
 
 
@@ -23,6 +32,14 @@ def is_request_id(value: str) -> bool:
     """True when ``value`` has the ``<ms>-<seq>`` form, each part within 64 bits."""
     match = _ID.match(value)
     return match is not None and int(match[1]) <= _MAX_PART and int(match[2]) <= _MAX_PART
+
+
+def is_bin_id(value: str) -> bool:
+    """True when ``value`` could be a bin id: 1 to 64 of ``A-Z a-z 0-9 _ -``.
+
+    Every id hookscope mints has this form; anything else is no bin, without a lookup.
+    """
+    return _BIN_ID.match(value) is not None
 
 
 def id_key(request_id: str) -> tuple[int, int]:

@@ -109,11 +109,11 @@ async def serve_until(app: Any, config: Config, stop: asyncio.Event) -> None:
     """
     from hypercorn.asyncio import serve
 
-    from .server._hub import CloseCode
+    from .server import close_streams
 
     async def shutdown_trigger() -> None:
         await stop.wait()
-        app.extensions["hookscope"].hub.close_all(CloseCode.FEED_LOST, "server restarting")
+        close_streams(app)
 
     await serve(app, config, shutdown_trigger=shutdown_trigger)
 

@@ -1,8 +1,12 @@
-"""The live feed of one server process: ONE Redis pub/sub connection for all its watchers.
+"""``RedisFeed``: the live feed of one server process, over sharded pub/sub (Redis 7).
 
-``subscribe`` returns only once Redis has confirmed the subscription, so that "subscribe,
-then replay history" has no gap. Losing the connection is reported once (``on_lost``) and
-every subscription is dropped; the next ``subscribe`` connects again.
+One subscriber connection per Redis node, for all the watchers of the process (the hub
+counts watchers per bin; this class only speaks to Redis). ``subscribe`` returns once Redis
+has confirmed the ``SSUBSCRIBE``, so that "subscribe, then replay history" has no gap; a
+``subscribe`` cancelled before that is undone before it returns. Losing a connection is
+reported once (``FeedLost`` for the bins it carried) and its subscriptions are dropped; the
+next ``subscribe`` connects again. A malformed message is logged and dropped: it never costs
+the other streams their feed.
 """
 
 from __future__ import annotations
@@ -18,25 +22,109 @@ from typing import Any
 from redis.asyncio.connection import Connection
 from redis.exceptions import RedisError
 
-from ._base import BackendUnavailable
+from ._redis_keys import DELETED, RedisKeys
+from ._types import BackendUnavailable, BinDeleted, Captured, FeedEvent, FeedLost
 
-__all__ = ["PubSubFeed"]
+__all__ = ["RedisFeed", "Subscriber"]
 
 log = logging.getLogger("hookscope.redis")
 
+NodeOf = Callable[[str], tuple[str, dict[str, Any]]]
+"""``node_of(channel) -> (node name, connection kwargs)``: where a shard channel lives."""
 
-class PubSubFeed:
-    """Reference counting lives in the server's hub; this class only speaks to Redis."""
+
+class RedisFeed:
+    """Routes each bin's channel to the subscriber connection of its node."""
 
     def __init__(
         self,
-        connection_kwargs: dict[str, Any],
+        node_of: NodeOf,
         *,
-        on_message: Callable[[str, str], None],
-        on_lost: Callable[[str], None],
+        keys: RedisKeys | None = None,
         confirm_timeout: float = 5.0,
         health_interval: float = 5.0,
     ) -> None:
+        self._node_of = node_of
+        self.keys = keys or RedisKeys()
+        self._confirm_timeout = confirm_timeout
+        self._health_interval = health_interval
+        self._on_event: Callable[[FeedEvent], None] = lambda event: None
+        self._subscribers: dict[str, Subscriber] = {}
+        self._where: dict[str, Subscriber] = {}  # bin id -> the subscriber carrying it
+
+    @property
+    def connections(self) -> int:
+        """Open subscriber connections (one per node with subscriptions)."""
+        return sum(1 for subscriber in self._subscribers.values() if subscriber.connected)
+
+    async def start(self, on_event: Callable[[FeedEvent], None]) -> None:
+        self._on_event = on_event
+
+    async def close(self) -> None:
+        subscribers, self._subscribers = self._subscribers, {}
+        self._where.clear()
+        for subscriber in subscribers.values():
+            await subscriber.close()
+
+    async def subscribe(self, bin_id: str) -> None:
+        channel = self.keys.channel(bin_id)
+        name, kwargs = self._node_of(channel)
+        subscriber = self._subscribers.get(name)
+        if subscriber is None:
+            subscriber = self._subscribers[name] = Subscriber(
+                name,
+                kwargs,
+                on_message=self._on_message,
+                on_lost=self._on_lost,
+                confirm_timeout=self._confirm_timeout,
+                health_interval=self._health_interval,
+            )
+        await subscriber.subscribe(channel)
+        self._where[bin_id] = subscriber
+
+    async def unsubscribe(self, bin_id: str) -> None:
+        subscriber = self._where.pop(bin_id, None)
+        if subscriber is not None:
+            await subscriber.unsubscribe(self.keys.channel(bin_id))
+
+    def _on_message(self, channel: str, data: str) -> None:
+        bin_id = self.keys.bin_of_channel(channel)
+        if bin_id is None:
+            return
+        if data.startswith('{"id":"'):
+            end = data.find('"', 7)
+            if end < 0:
+                raise ValueError("a capture without a closed id")
+            self._on_event(Captured(bin_id, data[7:end], data))
+        elif data == DELETED:
+            self._on_event(BinDeleted(bin_id))
+        else:
+            raise ValueError("neither a capture nor a control message")
+
+    def _on_lost(self, subscriber: Subscriber, reason: str, channels: frozenset[str]) -> None:
+        bins = frozenset(
+            bin_id for channel in channels if (bin_id := self.keys.bin_of_channel(channel))
+        )
+        for bin_id in bins:
+            if self._where.get(bin_id) is subscriber:
+                del self._where[bin_id]
+        self._on_event(FeedLost(f"{subscriber.name}: {reason}", bins))
+
+
+class Subscriber:
+    """One subscriber connection to one Redis node: ``SSUBSCRIBE``, confirmations, messages."""
+
+    def __init__(
+        self,
+        name: str,
+        connection_kwargs: dict[str, Any],
+        *,
+        on_message: Callable[[str, str], None],
+        on_lost: Callable[[Subscriber, str, frozenset[str]], None],
+        confirm_timeout: float = 5.0,
+        health_interval: float = 5.0,
+    ) -> None:
+        self.name = name
         self._kwargs = connection_kwargs
         self._on_message = on_message
         self._on_lost = on_lost
@@ -45,6 +133,7 @@ class PubSubFeed:
         self._connection: Connection | None = None
         self._connecting = asyncio.Lock()
         self._waiters: dict[str, deque[asyncio.Future[None]]] = {}
+        self._channels: set[str] = set()  # confirmed and not unsubscribed by us
         self._tasks: list[asyncio.Task[None]] = []
         self._last_seen = 0.0
         self._closing: set[asyncio.Task[None]] = set()
@@ -82,28 +171,46 @@ class PubSubFeed:
     async def subscribe(self, channel: str) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(channel, deque()).append(future)
+        connection: Connection | None = None
         try:
-            await self._send("SUBSCRIBE", channel)
+            connection = await self._send("SSUBSCRIBE", channel)
             async with asyncio.timeout(self._confirm_timeout):
                 await future
         except TimeoutError:
             self._lose(self._connection, "no subscribe confirmation")
             raise BackendUnavailable("Redis did not confirm the subscription in time") from None
+        except asyncio.CancelledError:
+            # Redis may confirm after we stopped waiting: undo it, so that nothing stays
+            # subscribed that the hub does not count (in order: same connection, same lock).
+            if connection is not None:
+                with contextlib.suppress(BackendUnavailable):
+                    await asyncio.shield(self._unsubscribe_sent(channel))
+            raise
         finally:
             waiting = self._waiters.get(channel)
             if waiting and future in waiting and not future.done():
                 waiting.remove(future)
+        if self._connection is not connection:  # confirmed, then lost before we resumed
+            raise BackendUnavailable("the pub/sub connection was lost while subscribing")
+        self._channels.add(channel)
+
+    async def _unsubscribe_sent(self, channel: str) -> None:
+        self._channels.discard(channel)
+        if self._connection is not None:
+            await self._send("SUNSUBSCRIBE", channel)
 
     async def unsubscribe(self, channel: str) -> None:
-        if self._connection is not None:
-            await self._send("UNSUBSCRIBE", channel)
+        await self._unsubscribe_sent(channel)
 
     async def _read(self, connection: Connection) -> None:
         try:
             while True:
                 reply = await connection.read_response(disconnect_on_error=False)
                 self._last_seen = time.monotonic()
-                self._dispatch(reply)
+                try:
+                    self._dispatch(reply)
+                except Exception as error:  # one bad message must not end the feed
+                    log.warning("dropped a malformed pub/sub message (%s): %.200r", error, reply)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # any failure of the reader means the feed is gone
@@ -113,9 +220,9 @@ class PubSubFeed:
         if not isinstance(reply, list) or not reply:
             return
         kind = reply[0]
-        if kind == "message":
+        if kind == "smessage":
             self._on_message(reply[1], reply[2])
-        elif kind == "subscribe":
+        elif kind == "ssubscribe":
             waiting = self._waiters.get(reply[1])
             while waiting:
                 future = waiting.popleft()
@@ -124,6 +231,11 @@ class PubSubFeed:
                     break
             if waiting is not None and not waiting:
                 self._waiters.pop(reply[1], None)
+        elif kind == "sunsubscribe" and reply[1] in self._channels:
+            # Redis dropped it, not us (the slot moved to another node): the watchers of
+            # that bin resume through a new subscription.
+            self._channels.discard(reply[1])
+            self._on_lost(self, "the channel's slot moved", frozenset({reply[1]}))
 
     async def _keepalive(self, connection: Connection) -> None:
         """PING now and then: a Redis that vanished without a FIN is noticed in seconds."""
@@ -155,8 +267,9 @@ class PubSubFeed:
         closing = asyncio.get_running_loop().create_task(_disconnect(connection))
         self._closing.add(closing)  # keep a reference until it is done
         closing.add_done_callback(self._closing.discard)
-        log.warning("Redis pub/sub connection lost: %s", reason)
-        self._on_lost(reason)
+        log.warning("Redis pub/sub connection to %s lost: %s", self.name, reason)
+        channels, self._channels = frozenset(self._channels), set()
+        self._on_lost(self, reason, channels)
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None

@@ -1,28 +1,27 @@
 """Lua scripts of the redis backend: each runs atomically inside Redis.
 
-Keys: ``<prefix>bin:<id>`` (hash: token, limits, response), ``<prefix>req:<id>`` (stream of
-captures, field ``r`` = wire JSON without the id). Channel: ``<prefix>ch:<id>``; it carries
-each request's full wire JSON, or ``!deleted``.
+Every script's KEYS are a bin's ``[meta, log, channel]`` (``RedisKeys.of``), one hash slot,
+so they run on Redis Cluster too. Publishing is ``SPUBLISH`` (sharded pub/sub, Redis 7).
 """
 
 from __future__ import annotations
 
 __all__ = ["CAPTURE", "CLEAR", "DELETE", "UPDATE"]
 
-# KEYS: bin hash, stream. ARGV: payload (wire JSON without id, starts with '{'), channel.
-# Returns false for an unknown bin, else {id, response json}.
+# ARGV: payload (wire JSON without id, starts with '{'). Returns false for an unknown bin,
+# else {id, response json}.
 CAPTURE = """
 local meta = redis.call('HMGET', KEYS[1], 'response', 'max_requests', 'ttl_s')
 if not meta[2] then return false end
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '=', meta[2], '*', 'r', ARGV[1])
-redis.call('PUBLISH', ARGV[2], '{"id":"' .. id .. '",' .. string.sub(ARGV[1], 2))
+redis.call('SPUBLISH', KEYS[3], '{"id":"' .. id .. '",' .. string.sub(ARGV[1], 2))
 local ttl_ms = string.format('%d', math.floor(tonumber(meta[3]) * 1000))
 redis.call('PEXPIRE', KEYS[1], ttl_ms)
 redis.call('PEXPIRE', KEYS[2], ttl_ms)
 return {id, meta[1]}
 """
 
-# KEYS: bin hash, stream. ARGV: field, value, field, value... Returns false or HGETALL.
+# ARGV: field, value, field, value... Returns false or HGETALL.
 UPDATE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 if #ARGV > 0 then redis.call('HSET', KEYS[1], unpack(ARGV)) end
@@ -33,16 +32,15 @@ if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ttl_ms
 return redis.call('HGETALL', KEYS[1])
 """
 
-# KEYS: bin hash, stream. ARGV: channel. Tells every server process, so streams close.
+# ARGV: the control message. Tells every server process, so that streams close.
 DELETE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('PUBLISH', ARGV[1], '!deleted')
+redis.call('SPUBLISH', KEYS[3], ARGV[1])
 return 1
 """
 
-# KEYS: bin hash, stream. Empties the stream but keeps it (and its last id), so that ids
-# keep increasing after a clear.
+# Empties the stream but keeps it (and its last id), so that ids keep increasing after a clear.
 CLEAR = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('XTRIM', KEYS[2], 'MAXLEN', 0) end

@@ -1,7 +1,8 @@
 """The embedded backend: bins and history in this process's memory.
 
-Good for notebooks, tests and a laptop; nothing to install. Each bin keeps its newest
-``max_requests`` requests and disappears ``ttl_s`` after its last capture or update.
+Good for notebooks, tests and a laptop; nothing to install, one process only. Each bin keeps
+its newest ``max_requests`` requests and disappears ``ttl_s`` after its last capture or
+update. The feed is a direct call: captures reach the hub in the same step that stores them.
 """
 
 from __future__ import annotations
@@ -10,24 +11,46 @@ import asyncio
 import bisect
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from .._config import Settings
 from .._ids import IdClock, id_key
 from .._wire import with_id
-from ._base import (
-    Appended,
-    BinDeleted,
-    BinRecord,
-    Captured,
-    FeedEvent,
-    ResponseSpec,
-    Stored,
-)
+from ._interfaces import Backend
+from ._types import Appended, BinDeleted, BinRecord, Captured, FeedEvent, ResponseSpec, Stored
 
-__all__ = ["MemoryBackend"]
+__all__ = ["MemoryFeed", "MemoryStore", "open_memory"]
 
 _Entry = tuple[tuple[int, int], str, str]  # (sort key, id, text)
+
+
+def open_memory(settings: Settings) -> Backend:
+    """The ``memory`` backend of the registry."""
+    feed = MemoryFeed()
+    return Backend("memory", MemoryStore(feed), feed)
+
+
+class MemoryFeed:
+    """Hands each event to the hub at once; nothing to subscribe to, nothing to lose."""
+
+    def __init__(self) -> None:
+        self._on_event: Callable[[FeedEvent], None] = lambda event: None
+
+    async def start(self, on_event: Callable[[FeedEvent], None]) -> None:
+        self._on_event = on_event
+
+    async def close(self) -> None:
+        self._on_event = lambda event: None
+
+    def publish(self, event: FeedEvent) -> None:
+        self._on_event(event)
+
+    async def subscribe(self, bin_id: str) -> None:
+        return None
+
+    async def unsubscribe(self, bin_id: str) -> None:
+        return None
 
 
 @dataclass(slots=True)
@@ -37,21 +60,18 @@ class _Bin:
     entries: list[_Entry] = field(default_factory=list)
 
 
-class MemoryBackend:
-    """In-process storage; the live feed is a direct call, so it is never lost."""
+class MemoryStore:
+    """In-process bins and request logs, publishing to a ``MemoryFeed``."""
 
-    name = "memory"
-
-    def __init__(self, *, sweep_interval: float = 60.0) -> None:
+    def __init__(self, feed: MemoryFeed, *, sweep_interval: float = 60.0) -> None:
+        self._feed = feed
         self._bins: dict[str, _Bin] = {}
         self._clock = IdClock()
-        self._on_event: Callable[[FeedEvent], None] = lambda event: None
         self._sweep_interval = sweep_interval
         self._sweeper: asyncio.Task[None] | None = None
 
-    async def start(self, on_event: Callable[[FeedEvent], None]) -> None:
-        self._on_event = on_event
-        self._sweeper = asyncio.create_task(self._sweep_forever())
+    async def start(self) -> None:
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="hookscope-memory-sweep")
 
     async def close(self) -> None:
         if self._sweeper is not None:
@@ -73,7 +93,7 @@ class MemoryBackend:
 
     def _expire(self, bin_id: str) -> None:
         if self._bins.pop(bin_id, None) is not None:
-            self._on_event(BinDeleted(bin_id))
+            self._feed.publish(BinDeleted(bin_id))
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -88,6 +108,9 @@ class MemoryBackend:
     async def get_bin(self, bin_id: str) -> BinRecord | None:
         stored = self._live(bin_id)
         return stored.record if stored else None
+
+    async def existing(self, bin_ids: Sequence[str]) -> set[str]:
+        return {bin_id for bin_id in bin_ids if self._live(bin_id) is not None}
 
     async def update_bin(
         self, bin_id: str, *, name: str | None = None, response: ResponseSpec | None = None
@@ -125,7 +148,7 @@ class MemoryBackend:
             del entries[:excess]
         stored.expires_at = time.monotonic() + stored.record.ttl_s
         # Stored and published in one synchronous step: live order is history order.
-        self._on_event(Captured(bin_id, request_id, text))
+        self._feed.publish(Captured(bin_id, request_id, text))
         return Appended(request_id, text, stored.record.response)
 
     async def read(self, bin_id: str, *, after: str | None, limit: int) -> list[Stored] | None:
@@ -162,11 +185,3 @@ class MemoryBackend:
             return False
         stored.entries.clear()
         return True
-
-    # -- live feed: every capture is delivered synchronously, so there is nothing to do -----
-
-    async def subscribe(self, bin_id: str) -> None:
-        return None
-
-    async def unsubscribe(self, bin_id: str) -> None:
-        return None

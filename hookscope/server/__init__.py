@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ._app import create_app
+from ._app import close_streams, create_app
 
-__all__ = ["create_app"]
+__all__ = ["close_streams", "create_app"]

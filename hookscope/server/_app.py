@@ -9,16 +9,17 @@ from quart import Quart, Response
 from werkzeug.exceptions import HTTPException
 
 from .._config import Settings
+from .._contract import CloseCode
 from ..backends import Backend, BackendUnavailable, open_backend
 from ._api import api
 from ._asgi import HotPaths
-from ._errors import ApiProblem, error_response
-from ._hub import CloseCode, Hub
+from ._http import ApiProblem, error_response
+from ._hub import Hub
 from ._metrics import Metrics
 from ._sse import sse
 from ._state import AppState, state
 
-__all__ = ["create_app"]
+__all__ = ["close_streams", "create_app"]
 
 log = logging.getLogger("hookscope.server")
 
@@ -34,9 +35,11 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
     metrics = Metrics()
     hub = Hub(
-        backend,
+        backend.feed,
+        backend.store,
         watcher_limit=settings.watcher_queue,
         lag_grace=settings.lag_grace,
+        expiry_check=settings.expiry_check,
         on_lagged=metrics.lagged.inc,
     )
     app_state = AppState(settings, backend, hub, metrics)
@@ -49,11 +52,13 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     @app.before_serving
     async def open_backend_() -> None:
         await backend.start(hub.on_event)
+        await hub.start()
         log.info("hookscope ready (backend: %s)", backend.name)
 
     @app.after_serving
     async def close_backend() -> None:
         hub.close_all(CloseCode.FEED_LOST, "server shutting down")
+        await hub.close()
         await backend.close()
 
     @app.get("/healthz")
@@ -62,12 +67,11 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
 
     @app.get("/readyz")
     async def readyz() -> Response:
-        app_state = state()
-        if await app_state.backend.ready():
+        if await state().store.ready():
             return Response(
                 '{"ok":true,"backend":"' + backend.name + '"}', content_type="application/json"
             )
-        return error_response(503, "unavailable", f"the {backend.name} backend is unreachable")
+        raise BackendUnavailable(f"the {backend.name} backend is unreachable or refuses writes")
 
     @app.get("/metrics")
     async def metrics_text() -> Response:
@@ -75,18 +79,22 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
             state().metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8"
         )
 
-    @app.errorhandler(BackendUnavailable)
-    async def backend_unavailable(error: BackendUnavailable) -> Response:
-        metrics.backend_errors.inc()
-        return error_response(503, "unavailable", "storage is unavailable; try again")
-
     @app.errorhandler(ApiProblem)
-    async def api_problem(problem: ApiProblem) -> Response:
-        return error_response(problem.status, problem.code, problem.message)
+    @app.errorhandler(BackendUnavailable)
+    async def problem(error: Exception) -> Response:
+        found = state().problem(error)
+        assert found is not None
+        return error_response(found)
 
     @app.errorhandler(HTTPException)
     async def http_exception(error: HTTPException) -> Response:
         code = (error.name or "error").lower().replace(" ", "_")
-        return error_response(error.code or 500, code, error.description or code)
+        return error_response(ApiProblem(error.code or 500, code, error.description or code))
 
     return app
+
+
+def close_streams(app: Quart, reason: str = "server restarting") -> None:
+    """Close every live stream of ``app`` with 1012, so that its clients resume elsewhere."""
+    app_state: AppState = app.extensions["hookscope"]
+    app_state.hub.close_all(CloseCode.FEED_LOST, reason)

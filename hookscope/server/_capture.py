@@ -12,48 +12,19 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from .._contract import REQUEST_ID_HEADER, ErrorCode, split_capture_path
+from .._ids import is_bin_id
 from .._wire import encode_capture
-from ..backends._base import BackendUnavailable, ResponseSpec
-from ._errors import error_body
+from ..backends import ResponseSpec
+from ._http import JSON, ApiProblem, send_problem, send_reply
 from ._state import AppState
 
 __all__ = ["BODY_TIMEOUT", "capture"]
 
 BODY_TIMEOUT = 60.0  # seconds for a sender to deliver its whole body
 
-_JSON = [(b"content-type", b"application/json")]
 _TEXT = (b"content-type", b"text/plain; charset=utf-8")
-_REQUEST_ID = b"x-hookscope-request-id"
-
-
-def split_capture_path(raw_path: bytes) -> tuple[str, str]:
-    """``(bin id, sub-path)`` of ``/h/{bin}[/{path...}]``; the sub-path stays percent-encoded.
-
-    >>> split_capture_path(b"/h/b_1/github//push%20x")
-    ('b_1', '/github//push%20x')
-    >>> split_capture_path(b"/h/b_1"), split_capture_path(b"/h/b_1/")
-    (('b_1', '/'), ('b_1', '/'))
-    """
-    rest = raw_path[3:].decode("latin-1")  # drop "/h/"
-    bin_id, slash, sub = rest.partition("/")
-    return bin_id, ("/" + sub if slash and sub else "/")
-
-
-_NO_CONTENT = frozenset({204, 304})  # RFC 9110: no body, no Content-Length
-
-
-async def _reply(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    if status in _NO_CONTENT:
-        body = b""
-        headers = [(n, v) for n, v in headers if n != b"content-type"]
-    else:
-        headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _error(send: Any, status: int, code: str, message: str) -> None:
-    await _reply(send, status, list(_JSON), error_body(code, message))
+_REQUEST_ID = REQUEST_ID_HEADER.lower().encode()
 
 
 async def _read_body(receive: Any, limit: int) -> bytes | None:
@@ -100,13 +71,19 @@ async def capture(state: AppState, scope: dict[str, Any], receive: Any, send: An
                 body = await _read_body(receive, limit)
         except TimeoutError:
             metrics.rejects.labels("body_timeout").inc()
-            await _error(send, 408, "body_timeout", f"the body took over {BODY_TIMEOUT:g} s")
+            message = f"the body took over {BODY_TIMEOUT:g} s"
+            await send_problem(send, ApiProblem(408, ErrorCode.BODY_TIMEOUT, message))
             return
         except ConnectionResetError:
             return  # nobody to answer; nothing stored
     if body is None:
         metrics.rejects.labels("too_large").inc()
-        await _error(send, 413, "too_large", f"body over the limit of {limit} bytes")
+        message = f"body over the limit of {limit} bytes"
+        await send_problem(send, ApiProblem(413, ErrorCode.TOO_LARGE, message))
+        return
+    if not is_bin_id(bin_id):
+        metrics.rejects.labels("unknown_bin").inc()
+        await send_problem(send, ApiProblem(404, ErrorCode.BIN_NOT_FOUND, "no such bin"))
         return
 
     client = scope.get("client")
@@ -122,15 +99,17 @@ async def capture(state: AppState, scope: dict[str, Any], receive: Any, send: An
         http_version=scope.get("http_version", "1.1"),
     )
     try:
-        stored = await state.backend.append(bin_id, payload)
-    except BackendUnavailable:
+        stored = await state.store.append(bin_id, payload)
+    except Exception as error:
+        problem = state.problem(error)
+        if problem is None:
+            raise
         metrics.rejects.labels("unavailable").inc()
-        metrics.backend_errors.inc()
-        await _error(send, 503, "unavailable", "storage did not confirm the write; retry it later")
+        await send_problem(send, problem)
         return
     if stored is None:
         metrics.rejects.labels("unknown_bin").inc()
-        await _error(send, 404, "bin_not_found", f"no bin {bin_id!r}")
+        await send_problem(send, ApiProblem(404, ErrorCode.BIN_NOT_FOUND, f"no bin {bin_id!r}"))
         return
     metrics.captures.inc()
     metrics.capture_bytes.inc(len(body))
@@ -139,13 +118,13 @@ async def capture(state: AppState, scope: dict[str, Any], receive: Any, send: An
     if spec.delay_ms:
         await asyncio.sleep(spec.delay_ms / 1000)
     status, reply_headers, reply_body = _response(spec, stored.id)
-    await _reply(send, status, reply_headers, reply_body)
+    await send_reply(send, status, reply_headers, reply_body)
 
 
 def _response(spec: ResponseSpec, request_id: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     if spec.body is None:
         body = b'{"ok": true, "id": "' + request_id.encode() + b'"}'
-        default_type = _JSON[0]
+        default_type = JSON
     else:
         body = spec.body.encode("utf-8")
         default_type = _TEXT

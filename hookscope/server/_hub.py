@@ -1,28 +1,23 @@
 """Live fan-out inside one server process.
 
-Every watcher (a WebSocket or SSE stream) joins the ``Hub``; the hub holds ONE backend
+Every watcher (a WebSocket or SSE stream) joins the ``Hub``; the hub holds ONE feed
 subscription per bin however many watchers it has (reference-counted), and hands each live
 event to every watcher of that bin. Frames are encoded once per event, not once per watcher.
 A watcher whose backlog reaches its limit is closed as lagging instead of buffering without
-bound.
+bound. Every ``expiry_check`` seconds the hub asks the store which watched bins still exist
+and closes the streams of the others (4404): a store need not say when a bin expires.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
 from .._contract import CloseCode, request_frame, sse_request
 from .._ids import id_key
-from ..backends._base import (
-    Backend,
-    BackendUnavailable,
-    BinDeleted,
-    Captured,
-    FeedEvent,
-    FeedLost,
-)
+from ..backends import BackendUnavailable, BinDeleted, Bins, Captured, Feed, FeedEvent, FeedLost
 
 __all__ = ["CloseCode", "Hub", "LiveItem", "Watcher", "WatcherClosed"]
 
@@ -132,25 +127,45 @@ class Watcher:
 
 
 class Hub:
-    """Per-process registry of watchers, with one backend subscription per watched bin."""
+    """Per-process registry of watchers, with one feed subscription per watched bin."""
 
     def __init__(
         self,
-        backend: Backend,
+        feed: Feed,
+        bins: Bins,
         *,
         watcher_limit: int,
         lag_grace: float = 10.0,
+        expiry_check: float = 30.0,
         on_lagged: Callable[[], object] = lambda: None,
     ) -> None:
-        self._backend = backend
+        self._feed = feed
+        self._store_bins = bins
         self._watcher_limit = watcher_limit
         self._lag_grace = lag_grace
+        self._expiry_check = expiry_check
         self._on_lagged = on_lagged
         self._bins: dict[str, set[Watcher]] = {}  # the watchers of each subscribed bin
-        # Serialises subscribe/unsubscribe so that they reach the backend in order.
+        # Serialises subscribe/unsubscribe so that they reach the feed in order.
         self._subscriptions = asyncio.Lock()
-        # Bumped when the feed is lost: a subscription confirmed by the old feed is void.
+        # Bumped when (part of) the feed is lost: a subscription confirmed meanwhile is void.
         self._feed_generation = 0
+        self._expiry_task: asyncio.Task[None] | None = None
+
+    @property
+    def watched(self) -> frozenset[str]:
+        """The bins with at least one watcher (each subscribed once)."""
+        return frozenset(self._bins)
+
+    async def start(self) -> None:
+        """Start checking watched bins for expiry."""
+        self._expiry_task = asyncio.create_task(self._check_expiry(), name="hookscope-expiry")
+
+    async def close(self) -> None:
+        if self._expiry_task is not None:
+            self._expiry_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._expiry_task
 
     async def join(self, bin_id: str) -> Watcher:
         """A new watcher of ``bin_id``; once this returns, every later capture reaches it."""
@@ -160,7 +175,7 @@ class Hub:
                 watchers = self._bins.get(bin_id)
                 if watchers is None:
                     generation = self._feed_generation
-                    await self._backend.subscribe(bin_id)
+                    await self._feed.subscribe(bin_id)
                     if generation != self._feed_generation:
                         raise BackendUnavailable("the live feed was lost while subscribing")
                     watchers = self._bins[bin_id] = set()
@@ -180,17 +195,22 @@ class Hub:
             if not watchers and self._bins.get(watcher.bin_id) is watchers:
                 del self._bins[watcher.bin_id]
                 try:
-                    await self._backend.unsubscribe(watcher.bin_id)
+                    await self._feed.unsubscribe(watcher.bin_id)
                 except Exception:  # the feed reset on reconnect drops it anyway
                     log.warning("could not unsubscribe from %s", watcher.bin_id, exc_info=True)
 
     def close_all(self, code: CloseCode, reason: str) -> None:
+        """Close every stream of this process (shutdown: 1012, so that clients resume)."""
         for watchers in self._bins.values():
             for watcher in watchers:
                 watcher.close(code, reason)
 
+    def _close_bin(self, bin_id: str, code: CloseCode, reason: str) -> None:
+        for watcher in self._bins.get(bin_id, ()):
+            watcher.close(code, reason)
+
     def on_event(self, event: FeedEvent) -> None:
-        """The backend's callback: runs on the server's event loop."""
+        """The feed's callback: runs on the server's event loop."""
         if isinstance(event, Captured):
             watchers = self._bins.get(event.bin_id)
             if watchers is None:
@@ -204,14 +224,32 @@ class Hub:
                 watcher.abandon_later(self._lag_grace)
                 self._on_lagged()
         elif isinstance(event, BinDeleted):
-            for watcher in self._bins.get(event.bin_id, ()):
-                watcher.close(CloseCode.BIN_DELETED, "the bin was deleted")
+            self._close_bin(event.bin_id, CloseCode.BIN_DELETED, "the bin was deleted")
         elif isinstance(event, FeedLost):
-            log.warning("live feed lost (%s): closing every stream with 1012", event.reason)
             self._feed_generation += 1
-            bins, self._bins = self._bins, {}
-            for watchers in bins.values():
+            lost = list(self._bins) if event.bin_ids is None else list(event.bin_ids)
+            log.warning(
+                "live feed lost (%s): closing the streams of %d bin(s) with 1012",
+                event.reason,
+                len(lost),
+            )
+            for bin_id in lost:
+                watchers = self._bins.pop(bin_id, set())
                 for watcher in watchers:
                     watcher.close(
                         CloseCode.FEED_LOST, "live feed lost; reconnect with since=<last id>"
                     )
+
+    async def _check_expiry(self) -> None:
+        while True:
+            await asyncio.sleep(self._expiry_check)
+            watched = sorted(self._bins)
+            if not watched:
+                continue
+            try:
+                alive = await self._store_bins.existing(watched)
+            except BackendUnavailable:
+                continue  # the feed reports an outage itself
+            for bin_id in watched:
+                if bin_id not in alive:
+                    self._close_bin(bin_id, CloseCode.BIN_DELETED, "the bin expired")

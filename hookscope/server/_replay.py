@@ -12,23 +12,16 @@ import enum
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
-from .._ids import id_key
-from ..backends._base import BackendUnavailable, Stored
-from ._errors import ApiProblem
-from ._hub import CloseCode, LiveItem, Watcher, WatcherClosed
-from ._state import AppState
+from .._contract import MAX_TAIL, CloseCode, ErrorCode
+from .._ids import id_key, is_request_id
+from ..backends import BackendUnavailable, RequestLog, Stored
+from ._http import ApiProblem
+from ._hub import LiveItem, Watcher, WatcherClosed
+from ._validation import bounded_int
 
-__all__ = ["ERROR_CODES", "REPLAY_PAGE", "Chunk", "History", "Mark", "chunks", "replay_args"]
+__all__ = ["Chunk", "History", "Mark", "chunks", "replay_args"]
 
-REPLAY_PAGE = 500
 _NOTHING_SENT = (-1, -1)
-
-ERROR_CODES = {
-    CloseCode.LAGGING: "lagging",
-    CloseCode.BIN_DELETED: "bin_deleted",
-    CloseCode.FEED_LOST: "feed_lost",
-    CloseCode.NORMAL: "closed",
-}
 
 
 def replay_args(
@@ -44,34 +37,29 @@ def replay_args(
     since = args.get("since")
     tail_raw = args.get("tail")
     if since is not None and tail_raw is not None:
-        raise ApiProblem(400, "invalid_query", "since and tail do not combine; pick one")
-    if since is not None:
-        try:
-            id_key(since)
-        except ValueError:
-            raise ApiProblem(400, "invalid_since", "since must be a request id") from None
+        raise ApiProblem(400, ErrorCode.INVALID_QUERY, "since and tail do not combine; pick one")
+    if since is not None and not is_request_id(since):
+        raise ApiProblem(400, ErrorCode.INVALID_SINCE, "since must be a request id")
     tail = None
     if tail_raw is not None:
-        try:
-            tail = int(tail_raw)
-        except ValueError:
-            raise ApiProblem(400, "invalid_tail", "tail must be an integer") from None
-        if not 0 <= tail <= 1000:
-            raise ApiProblem(400, "invalid_tail", "tail must be from 0 to 1000")
+        tail = bounded_int(tail_raw, 0, MAX_TAIL)
+        if tail is None:
+            raise ApiProblem(
+                400, ErrorCode.INVALID_TAIL, f"tail must be an integer from 0 to {MAX_TAIL}"
+            )
     return since, tail
 
 
 async def _replay(
-    app_state: AppState, bin_id: str, since: str | None, tail: int | None
+    log: RequestLog, bin_id: str, since: str | None, tail: int | None, page_size: int
 ) -> AsyncIterator[list[Stored]]:
     """History pages to send before going live.
 
     Raises ``WatcherClosed`` if the bin vanishes, or (1012) if storage fails meanwhile.
     """
-    backend = app_state.backend
     try:
         if tail is not None:
-            page = await backend.tail(bin_id, tail)
+            page = await log.tail(bin_id, tail)
             if page is None:
                 raise WatcherClosed(CloseCode.BIN_DELETED, "the bin was deleted")
             if page:
@@ -79,12 +67,12 @@ async def _replay(
             return
         after = since
         while after is not None:
-            page = await backend.read(bin_id, after=after, limit=REPLAY_PAGE)
+            page = await log.read(bin_id, after=after, limit=page_size)
             if page is None:
                 raise WatcherClosed(CloseCode.BIN_DELETED, "the bin was deleted")
             if page:
                 yield page
-            after = page[-1][0] if len(page) == REPLAY_PAGE else None
+            after = page[-1][0] if len(page) == page_size else None
     except BackendUnavailable:
         raise WatcherClosed(CloseCode.FEED_LOST, "storage unavailable during replay") from None
 
@@ -112,12 +100,12 @@ Chunk = History | Mark | list[LiveItem]
 
 
 async def chunks(
-    app_state: AppState,
+    log: RequestLog,
     watcher: Watcher,
-    bin_id: str,
     since: str | None,
     tail: int | None,
     *,
+    page_size: int,
     idle: float | None = None,
 ) -> AsyncIterator[Chunk]:
     """What a stream sends, in order: ``History`` pages, ``Mark.LIVE``, then live items.
@@ -126,7 +114,7 @@ async def chunks(
     at or below it) are skipped. Raises ``WatcherClosed`` when the stream must end.
     """
     last_key = id_key(since) if since else _NOTHING_SENT  # since is exclusive, live too
-    async for page in _replay(app_state, bin_id, since, tail):
+    async for page in _replay(log, watcher.bin_id, since, tail, page_size):
         yield History(page)
         last_key = id_key(page[-1][0])
     yield Mark.LIVE

@@ -8,16 +8,14 @@ The same stream as the WebSocket (``_ws.py``), for browsers' ``EventSource`` and
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 
 from quart import Blueprint, Response, request
 
-from .._contract import SSE_RETRY
-from ..backends._base import Stored
-from ._auth import require_bin
+from .._contract import CLOSE_ERRORS, SSE_LIVE, SSE_PING, SSE_RETRY, sse_error, sse_requests
+from ._auth import open_bin, query_args
 from ._hub import Watcher, WatcherClosed
-from ._replay import ERROR_CODES, History, Mark, chunks, replay_args
+from ._replay import History, Mark, chunks, replay_args
 from ._state import AppState, state
 
 __all__ = ["sse"]
@@ -55,37 +53,39 @@ class _SseBody:
             await self._state.hub.leave(self._watcher)
 
 
-def _sse_requests(page: list[Stored]) -> str:
-    return "".join(f"id: {rid}\nevent: request\ndata: {text}\n\n" for rid, text in page)
-
-
 async def _sse_events(
-    app_state: AppState, watcher: Watcher, bin_id: str, since: str | None, tail: int | None
+    app_state: AppState, watcher: Watcher, since: str | None, tail: int | None
 ) -> AsyncIterator[str]:
-    idle = app_state.settings.ping_interval
+    settings = app_state.settings
     try:
         yield SSE_RETRY
-        async for chunk in chunks(app_state, watcher, bin_id, since, tail, idle=idle):
+        async for chunk in chunks(
+            app_state.store,
+            watcher,
+            since,
+            tail,
+            page_size=settings.replay_page,
+            idle=settings.ping_interval,
+        ):
             if chunk is Mark.LIVE:
-                yield "event: live\ndata: {}\n\n"
+                yield SSE_LIVE
             elif chunk is Mark.IDLE:
-                yield ": ping\n\n"
+                yield SSE_PING
             elif isinstance(chunk, History):
-                yield _sse_requests(chunk.page)
+                yield sse_requests(chunk.page)
             else:
                 yield "".join(item.sse_frame for item in chunk)
     except WatcherClosed as closed:
-        data = json.dumps({"code": ERROR_CODES[closed.code], "message": closed.reason})
-        yield f"event: error\ndata: {data}\n\n"
+        yield sse_error(CLOSE_ERRORS[closed.code], closed.reason)
 
 
 @sse.get("/bins/<bin_id>/events")
 async def sse_stream(bin_id: str) -> Response:
-    await require_bin(bin_id)
-    since, tail = replay_args(request.args, request.headers.get("Last-Event-ID"))
     app_state = state()
+    await open_bin(app_state.store, bin_id, request.scope["headers"], query_args(request.scope))
+    since, tail = replay_args(request.args, request.headers.get("Last-Event-ID"))
     watcher = await app_state.hub.join(bin_id)
-    body = _SseBody(app_state, watcher, _sse_events(app_state, watcher, bin_id, since, tail))
+    body = _SseBody(app_state, watcher, _sse_events(app_state, watcher, since, tail))
     response = Response(
         body,
         content_type="text/event-stream",

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from quart import current_app
 
 from .._config import Settings
-from ..backends._base import Backend
+from ..backends import Backend, BackendUnavailable, Store
+from ._http import ApiProblem, problem_of
 from ._hub import Hub
 from ._metrics import Metrics
 
@@ -20,6 +21,16 @@ class AppState:
     backend: Backend
     hub: Hub
     metrics: Metrics
+
+    @property
+    def store(self) -> Store:
+        return self.backend.store
+
+    def problem(self, error: BaseException) -> ApiProblem | None:
+        """``problem_of(error)``, counting storage failures (the one place that does)."""
+        if isinstance(error, BackendUnavailable):
+            self.metrics.backend_errors.inc()
+        return problem_of(error)
 
 
 def state() -> AppState:

@@ -12,34 +12,37 @@ import asyncio
 import contextlib
 from typing import Any
 
-from .._contract import LIVE_FRAME, batch_frame, error_frame
-from ..backends._base import BackendUnavailable
-from ._auth import check_token, fetch_bin, query_args, scope_token
-from ._errors import ApiProblem, error_body
-from ._hub import CloseCode, Watcher, WatcherClosed
-from ._replay import ERROR_CODES, History, Mark, chunks, replay_args
+from .._contract import (
+    CLOSE_ERRORS,
+    LIVE_FRAME,
+    CloseCode,
+    batch_frame,
+    error_body,
+    error_frame,
+)
+from ._auth import open_bin, query_args
+from ._http import ApiProblem
+from ._hub import Watcher, WatcherClosed
+from ._replay import History, Mark, chunks, replay_args
 from ._state import AppState
 
 __all__ = ["watch"]
 
 
 async def _refuse(scope: dict[str, Any], send: Any, problem: ApiProblem) -> None:
-    """Answer the handshake with an HTTP error (or a policy close where that is impossible)."""
-    if "websocket.http.response" not in (scope.get("extensions") or {}):
-        await send({"type": "websocket.close", "code": 1008, "reason": problem.message[:120]})
+    """Refuse the handshake: with its HTTP status where the server can send one, else (no
+    ``websocket.http.response`` extension) accept, say why in an error frame and close 1008."""
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        body = error_body(problem.code, problem.message)
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send(
+            {"type": "websocket.http.response.start", "status": problem.status, "headers": headers}
+        )
+        await send({"type": "websocket.http.response.body", "body": body})
         return
-    body = error_body(problem.code, problem.message)
-    await send(
-        {
-            "type": "websocket.http.response.start",
-            "status": problem.status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "websocket.http.response.body", "body": body})
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "text": error_frame(problem.code, problem.message)})
+    await send({"type": "websocket.close", "code": CloseCode.POLICY, "reason": problem.code})
 
 
 async def _until_disconnect(receive: Any, watcher: Watcher) -> None:
@@ -56,16 +59,14 @@ async def watch(
         return
     args = query_args(scope)
     try:
-        record = await fetch_bin(state.backend, bin_id)
-        check_token(record, scope_token(scope["headers"], args))
+        await open_bin(state.store, bin_id, scope["headers"], args)
         since, tail = replay_args(args)
         watcher = await state.hub.join(bin_id)
-    except ApiProblem as problem:
+    except Exception as error:
+        problem = state.problem(error)
+        if problem is None:
+            raise
         await _refuse(scope, send, problem)
-        return
-    except BackendUnavailable:
-        state.metrics.backend_errors.inc()
-        await _refuse(scope, send, ApiProblem(503, "unavailable", "storage is unavailable"))
         return
 
     gauge = state.metrics.watchers.labels("ws")
@@ -74,10 +75,10 @@ async def watch(
     listener = asyncio.ensure_future(_until_disconnect(receive, watcher))
     try:
         await send({"type": "websocket.accept"})
-        await _stream(state, send, watcher, bin_id, since, tail)
+        await _stream(state, send, watcher, since, tail)
     except WatcherClosed as closed:
         if closed.code != CloseCode.NORMAL or not listener.done():
-            code = ERROR_CODES[closed.code]
+            code = CLOSE_ERRORS[closed.code]
             await send({"type": "websocket.send", "text": error_frame(code, closed.reason)})
             await send(
                 {"type": "websocket.close", "code": int(closed.code), "reason": closed.reason[:120]}
@@ -94,14 +95,10 @@ async def watch(
 
 
 async def _stream(
-    state: AppState,
-    send: Any,
-    watcher: Watcher,
-    bin_id: str,
-    since: str | None,
-    tail: int | None,
+    state: AppState, send: Any, watcher: Watcher, since: str | None, tail: int | None
 ) -> None:
-    async for chunk in chunks(state, watcher, bin_id, since, tail):
+    page_size = state.settings.replay_page
+    async for chunk in chunks(state.store, watcher, since, tail, page_size=page_size):
         if chunk is Mark.LIVE:
             text = LIVE_FRAME
         elif isinstance(chunk, History):

@@ -108,7 +108,8 @@ def test_one_pubsub_connection_per_process(
     admin = redis.Redis.from_url(redis_url, decode_responses=True)
 
     def pubsub_clients() -> list[dict[str, Any]]:
-        return [c for c in admin.client_list() if int(c.get("sub", 0)) > 0]
+        # Sharded pub/sub: subscriptions show as "ssub".
+        return [c for c in admin.client_list() if int(c.get("ssub", 0)) > 0]
 
     async def scenario() -> None:
         sockets = []
@@ -123,11 +124,11 @@ def test_one_pubsub_connection_per_process(
                 sockets.append(ws)
         clients = pubsub_clients()
         assert len(clients) == 1, clients
-        assert int(clients[0]["sub"]) == 5  # one subscription per watched bin
+        assert int(clients[0]["ssub"]) == 5  # one subscription per watched bin
         for ws in sockets[:10]:  # every watcher of the first bin leaves
             await ws.close()
         await asyncio.to_thread(
-            wait_until, lambda: int(pubsub_clients()[0]["sub"]) == 4, 10, 0.02, "unsubscribe"
+            wait_until, lambda: int(pubsub_clients()[0]["ssub"]) == 4, 10, 0.02, "unsubscribe"
         )
         for ws in sockets[10:]:
             await ws.close()

@@ -1,0 +1,342 @@
+"""``RedisStore``: bins as hashes and request logs as Redis Streams (request ids are stream ids).
+
+A log is capped at the bin's ``max_requests`` (exact ``MAXLEN``) and both keys expire ``ttl_s``
+after the last capture or update. Captures are coalesced: concurrent ``append`` calls go to
+Redis as one pipeline of atomic capture scripts (bin exists → XADD → SPUBLISH), one round trip
+for the lot. Writes are never retried: a capture script that timed out may have run, and
+running it again would store the request twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import (
+    BusyLoadingError,
+    ClusterDownError,
+    MasterDownError,
+    NoScriptError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
+
+from .._wire import format_timestamp, parse_timestamp, with_id
+from . import _redis_scripts as scripts
+from ._redis_keys import DELETED, RedisKeys
+from ._types import Appended, BackendUnavailable, BinRecord, ResponseSpec, Stored
+
+__all__ = ["RedisStore", "is_transient", "unavailable"]
+
+log = logging.getLogger("hookscope.redis")
+
+_Pending = tuple[str, str, "asyncio.Future[Appended | None]"]
+_SCRIPTS = ("CAPTURE", "UPDATE", "DELETE", "CLEAR")
+# Refusals that say "not now" rather than "never": answered 503, like a lost connection.
+_TRANSIENT_CLASSES = (
+    BusyLoadingError,
+    ClusterDownError,
+    MasterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    TryAgainError,
+)
+_TRANSIENT_PREFIXES = (
+    "LOADING",
+    "BUSY",
+    "MASTERDOWN",
+    "TRYAGAIN",
+    "READONLY",
+    "OOM",
+    "CLUSTERDOWN",
+)
+
+
+# -- encoding: a BinRecord as a Redis hash ----------------------------------------------------
+
+
+def record_fields(record: BinRecord) -> dict[str, str]:
+    """Flat string fields of a bin's hash."""
+    return {
+        "token": record.token,
+        "created_at": format_timestamp(record.created_at),
+        "max_requests": str(record.max_requests),
+        "ttl_s": repr(record.ttl_s),
+        "name": record.name if record.name is not None else "",
+        "has_name": "1" if record.name is not None else "0",
+        "response": response_json(record.response),
+    }
+
+
+def record_from_fields(bin_id: str, data: dict[str, str]) -> BinRecord:
+    return BinRecord(
+        id=bin_id,
+        token=data["token"],
+        created_at=parse_timestamp(data["created_at"]),
+        max_requests=int(data["max_requests"]),
+        ttl_s=float(data["ttl_s"]),
+        name=data["name"] if data.get("has_name") == "1" else None,
+        response=response_from_json(data["response"]),
+    )
+
+
+def response_json(response: ResponseSpec) -> str:
+    return json.dumps(response.to_dict(), separators=(",", ":"))
+
+
+@lru_cache(maxsize=4096)
+def response_from_json(text: str) -> ResponseSpec:
+    """A stored response (cached: captures hit the same few specs over and over).
+
+    It was validated when the API accepted it; stored data is trusted as written.
+    """
+    data = json.loads(text)
+    return ResponseSpec(
+        status=data["status"], headers=data["headers"], body=data["body"], delay_ms=data["delay_ms"]
+    )
+
+
+def unavailable(error: BaseException, where: str) -> BackendUnavailable:
+    """``BackendUnavailable`` for a Redis failure, naming it (OOM says "out of memory")."""
+    if isinstance(error, OutOfMemoryError):
+        return BackendUnavailable(f"Redis at {where} is out of memory and refuses writes")
+    return BackendUnavailable(f"Redis at {where}: {error}")
+
+
+def is_transient(error: BaseException) -> bool:
+    """True for errors that mean "storage unavailable now" (answered 503), False for bugs."""
+    if isinstance(error, _TRANSIENT_CLASSES):
+        return True
+    if isinstance(error, ResponseError):
+        # redis-py strips the prefix of the errors it has classes for; the rest keep it.
+        return str(error).startswith(_TRANSIENT_PREFIXES)
+    return isinstance(error, RedisError | OSError)
+
+
+class RedisStore:
+    """Bins and request logs in Redis (7.0 or newer); see the module docstring."""
+
+    def __init__(self, redis: Redis, *, where: str, keys: RedisKeys | None = None) -> None:
+        self.redis = redis
+        self.keys = keys or RedisKeys()
+        self._where = where  # for messages: the URL, without its password
+        self._shas: dict[str, str] = {}
+        self._pending: list[_Pending] = []
+        self._has_pending = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        # The writer also stops on this flag: on Python 3.11 a cancellation that meets
+        # redis-py's read timeout can come back as a TimeoutError, and a loop that survives
+        # errors would then swallow it and never end.
+        self._closing = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._flusher = asyncio.create_task(self._flush_forever(), name="hookscope-redis-writer")
+        with contextlib.suppress(BackendUnavailable):
+            await self._load_scripts()
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        _fail(self._pending, BackendUnavailable("server shutting down"))
+        self._pending = []
+        await self.redis.aclose()
+
+    async def ready(self) -> bool:
+        """Redis answers and accepts writes (an OOM or read-only Redis is not ready)."""
+        try:
+            async with asyncio.timeout(2.0):
+                await self.redis.ping()
+                info = await self.redis.info("memory")
+                used, cap = int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
+                policy = str(info.get("maxmemory_policy", "noeviction"))
+                return not (cap and used >= cap and policy == "noeviction")
+        except (RedisError, OSError, TimeoutError, ValueError):
+            return False
+
+    async def _call(self, coroutine: Any) -> Any:
+        try:
+            return await coroutine
+        except NoScriptError:
+            raise
+        except (RedisError, OSError) as error:
+            if not is_transient(error):
+                raise
+            raise unavailable(error, self._where) from None
+
+    # -- scripts ------------------------------------------------------------------------------
+
+    async def _load_scripts(self) -> None:
+        for name in _SCRIPTS:
+            self._shas[name] = await self._call(self.redis.script_load(getattr(scripts, name)))
+
+    async def _script(self, name: str, bin_id: str, args: Sequence[str]) -> Any:
+        if name not in self._shas:
+            await self._load_scripts()
+        keys = self.keys.of(bin_id)
+        try:
+            return await self._call(self.redis.evalsha(self._shas[name], len(keys), *keys, *args))
+        except NoScriptError:  # Redis restarted and forgot its scripts
+            await self._load_scripts()
+            return await self._call(self.redis.evalsha(self._shas[name], len(keys), *keys, *args))
+
+    # -- bins ---------------------------------------------------------------------------------
+
+    async def create_bin(self, record: BinRecord) -> None:
+        meta = self.keys.meta(record.id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            fields: dict[Any, Any] = record_fields(record)
+            pipe.hset(meta, mapping=fields)
+            pipe.pexpire(meta, int(record.ttl_s * 1000))
+            await self._call(pipe.execute())
+
+    async def get_bin(self, bin_id: str) -> BinRecord | None:
+        fields = await self._call(self.redis.hgetall(self.keys.meta(bin_id)))
+        return record_from_fields(bin_id, fields) if fields else None
+
+    async def existing(self, bin_ids: Sequence[str]) -> set[str]:
+        if not bin_ids:
+            return set()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for bin_id in bin_ids:
+                pipe.exists(self.keys.meta(bin_id))
+            found = await self._call(pipe.execute())
+        return {bin_id for bin_id, alive in zip(bin_ids, found, strict=True) if alive}
+
+    async def update_bin(
+        self, bin_id: str, *, name: str | None = None, response: ResponseSpec | None = None
+    ) -> BinRecord | None:
+        changes: list[str] = []
+        if name is not None:
+            changes += ["name", name, "has_name", "1"]
+        if response is not None:
+            changes += ["response", response_json(response)]
+        flat = await self._script("UPDATE", bin_id, changes)
+        if not flat:
+            return None
+        return record_from_fields(bin_id, dict(zip(flat[::2], flat[1::2], strict=True)))
+
+    async def delete_bin(self, bin_id: str) -> bool:
+        return bool(await self._script("DELETE", bin_id, [DELETED]))
+
+    # -- captures: coalesced into one pipeline per round trip ---------------------------------
+
+    async def append(self, bin_id: str, payload: str) -> Appended | None:
+        future: asyncio.Future[Appended | None] = asyncio.get_running_loop().create_future()
+        self._pending.append((bin_id, payload, future))
+        self._has_pending.set()
+        return await future
+
+    async def _flush_forever(self) -> None:
+        while not self._closing:
+            await self._has_pending.wait()
+            self._has_pending.clear()
+            batch, self._pending = self._pending, []
+            try:
+                await self._flush(batch)
+            except asyncio.CancelledError:
+                _fail(batch, BackendUnavailable("server shutting down"))
+                raise
+            except Exception as error:  # never let the writer die: fail this batch only
+                log.exception("capture batch failed")
+                _fail(batch, unavailable(error, self._where))
+
+    async def _flush(self, batch: list[_Pending]) -> None:
+        if "CAPTURE" not in self._shas:
+            try:
+                await self._load_scripts()
+            except BackendUnavailable as error:
+                _fail(batch, error)
+                return
+        todo = batch
+        for _attempt in range(2):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                sha = self._shas["CAPTURE"]
+                for bin_id, payload, _ in todo:
+                    pipe.evalsha(sha, 3, *self.keys.of(bin_id), payload)
+                try:
+                    results = await pipe.execute(raise_on_error=False)
+                except (RedisError, OSError) as error:
+                    _fail(todo, unavailable(error, self._where))
+                    return
+            retry: list[_Pending] = []
+            for item, result in zip(todo, results, strict=True):
+                _, payload, future = item
+                if future.done():
+                    continue
+                if isinstance(result, NoScriptError):
+                    retry.append(item)
+                elif isinstance(result, Exception):
+                    future.set_exception(unavailable(result, self._where))
+                elif not result:
+                    future.set_result(None)
+                else:
+                    request_id, response_json = result
+                    future.set_result(
+                        Appended(
+                            request_id,
+                            with_id(payload, request_id),
+                            response_from_json(response_json),
+                        )
+                    )
+            if not retry:
+                return
+            todo = retry
+            try:
+                await self._load_scripts()
+            except BackendUnavailable as error:
+                _fail(todo, error)
+                return
+        _fail(todo, BackendUnavailable("Redis keeps forgetting the capture script"))
+
+    # -- history ------------------------------------------------------------------------------
+
+    async def read(self, bin_id: str, *, after: str | None, limit: int) -> list[Stored] | None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(self.keys.meta(bin_id))
+            pipe.xrange(self.keys.log(bin_id), min=f"({after}" if after else "-", count=limit)
+            exists, entries = await self._call(pipe.execute())
+        if not exists:
+            return None
+        return [(entry_id, with_id(fields["r"], entry_id)) for entry_id, fields in entries]
+
+    async def tail(self, bin_id: str, count: int) -> list[Stored] | None:
+        if count <= 0:
+            return [] if await self._call(self.redis.exists(self.keys.meta(bin_id))) else None
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(self.keys.meta(bin_id))
+            pipe.xrevrange(self.keys.log(bin_id), count=count)
+            exists, entries = await self._call(pipe.execute())
+        if not exists:
+            return None
+        return [(entry_id, with_id(fields["r"], entry_id)) for entry_id, fields in entries[::-1]]
+
+    async def get_request(self, bin_id: str, request_id: str) -> str | None:
+        log_key = self.keys.log(bin_id)
+        entries = await self._call(self.redis.xrange(log_key, request_id, request_id, count=1))
+        if not entries:
+            return None
+        entry_id, fields = entries[0]
+        return with_id(fields["r"], entry_id)
+
+    async def clear(self, bin_id: str) -> bool:
+        return bool(await self._script("CLEAR", bin_id, []))
+
+
+def _fail(batch: list[_Pending], error: BaseException) -> None:
+    for _, _, future in batch:
+        if not future.done():
+            future.set_exception(error)

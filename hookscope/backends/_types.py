@@ -1,0 +1,107 @@
+"""What a backend stores and tells: bins, stored requests, live events, the one error.
+
+Plain data only: no validation of user input (the server's ``_validation`` does that) and
+no storage encoding (each backend encodes for itself).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = [
+    "Appended",
+    "BackendUnavailable",
+    "BinDeleted",
+    "BinRecord",
+    "Captured",
+    "FeedEvent",
+    "FeedLost",
+    "ResponseSpec",
+    "Stored",
+]
+
+
+class BackendUnavailable(Exception):
+    """The storage behind the backend cannot be reached, or refused a write: answer 503."""
+
+
+Stored = tuple[str, str]
+"""A stored request: ``(id, wire JSON text)``. The text is encoded once, at capture, and
+spliced into responses and frames without being decoded again."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseSpec:
+    """What a bin answers to captured requests. ``body=None`` means the default JSON body."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+    delay_ms: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``{"status", "headers", "body", "delay_ms"}``."""
+        return {
+            "status": self.status,
+            "headers": dict(self.headers),
+            "body": self.body,
+            "delay_ms": self.delay_ms,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BinRecord:
+    """A bin as stored: its secret token, response and limits."""
+
+    id: str
+    token: str
+    created_at: datetime
+    max_requests: int
+    ttl_s: float
+    name: str | None = None
+    response: ResponseSpec = field(default_factory=ResponseSpec)
+
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """The result of storing a capture: its id, its full text and the bin's response."""
+
+    id: str
+    text: str
+    response: ResponseSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Captured:
+    """Live event: a request was stored in ``bin_id``."""
+
+    bin_id: str
+    id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class BinDeleted:
+    """Live event: ``bin_id`` was deleted or expired (its streams close with 4404)."""
+
+    bin_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedLost:
+    """Live event: this process lost its live feed; its watchers must reconnect (1012).
+
+    ``bin_ids`` None means every bin; otherwise only those (one Redis node of several).
+    """
+
+    reason: str
+    bin_ids: frozenset[str] | None = None
+
+
+FeedEvent = Captured | BinDeleted | FeedLost
