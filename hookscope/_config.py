@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 __all__ = ["Settings", "parse_duration", "parse_size"]
 
@@ -66,6 +67,7 @@ class Settings:
     workers: int = 1
     public_url: str | None = None
     api_key: str | None = None
+    allow_origin: tuple[str, ...] = ()
     max_body: int = 10 * 1024 * 1024
     max_requests: int = 1000
     ttl: float = 7 * 86400.0
@@ -77,6 +79,11 @@ class Settings:
     expiry_check: float = 30.0
 
     def __post_init__(self) -> None:
+        # A list, or one string of origins separated by spaces or commas (the variable).
+        origins: Any = self.allow_origin
+        object.__setattr__(
+            self, "allow_origin", _words(origins) if isinstance(origins, str) else tuple(origins)
+        )
         if self.redis_url and self.backend == "memory":
             object.__setattr__(self, "backend", "redis")
         from .backends import backend_names  # the registry; imported late (it imports us)
@@ -120,6 +127,8 @@ class Settings:
         env = {}
         for spec in fields(self):
             value = getattr(self, spec.name)
+            if isinstance(value, tuple):
+                value = " ".join(value)
             if value is not None:
                 env["HOOKSCOPE_" + spec.name.upper()] = str(value)
         return env
@@ -141,7 +150,13 @@ def _convert(name: str, raw: str) -> object:
         return parse_duration(raw)
     if name == "redis_cluster":
         return _flag(raw)
+    if name == "allow_origin":
+        return _words(raw)
     return raw
+
+
+def _words(raw: str) -> tuple[str, ...]:
+    return tuple(raw.replace(",", " ").split())
 
 
 def _flag(raw: str) -> bool:

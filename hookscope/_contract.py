@@ -72,6 +72,9 @@ class ErrorCode(enum.StrEnum):
     TOKEN_INVALID = "token_invalid"
     API_KEY_REQUIRED = "api_key_required"
     API_KEY_INVALID = "api_key_invalid"
+    INVALID_HOST = "invalid_host"
+    HOST_NOT_ALLOWED = "host_not_allowed"
+    ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     # lookups
     BIN_NOT_FOUND = "bin_not_found"
     REQUEST_NOT_FOUND = "request_not_found"
@@ -79,6 +82,7 @@ class ErrorCode(enum.StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     # input
     INVALID_JSON = "invalid_json"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     UNKNOWN_FIELD = "unknown_field"
     INVALID_RESPONSE = "invalid_response"
     INVALID_NAME = "invalid_name"

@@ -69,6 +69,15 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
     help="Require 'Authorization: Bearer KEY' to create bins.",
 )
 @click.option(
+    "--allow-origin",
+    "allow_origin",
+    envvar="HOOKSCOPE_ALLOW_ORIGIN",
+    multiple=True,
+    metavar="ORIGIN",
+    help="A web origin (https://app.example.com) whose pages may open streams and change "
+    "bins; repeatable. The server's own pages and --public-url always may.",
+)
+@click.option(
     "--max-body",
     envvar="HOOKSCOPE_MAX_BODY",
     default="10MiB",
@@ -107,6 +116,7 @@ def serve(
     workers: int,
     public_url: str | None,
     api_key: str | None,
+    allow_origin: tuple[str, ...],
     max_body: int,
     max_requests: int,
     ttl: float,
@@ -125,6 +135,7 @@ def serve(
             workers=workers,
             public_url=public_url,
             api_key=api_key,
+            allow_origin=allow_origin or None,
             max_body=max_body,
             max_requests=max_requests,
             ttl=ttl,

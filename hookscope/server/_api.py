@@ -54,6 +54,15 @@ async def _authorized(bin_id: str) -> BinRecord:
 
 
 async def _body() -> dict[str, Any]:
+    """The JSON object sent; 415 for any other declared type, even with an empty body: a
+    browser form (``text/plain``, ``multipart/form-data``...) cannot send JSON cross-site."""
+    declared = request.mimetype
+    if declared and declared != "application/json" and not declared.endswith("+json"):
+        raise ApiProblem(
+            415,
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            f"send JSON (Content-Type: application/json), not {declared}",
+        )
     raw = await request.get_data(as_text=False)
     return valid.body_object(raw if isinstance(raw, bytes) else raw.encode())
 

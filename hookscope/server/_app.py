@@ -13,6 +13,7 @@ from .._contract import CloseCode
 from ..backends import Backend, BackendUnavailable, open_backend
 from ._api import api
 from ._asgi import HotPaths
+from ._guard import Guard
 from ._http import ApiProblem, error_response
 from ._hub import Hub
 from ._metrics import Metrics
@@ -47,7 +48,8 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
 
     app.register_blueprint(api)
     app.register_blueprint(sse)
-    app.asgi_app = HotPaths(app.asgi_app, app_state)  # type: ignore[method-assign,assignment]
+    front = Guard(HotPaths(app.asgi_app, app_state), settings)
+    app.asgi_app = front  # type: ignore[method-assign,assignment]
 
     @app.before_serving
     async def open_backend_() -> None:

@@ -12,10 +12,18 @@ from typing import Any
 
 from quart import Response
 
-from .._contract import ErrorCode, error_body
+from .._contract import CloseCode, ErrorCode, error_body, error_frame
 from ..backends import BackendUnavailable
 
-__all__ = ["JSON", "ApiProblem", "error_response", "problem_of", "send_problem", "send_reply"]
+__all__ = [
+    "JSON",
+    "ApiProblem",
+    "error_response",
+    "problem_of",
+    "refuse",
+    "send_problem",
+    "send_reply",
+]
 
 JSON = (b"content-type", b"application/json")
 _NO_CONTENT = frozenset({204, 304})  # RFC 9110: no body, no Content-Length
@@ -71,3 +79,26 @@ async def send_reply(
 async def send_problem(send: Any, problem: ApiProblem) -> None:
     """``problem`` as a JSON error on a raw ASGI ``send``."""
     await send_reply(send, problem.status, [JSON], error_body(problem.code, problem.message))
+
+
+async def refuse(scope: dict[str, Any], send: Any, problem: ApiProblem) -> None:
+    """Answer ``problem`` to an HTTP request or a WebSocket handshake (its connect received).
+
+    A handshake is refused with the HTTP status where the server can send one (the
+    ``websocket.http.response`` extension); elsewhere it is accepted, told why in an error
+    frame and closed with 1008, which the SDK turns into the same exception.
+    """
+    if scope["type"] != "websocket":
+        await send_problem(send, problem)
+        return
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        body = error_body(problem.code, problem.message)
+        headers = [JSON, (b"content-length", str(len(body)).encode())]
+        await send(
+            {"type": "websocket.http.response.start", "status": problem.status, "headers": headers}
+        )
+        await send({"type": "websocket.http.response.body", "body": body})
+        return
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "text": error_frame(problem.code, problem.message)})
+    await send({"type": "websocket.close", "code": CloseCode.POLICY, "reason": problem.code})

@@ -12,37 +12,14 @@ import asyncio
 import contextlib
 from typing import Any
 
-from .._contract import (
-    CLOSE_ERRORS,
-    LIVE_FRAME,
-    CloseCode,
-    batch_frame,
-    error_body,
-    error_frame,
-)
+from .._contract import CLOSE_ERRORS, LIVE_FRAME, CloseCode, batch_frame, error_frame
 from ._auth import open_bin, query_args
-from ._http import ApiProblem
+from ._http import refuse
 from ._hub import Watcher, WatcherClosed
 from ._replay import History, Mark, chunks, replay_args
 from ._state import AppState
 
 __all__ = ["watch"]
-
-
-async def _refuse(scope: dict[str, Any], send: Any, problem: ApiProblem) -> None:
-    """Refuse the handshake: with its HTTP status where the server can send one, else (no
-    ``websocket.http.response`` extension) accept, say why in an error frame and close 1008."""
-    if "websocket.http.response" in (scope.get("extensions") or {}):
-        body = error_body(problem.code, problem.message)
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-        await send(
-            {"type": "websocket.http.response.start", "status": problem.status, "headers": headers}
-        )
-        await send({"type": "websocket.http.response.body", "body": body})
-        return
-    await send({"type": "websocket.accept"})
-    await send({"type": "websocket.send", "text": error_frame(problem.code, problem.message)})
-    await send({"type": "websocket.close", "code": CloseCode.POLICY, "reason": problem.code})
 
 
 async def _until_disconnect(receive: Any, watcher: Watcher) -> None:
@@ -66,7 +43,7 @@ async def watch(
         problem = state.problem(error)
         if problem is None:
             raise
-        await _refuse(scope, send, problem)
+        await refuse(scope, send, problem)
         return
 
     gauge = state.metrics.watchers.labels("ws")

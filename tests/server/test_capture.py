@@ -71,7 +71,7 @@ def test_path_is_kept_as_sent(
     target = f"/h/{hook.id}{suffix}"
     raw = raw_request(
         embedded_server.url,
-        f"GET {target}?x=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode(),
+        f"GET {target}?x=1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode(),
     )
     assert raw.startswith(b"HTTP/1.1 200"), raw[:200]
     (stored,) = hook.requests()
@@ -94,7 +94,7 @@ def test_headers_keep_order_duplicates_and_bytes(
         embedded_server.url,
         (
             f"POST /h/{hook.id}/h HTTP/1.1\r\n"
-            "Host: example.test\r\n"
+            "Host: localhost:9\r\n"
             "X-B: 2\r\n"
             "X-A: first\r\n"
             "X-Signature: sha256=abc\r\n"
@@ -106,7 +106,7 @@ def test_headers_keep_order_duplicates_and_bytes(
     )
     (stored,) = hook.requests()
     assert stored["headers"] == [
-        ["host", "example.test"],
+        ["host", "localhost:9"],
         ["x-b", "2"],
         ["x-a", "first"],
         ["x-signature", "sha256=abc"],
@@ -123,7 +123,7 @@ def test_headers_keep_order_duplicates_and_bytes(
 def test_http_1_0_is_recorded(embedded_server: Any, new_bin: Callable[..., Bin]) -> None:
     hook = new_bin()
     raw = raw_request(
-        embedded_server.url, f"GET /h/{hook.id}/old HTTP/1.0\r\nHost: t\r\n\r\n".encode()
+        embedded_server.url, f"GET /h/{hook.id}/old HTTP/1.0\r\nHost: localhost\r\n\r\n".encode()
     )
     assert raw.startswith(b"HTTP/1.1 200") or raw.startswith(b"HTTP/1.0 200")
     (stored,) = hook.requests()
@@ -191,7 +191,7 @@ def test_chunked_body_is_reassembled_exactly(
     encoded = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces if p) + b"0\r\n\r\n"
     raw = raw_request(
         embedded_server.url,
-        f"POST /h/{hook.id}/c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+        f"POST /h/{hook.id}/c HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
         "Connection: close\r\n\r\n".encode()
         + encoded,
     )
@@ -306,7 +306,7 @@ def test_no_content_statuses_send_no_body_headers(
     hook = new_bin(response={"status": status})
     raw = raw_request(
         embedded_server.url,
-        f"POST /h/{hook.id} HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx".encode(),
+        f"POST /h/{hook.id} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx".encode(),
     )
     head, _, body = raw.partition(b"\r\n\r\n")
     assert head.startswith(f"HTTP/1.1 {status}".encode())
