@@ -14,6 +14,7 @@ from ..backends import BinRecord, ResponseSpec, Stored
 from . import _validation as valid
 from ._auth import check_api_key, open_bin, query_args
 from ._http import ApiProblem
+from ._openapi import openapi
 from ._state import state
 
 __all__ = ["api", "describe"]
@@ -73,6 +74,11 @@ def _unknown(data: dict[str, Any], allowed: set[str], what: str) -> None:
         raise ApiProblem(
             400, ErrorCode.UNKNOWN_FIELD, f"{what}: unknown field(s) {', '.join(sorted(unknown))}"
         )
+
+
+@api.get("/openapi.json")
+async def openapi_document() -> Response:
+    return _json(openapi())
 
 
 @api.post("/bins")

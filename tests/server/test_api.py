@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -54,13 +55,65 @@ def test_create_bin_with_options(http: httpx.Client) -> None:
         ({"ttl_s": -5}, "invalid_ttl_s"),
         ({"name": 7}, "invalid_name"),
         ({"nmae": "typo"}, "unknown_field"),
+        # Settings the server would accept and then fail to serve at every capture (after
+        # storing it, so senders retry and store duplicates): refused up front.
+        ({"response": {"headers": {"X-A": "a\x0bb"}}}, "invalid_response"),
+        ({"response": {"headers": {"X-A": "a\x0cb"}}}, "invalid_response"),
+        ({"response": {"headers": {"X-A": "tab\tand\x7f"}}}, "invalid_response"),
+        ({"response": {"headers": {"X-A": "caf\u00e9 \u20ac"}}}, "invalid_response"),
+        ({"response": {"body": "\ud800"}}, "invalid_response"),
+        ({"max_requests": 0.5}, "invalid_max_requests"),
+        ({"max_requests": 2.0}, "invalid_max_requests"),
+        ({"ttl_s": float("nan")}, "invalid_ttl_s"),
+        ({"ttl_s": True}, "invalid_ttl_s"),
     ],
 )
 def test_create_bin_rejects_bad_input(http: httpx.Client, body: dict[str, Any], code: str) -> None:
-    response = http.post("/api/bins", json=body)
+    # json.dumps escapes lone surrogates and writes NaN, as a hostile client may.
+    response = http.post(
+        "/api/bins", content=json.dumps(body), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == code
     assert response.json()["error"]["message"]
+
+
+def test_a_latin1_header_and_tab_are_fine(http: httpx.Client) -> None:
+    response = {"headers": {"X-A": "caf\u00e9\tok"}, "body": "\u2603"}
+    created = http.post("/api/bins", json={"response": response})
+    assert created.status_code == 201
+    hook = created.json()
+    answer = http.post(f"/h/{hook['id']}")
+    assert answer.status_code == 200
+    assert answer.headers.raw[0] == (b"X-A", b"caf\xe9\tok") or (b"x-a", b"caf\xe9\tok") in [
+        (n.lower(), v) for n, v in answer.headers.raw
+    ]
+    assert answer.content == "\u2603".encode()
+
+
+def test_deeply_nested_json_is_400_not_500(http: httpx.Client) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    answer = http.post("/api/bins", content=deep, headers={"content-type": "application/json"})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "after=1-0%0A",
+        "after=%D9%A1-0",
+        "limit=%D9%A1",
+        "limit=9" + "9" * 5000,
+        "tail=+5",
+        "tail=%205",
+    ],
+)
+def test_odd_ids_and_numbers_are_400_not_500(new_bin: Callable[..., Bin], query: str) -> None:
+    hook = new_bin()
+    answer = hook.api("GET", f"/requests?{query}")
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"].startswith("invalid_")
 
 
 def test_create_bin_rejects_non_json(http: httpx.Client) -> None:
