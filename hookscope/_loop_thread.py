@@ -84,9 +84,7 @@ class LoopThread:
         current = asyncio.current_task()
         await _cancel([task for task in asyncio.all_tasks() if task is not current])
 
-    async def _tracked(
-        self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
-    ) -> T:
+    async def _tracked(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)  # asyncio itself keeps only a weak reference to a task
@@ -122,9 +120,7 @@ class LoopThread:
         with self._lock:  # no task can slip in after stop() has begun cancelling them
             if self._stopping:
                 raise RuntimeError(self._closed)
-            return asyncio.run_coroutine_threadsafe(
-                self._tracked(fn, *args, **kwargs), self._loop
-            )
+            return asyncio.run_coroutine_threadsafe(self._tracked(fn, *args, **kwargs), self._loop)
 
     def call(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(*args, **kwargs)`` on the loop and block until it returns (or raises).
