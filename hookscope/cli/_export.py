@@ -1,8 +1,9 @@
 """``hookscope export BIN --format jsonl|har|csv``: every stored request, to a file or stdout.
 
-Requests are read a page (``MAX_PAGE``, 1000) at a time and written as they come, so memory stays flat.
-``-o FILE`` is written to ``FILE.part`` and renamed at the end: an interrupted export never
-leaves a file that looks complete. A progress bar goes to stderr when it is a terminal.
+Requests are read a page (``MAX_PAGE``, 1000) at a time and written as they come, so memory
+stays flat. ``-o FILE`` is written to ``FILE.part`` and renamed at the end: an interrupted
+export never leaves a file that looks complete. A progress bar goes to stderr when it is a
+terminal.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import click
 
-from .._models import CapturedRequest
 from .._display import clock_time, format_size, preview
+from .._models import CapturedRequest
 
 __all__ = ["request_line"]
 

@@ -35,9 +35,9 @@ if TYPE_CHECKING:
 __all__ = ["Bin", "Client", "Stream"]
 
 
-async def _open(url: str, api_key: str | None, timeout: float) -> AsyncClient:
+async def _open(url: str, api_key: str | None, seconds: float) -> AsyncClient:
     # Made on the loop whose connections it will hold.
-    return AsyncClient(url, api_key=api_key, timeout=timeout)
+    return AsyncClient(url, api_key=api_key, timeout=seconds)
 
 
 class Client:

@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from .._models import CapturedRequest, FormFile
 from .._display import BodyKind, body_kind, decoded_text, format_size, hexdump, request_json
+from .._models import CapturedRequest, FormFile
 
 __all__ = ["Detail"]
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import BinNotFound, Unauthorized, WaitTimeout
 from .._extras import require
-from .._loop_thread import LoopThread
+from .._loop_thread import LoopState, LoopThread
 from .._models import CapturedRequest
 from .._stream_start import check_stream_start
 from ._source import StreamFactory
@@ -59,9 +59,10 @@ class LiveTable:
 
     ``bin`` is a ``Bin`` or ``AsyncBin``. ``since`` and ``tail`` say where the rows start, as
     in ``bin.open_stream``: ``since=ID`` after that request id (``"0-0"``: the whole
-    history), ``tail=N`` the newest N (up to 1000) first, neither: from now on. ``window``: rows shown on the page (every row is in ``df``). ``max_rows``: the oldest rows
-    are dropped beyond it (None: keep all). ``interval``: seconds between page updates (0.1:
-    at most 10 per second). ``display``: show the view now (default: when in a Jupyter kernel).
+    history), ``tail=N`` the newest N (up to 1000) first, neither: from now on. ``window``:
+    rows shown on the page (every row is in ``df``). ``max_rows``: the oldest rows are
+    dropped beyond it (None: keep all). ``interval``: seconds between page updates (0.1: at
+    most 10 per second). ``display``: show the view now (default: when in a Jupyter kernel).
     """
 
     def __init__(
@@ -150,7 +151,8 @@ class LiveTable:
 
     @property
     def running(self) -> bool:
-        return self._loop.running
+        """True until the table's thread has ended (after ``stop()``, or a failure)."""
+        return self._loop.state is not LoopState.STOPPED
 
     def wait_for_rows(self, count: int, timeout: float = 10.0) -> pd.DataFrame:
         """Block until the table holds at least ``count`` rows; return ``df``.

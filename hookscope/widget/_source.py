@@ -38,13 +38,13 @@ def stream_factory(bin: Any) -> StreamFactory:
     ) -> AsyncIterator[CapturedRequest]:
         from ..client import AsyncClient
 
-        async with AsyncClient(url, api_key=api_key, timeout=timeout) as own:
-            # Entering the cursor fixes where it starts and connects: a wrong token or a
-            # deleted bin raises here, before ready(), and whatever is sent once ready() ran
-            # is shown.
-            async with own.bin(bin_id, token).open_stream(since=since, tail=tail) as cursor:
-                ready()
-                async for request in cursor:
-                    yield request
+        own = AsyncClient(url, api_key=api_key, timeout=timeout)
+        # Entering the cursor fixes where it starts and connects: a wrong token or a deleted
+        # bin raises here, before ready(), and whatever is sent once ready() ran is shown.
+        cursor = own.bin(bin_id, token).open_stream(since=since, tail=tail)
+        async with own, cursor:
+            ready()
+            async for request in cursor:
+                yield request
 
     return stream

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._dataframe import to_dataframe
+from .._display import clock_time, decoded_text, format_size, preview
 from .._ids import id_key
 from .._models import CapturedRequest
-from .._display import clock_time, decoded_text, format_size, preview
 from ._detail import Detail
 
 if TYPE_CHECKING:

@@ -9,10 +9,10 @@ import click
 import pytest
 
 from hookscope import CapturedRequest
-from hookscope.cli._common import BinTarget
-from hookscope.cli._har import har_entry
 from hookscope._display import format_size as human_size
 from hookscope._display import preview
+from hookscope.cli._common import BinTarget
+from hookscope.cli._har import har_entry
 from hookscope.cli._lines import request_line
 from hookscope.cli._relay import relay_headers, relay_request, relay_url
 

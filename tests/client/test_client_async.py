@@ -120,9 +120,7 @@ async def test_clear_and_delete(
 
 
 async def test_respond_with(async_bin: hookscope.AsyncBin, http: httpx.AsyncClient) -> None:
-    await async_bin.respond_with(
-        503, body="try later", headers={"retry-after": "1"}, delay_ms=50
-    )
+    await async_bin.respond_with(503, body="try later", headers={"retry-after": "1"}, delay_ms=50)
     reply = await http.post(async_bin.url)
     assert (reply.status_code, reply.text, reply.headers["retry-after"]) == (503, "try later", "1")
     assert reply.elapsed.total_seconds() >= 0.05
@@ -199,9 +197,7 @@ async def test_open_stream_is_a_cursor(
         await cursor.next()
 
 
-async def _take(
-    cursor: hookscope.AsyncStream, n: int
-) -> AsyncIterator[hookscope.CapturedRequest]:
+async def _take(cursor: hookscope.AsyncStream, n: int) -> AsyncIterator[hookscope.CapturedRequest]:
     async for request in cursor:
         yield request
         n -= 1
