@@ -63,5 +63,6 @@ def test_the_example_suite(pytester: pytest.Pytester, monkeypatch: pytest.Monkey
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_reports=TESTS)
-    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+    quiet = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark")
+    result = pytester.runpytest(*quiet)
     result.assert_outcomes(passed=3)
