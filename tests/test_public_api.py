@@ -124,6 +124,7 @@ def test_options_are_keyword_only() -> None:
         (hookscope.Bin.respond_with, ["body", "json", "headers", "delay_ms"]),
         (hookscope.Bin.dataframe, ["expand_json"]),
         (hookscope.LiveTable, ["since", "tail", "window", "max_rows", "interval", "display"]),
+        (hookscope.LiveTable.wait_for_rows, ["timeout"]),
         (hookscope.serve_in_background, ["host", "port"]),
     ):
         parameters = inspect.signature(function).parameters

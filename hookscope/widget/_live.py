@@ -154,7 +154,7 @@ class LiveTable:
         """True until the table's thread has ended (after ``stop()``, or a failure)."""
         return self._loop.state is not LoopState.STOPPED
 
-    def wait_for_rows(self, count: int, timeout: float = 10.0) -> pd.DataFrame:
+    def wait_for_rows(self, count: int, *, timeout: float = 10.0) -> pd.DataFrame:
         """Block until the table holds at least ``count`` rows; return ``df``.
 
         Raises ``WaitTimeout`` after ``timeout`` seconds, and the stream's error if it failed.
