@@ -6,7 +6,7 @@ server = hookscope.serve_in_background()
 with hookscope.Client(server.url) as client:
     bin = client.create_bin()
     print(bin.url)                       # give this to the webhook sender
-    req = bin.wait_for(method="POST", json={"event": "paid"})
+    req = bin.wait_for("POST", json={"event": "paid"})
 
 The exceptions load with the package; everything else on first use, so that ``import
 hookscope`` (which pytest does for the plugin in every run) stays cheap.
@@ -23,7 +23,6 @@ from ._exceptions import (
     MissingExtra,
     RequestNotFound,
     ServerUnavailable,
-    StreamLagged,
     Unauthorized,
     WaitTimeout,
 )
@@ -32,14 +31,16 @@ from ._version import __version__
 if _typing.TYPE_CHECKING:
     from ._dataframe import to_dataframe
     from ._embedded import BackgroundServer, serve_in_background
+    from ._matching import Match, MatchCriteria
     from ._models import CapturedRequest, FormFile
-    from .client import AsyncBin, AsyncClient, Bin, Client
+    from .client import AsyncBin, AsyncClient, AsyncStream, Bin, Client, Stream
     from .widget import LiveTable
 
 __all__ = [
     "ApiError",
     "AsyncBin",
     "AsyncClient",
+    "AsyncStream",
     "BackgroundServer",
     "Bin",
     "BinNotFound",
@@ -49,10 +50,12 @@ __all__ = [
     "FormFile",
     "HookscopeError",
     "LiveTable",
+    "Match",
+    "MatchCriteria",
     "MissingExtra",
     "RequestNotFound",
     "ServerUnavailable",
-    "StreamLagged",
+    "Stream",
     "Unauthorized",
     "WaitTimeout",
     "__version__",
@@ -63,12 +66,16 @@ __all__ = [
 _LAZY = {
     "AsyncBin": ".client",
     "AsyncClient": ".client",
+    "AsyncStream": ".client",
     "BackgroundServer": "._embedded",
     "Bin": ".client",
     "CapturedRequest": "._models",
     "Client": ".client",
     "FormFile": "._models",
     "LiveTable": ".widget",
+    "Match": "._matching",
+    "MatchCriteria": "._matching",
+    "Stream": ".client",
     "serve_in_background": "._embedded",
     "to_dataframe": "._dataframe",
 }

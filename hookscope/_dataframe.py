@@ -20,6 +20,8 @@ headers        object                  list of ``(name, value)`` pairs, in arriv
                                        duplicates kept, names as received
 body           object                  the exact body ``bytes``
 json           object                  the parsed JSON body, or None when not JSON
+                                       (``hookscope._display.parse_json`` says which
+                                       bodies are JSON; the live table uses it too)
 ============== ======================= ==================================================
 
 ``expand_json=True`` adds one ``json.<key>`` column per key of the JSON objects (nested keys
@@ -31,13 +33,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-import json
-import json.scanner
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.http import parse_options_header
 
+from ._display import parse_json
 from ._extras import require
 from ._models import CapturedRequest
 
@@ -62,35 +63,11 @@ COLUMNS: dict[str, str] = {
 """Every column of ``to_dataframe``'s result and its dtype, in order (pandas is imported
 only when a frame is built: ``import hookscope`` stays quick for the CLI)."""
 
-_decoder = json.JSONDecoder()
-# The decoder's own scanner, called directly: a third faster than json.loads on small bodies.
-_scan_json = json.scanner.make_scanner(_decoder)  # type: ignore[arg-type]  # typeshed
-_JSON_SPACE = " \t\n\r"
-
 
 @functools.lru_cache(maxsize=256)
-def _content_type(raw: str) -> tuple[str | None, bool]:
-    """``(media type, is it JSON?)`` of a content-type header; webhooks repeat a few."""
-    media_type = parse_options_header(raw)[0].lower() or None
-    is_json = media_type is not None and (
-        media_type == "application/json" or media_type.endswith(("+json", "/json"))
-    )
-    return media_type, is_json
-
-
-def _parse_json(body: bytes) -> Any:
-    """What ``json.loads(body)`` gives, or None where it would raise."""
-    try:
-        text = body.decode("utf-8")
-        try:
-            value, end = _scan_json(text, 0)
-        except StopIteration:  # nothing at offset 0: leading whitespace, or not JSON
-            return _decoder.decode(text)
-    except (ValueError, RecursionError):  # not JSON after all, or absurdly nested
-        return None
-    if end != len(text) and text[end:].strip(_JSON_SPACE):
-        return None  # more than one document
-    return value
+def _media_type(raw: str) -> str | None:
+    """The media type of a content-type header; webhooks repeat a few."""
+    return parse_options_header(raw)[0].lower() or None
 
 
 @contextlib.contextmanager
@@ -135,15 +112,14 @@ def _frame(requests: list[CapturedRequest]) -> pd.DataFrame:
     parsed: list[Any] = []
     for request in requests:
         pairs = request.header_pairs
-        media_type, is_json = None, False
+        media_type = None
         for name, value in pairs:
             if name.lower() == "content-type":
-                media_type, is_json = _content_type(value)
+                media_type = _media_type(value)
                 break
         headers.append(pairs)
         content_types.append(media_type)
-        body = request.body
-        parsed.append(_parse_json(body) if is_json and body else None)
+        parsed.append(parse_json(request.body, media_type)[1])
     bodies = [request.body for request in requests]
     columns: dict[str, Any] = {
         "id": [request.id for request in requests],

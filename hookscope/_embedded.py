@@ -7,14 +7,18 @@ with hookscope.serve_in_background() as server:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from types import TracebackType
 from typing import Any
 
 from ._config import Settings
+from ._loop_thread import LoopThread
 from ._serve import bind_socket, hypercorn_config, serve_until, url_of, warn_if_exposed
 
 __all__ = ["BackgroundServer", "serve_in_background"]
+
+_START_TIMEOUT = 30.0
 
 
 class BackgroundServer:
@@ -27,45 +31,55 @@ class BackgroundServer:
         self.url = url_of(sock)
         self._config = hypercorn_config(settings, sock, graceful_timeout=1.0)
         self._ready = threading.Event()
-        self._failure: BaseException | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, name="hookscope-server", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout=30):
-            raise RuntimeError("the embedded hookscope server did not start within 30 s")
-        if self._failure is not None:
-            raise RuntimeError(f"the embedded hookscope server failed: {self._failure}")
+        self._started = False
+        self._stopping = asyncio.Event()  # set on the loop: serve_until drains and returns
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop it serves on, once it does
+        self._thread = LoopThread("hookscope-server", closed="this embedded server is stopped")
+        self._serving = self._thread.submit(self._serve)
+        if not self._ready.wait(_START_TIMEOUT):
+            self.stop()
+            raise RuntimeError(f"the embedded server did not start within {_START_TIMEOUT:g} s")
+        if not self._started:
+            try:
+                self._serving.result(_START_TIMEOUT)  # raises why it did not start
+            finally:
+                self._thread.stop()
+            raise RuntimeError("the embedded server stopped before it started")
 
     @property
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
 
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except BaseException as error:  # reported to the starting thread
-            self._failure = error
-            self._ready.set()
+    @property
+    def running(self) -> bool:
+        return not self._serving.done()
 
-    async def _main(self) -> None:
+    async def _serve(self) -> None:
         from .server import create_app
 
         self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        app = create_app(self.settings)
+        try:
+            app = create_app(self.settings)
 
-        @app.before_serving
-        async def announce() -> None:
-            self._ready.set()
+            @app.before_serving
+            async def announce() -> None:
+                self._started = True
+                self._ready.set()
 
-        await serve_until(app, self._config, self._stop)
+            await serve_until(app, self._config, self._stopping)
+        finally:
+            self._ready.set()  # a failure to start is reported by the constructor
+
+    async def _request_stop(self) -> None:
+        self._stopping.set()
 
     def stop(self, timeout: float = 10) -> None:
-        """Stop serving and wait for the thread to end (idempotent)."""
-        if self._loop is not None and self._stop is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout)
+        """Stop serving (streams are told 1012 first) and end the thread. Idempotent."""
+        with contextlib.suppress(RuntimeError):  # stopped already
+            self._thread.submit(self._request_stop)
+        with contextlib.suppress(Exception):  # not served in time: cancelled by the stop below
+            self._serving.result(timeout)
+        self._thread.stop(timeout)
 
     def __enter__(self) -> BackgroundServer:
         return self
@@ -79,19 +93,20 @@ class BackgroundServer:
         self.stop()
 
     def __repr__(self) -> str:
-        state = "running" if self._thread.is_alive() else "stopped"
+        state = "running" if self.running else "stopped"
         return f"<BackgroundServer {self.url} {self.settings.backend} {state}>"
 
 
 def serve_in_background(
-    port: int = 0, *, host: str = "127.0.0.1", **settings: Any
+    *, host: str = "127.0.0.1", port: int = 0, **settings: Any
 ) -> BackgroundServer:
     """Start a hookscope server in a daemon thread of this process and return once it serves.
 
-    ``settings`` are ``Settings`` fields (``backend``, ``redis_url``, ``max_body``, ...);
-    the memory backend is the default.
+    ``port=0`` (the default) picks a free port. ``settings`` are ``Settings`` fields
+    (``backend``, ``redis_url``, ``max_body``, ``max_requests``, ...); the memory backend is
+    the default.
 
-        server = hookscope.serve_in_background()
+        server = hookscope.serve_in_background(max_body=1024)
         print(server.url)      # http://127.0.0.1:54321
         server.stop()
     """

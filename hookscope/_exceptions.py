@@ -8,8 +8,13 @@ HookscopeError
 │   └── ServerUnavailable    503: the server's storage is unreachable
 ├── ConnectionFailed         could not reach the server at all
 ├── MissingExtra             a feature needs an optional dependency (also an ImportError)
-├── StreamLagged             the server closed a stream because the reader fell behind
 └── WaitTimeout              wait_for() saw no matching request in time (an AssertionError)
+
+No exception stands for a stream that fell behind: when the server closes a slow reader
+(4008, "lagging"), or loses its live feed (1012), the stream reconnects with
+``since=<last id>`` by itself and loses nothing the bin still holds. What ends a stream
+is raised: ``BinNotFound`` (deleted, 4404), ``Unauthorized``, another ``ApiError`` for a
+refused handshake, ``ConnectionFailed`` when no connection ever opened.
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ __all__ = [
     "MissingExtra",
     "RequestNotFound",
     "ServerUnavailable",
-    "StreamLagged",
     "Unauthorized",
     "WaitTimeout",
 ]
@@ -70,10 +74,6 @@ class MissingExtra(HookscopeError, ImportError):
     def __init__(self, message: str, *, extra: str) -> None:
         super().__init__(message)
         self.extra = extra
-
-
-class StreamLagged(HookscopeError):
-    """The server closed the stream (code 4008) because this reader fell behind."""
 
 
 class WaitTimeout(HookscopeError, AssertionError):

@@ -1,12 +1,17 @@
-"""Matching captured requests: what ``wait_for`` (and the pytest plugin) look for.
+"""``Match``: what ``wait_for``, ``assert_received`` and ``assert_nothing_received`` look for.
 
-    >>> matcher = Matcher(method="POST", path="/github/*", json={"action": "opened"})
-    >>> matcher.describe()
-    "POST /github/* json={'action': 'opened'}"
+    >>> paid = Match("POST", "/stripe/*", json={"type": "invoice.paid"})
+    >>> paid.describe()
+    "POST /stripe/* json={'type': 'invoice.paid'}"
 
-``matcher.mismatch(req)`` names the first thing that differs (``"json.action: 'closed' !=
-'opened'"``), or returns None when ``req`` matches; ``arrivals(matcher, requests)`` lists what
-did arrive, one line per request, for assertion messages.
+The criteria are defined here once: ``Match``'s fields, and ``MatchCriteria`` for the keyword
+ones, which every waiting or asserting method takes as ``**criteria`` (after ``method`` and
+``path``, which may be positional). Those methods also take a ready ``Match`` in place of
+``method``: ``bin.wait_for(paid)``.
+
+``match.mismatch(req)`` names the first thing that differs (``"json.type: 'invoice.failed' !=
+'invoice.paid'"``), or returns None when ``req`` matches; ``arrivals(match, requests)`` lists
+what did arrive, one line per request, for assertion messages.
 
 Rules: ``method`` ignores case; ``path`` is exact, or a glob (``fnmatch``) when it contains
 ``*``, ``?`` or ``[``; ``headers`` is a subset with case-insensitive names (a header sent
@@ -20,14 +25,28 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, TypedDict, Unpack
 
 from ._models import CapturedRequest
 
-__all__ = ["Matcher", "arrivals"]
+__all__ = ["Match", "MatchCriteria", "arrivals", "json_mismatch"]
 
 _MISSING: Any = object()
 _GLOB_CHARS = frozenset("*?[")
+
+
+class MatchCriteria(TypedDict, total=False):
+    """The keyword criteria of ``Match`` (all optional; every one given must hold)."""
+
+    headers: Mapping[str, str]
+    """A subset of the headers; names ignore case."""
+    json: Any
+    """A subset of the JSON body."""
+    query: Mapping[str, str | Sequence[str]]
+    """A subset of the query parameters."""
+    predicate: Callable[[CapturedRequest], object]
+    """True for a match."""
 
 
 def _is_glob(pattern: str) -> bool:
@@ -71,27 +90,42 @@ def _predicate_name(predicate: Callable[[CapturedRequest], object]) -> str:
     return getattr(predicate, "__name__", None) or repr(predicate)
 
 
-class Matcher:
-    """A description of the request(s) to wait for; every criterion given must hold."""
+@dataclass(frozen=True, eq=False, slots=True)
+class Match:
+    """The request(s) to wait for or assert on: every criterion given must hold.
 
-    __slots__ = ("headers", "json", "method", "path", "predicate", "query")
+    ``Match("POST", "/hooks/*", json={"event": "paid"})``; ``Match()`` matches anything.
+    """
 
-    def __init__(
-        self,
-        method: str | None = None,
+    method: str | None = None
+    path: str | None = None
+    _: KW_ONLY
+    # The keyword criteria: the same names and types as ``MatchCriteria``.
+    headers: Mapping[str, str] | None = None
+    json: Any = None
+    query: Mapping[str, str | Sequence[str]] | None = None
+    predicate: Callable[[CapturedRequest], object] | None = None
+
+    def __post_init__(self) -> None:
+        if self.method:
+            object.__setattr__(self, "method", self.method.upper())
+        for name in ("headers", "query"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, dict(value) if value else None)
+
+    @classmethod
+    def of(
+        cls,
+        method: str | Match | None = None,
         path: str | None = None,
-        *,
-        headers: Mapping[str, str] | None = None,
-        json: Any = None,
-        query: Mapping[str, str | Sequence[str]] | None = None,
-        predicate: Callable[[CapturedRequest], object] | None = None,
-    ) -> None:
-        self.method = method.upper() if method else None
-        self.path = path
-        self.headers = dict(headers) if headers else None
-        self.json = json
-        self.query = dict(query) if query else None
-        self.predicate = predicate
+        **criteria: Unpack[MatchCriteria],
+    ) -> Match:
+        """``method`` when it is a ``Match`` already, else ``Match(method, path, **criteria)``."""
+        if not isinstance(method, Match):
+            return cls(method, path, **criteria)
+        if path is not None or criteria:
+            raise TypeError("give either a Match or criteria, not both")
+        return method
 
     def matches(self, request: CapturedRequest) -> bool:
         """True when ``request`` meets every criterion."""
@@ -156,11 +190,11 @@ class Matcher:
         return " ".join(parts)
 
     def __repr__(self) -> str:
-        return f"<Matcher {self.describe()}>"
+        return f"<Match {self.describe()}>"
 
 
-def arrivals(matcher: Matcher, requests: Iterable[CapturedRequest], limit: int = 20) -> str:
-    """What did arrive, one line per request with the first difference from ``matcher``.
+def arrivals(match: Match, requests: Iterable[CapturedRequest], limit: int = 20) -> str:
+    """What did arrive, one line per request with the first difference from ``match``.
 
     Shows the newest ``limit`` requests; says so when there were more.
     """
@@ -171,7 +205,7 @@ def arrivals(matcher: Matcher, requests: Iterable[CapturedRequest], limit: int =
     if len(seen) > limit:
         lines.append(f"  ... {len(seen) - limit} older ones not shown")
     for request in seen[-limit:]:
-        difference = matcher.mismatch(request)
+        difference = match.mismatch(request)
         verdict = f"  ({difference})" if difference else "  (matches)"
         lines.append(f"  {request.id} {request.method} {request.target}{verdict}")
     return "\n".join(lines)

@@ -101,8 +101,11 @@ def test_values_are_exact() -> None:
         ("application/json", b'{"a": 1}\x0b', None),  # not JSON whitespace
         ("application/json", b"[" * 100_000 + b"]" * 100_000, None),
         ("application/json", b"NaN", float("nan")),
-        ("text/plain", b'{"a": 1}', None),  # JSON only when it says so
-        (None, b'{"a": 1}', None),
+        ("text/plain", b'{"a": 1}', {"a": 1}),  # an object or an array is JSON anyway
+        (None, b' [1, {"a": 1}]', [1, {"a": 1}]),
+        ("text/plain", b'"s"', None),  # a bare string is JSON only when it says so
+        (None, b"12", None),
+        ("text/plain", b"{not json", None),
     ],
     ids=[
         "object",
@@ -119,6 +122,9 @@ def test_values_are_exact() -> None:
         "nan",
         "text-plain",
         "no-content-type",
+        "text-plain-string",
+        "no-content-type-number",
+        "text-plain-invalid",
     ],
 )
 def test_json_column(content_type: str | None, body: bytes, parsed: object) -> None:

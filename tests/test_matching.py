@@ -1,15 +1,16 @@
-"""Matchers: what wait_for and the pytest plugin look for, and how misses are explained."""
+"""``Match``: what wait_for and the pytest plugin look for, and how misses are explained."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from hookscope import CapturedRequest
-from hookscope._matching import Matcher, arrivals, json_mismatch
+from hookscope import CapturedRequest, Match, MatchCriteria
+from hookscope._matching import arrivals, json_mismatch
 from hookscope._models import _new_headers
 
 
@@ -42,66 +43,66 @@ def make(
 PAID = make(body={"event": "paid", "data": {"amount": 10, "tags": ["a", "b"], "live": True}})
 
 
-def test_empty_matcher_matches_everything() -> None:
-    assert Matcher().matches(PAID)
-    assert Matcher().matches(make("GET", "/", raw=b"\xff"))
+def test_an_empty_match_matches_everything() -> None:
+    assert Match().matches(PAID)
+    assert Match().matches(make("GET", "/", raw=b"\xff"))
 
 
 @pytest.mark.parametrize(
-    ("matcher", "expected"),
+    ("match", "expected"),
     [
-        (Matcher(method="post"), None),
-        (Matcher(method="GET"), "method: 'POST' != 'GET'"),
-        (Matcher(path="/hooks/stripe"), None),
-        (Matcher(path="/hooks"), "path: '/hooks/stripe' != '/hooks'"),
-        (Matcher(path="/hooks/*"), None),
-        (Matcher(path="/hooks/str?pe"), None),
-        (Matcher(path="/hooks/[st]tripe"), None),
-        (Matcher(path="/other/*"), "path: '/hooks/stripe' does not match '/other/*'"),
-        (Matcher(json={"event": "paid"}), None),
-        (Matcher(json={"event": "failed"}), "json.event: 'paid' != 'failed'"),
-        (Matcher(json={"data": {"amount": 10}}), None),
-        (Matcher(json={"data": {"amount": 11}}), "json.data.amount: 10 != 11"),
-        (Matcher(json={"data": {"currency": "eur"}}), "json.data.currency: missing"),
-        (Matcher(json={"data": {"tags": ["a", "b"]}}), None),
-        (Matcher(json={"data": {"tags": ["a"]}}), "json.data.tags: ['a', 'b'] != ['a']"),
-        (Matcher(json={"data": {"live": 1}}), "json.data.live: True != 1"),
-        (Matcher(json={"event": {"x": 1}}), "json.event: expected an object, got 'paid'"),
-        (Matcher(predicate=lambda r: r.size > 0), None),
+        (Match(method="post"), None),
+        (Match(method="GET"), "method: 'POST' != 'GET'"),
+        (Match(path="/hooks/stripe"), None),
+        (Match(path="/hooks"), "path: '/hooks/stripe' != '/hooks'"),
+        (Match(path="/hooks/*"), None),
+        (Match(path="/hooks/str?pe"), None),
+        (Match(path="/hooks/[st]tripe"), None),
+        (Match(path="/other/*"), "path: '/hooks/stripe' does not match '/other/*'"),
+        (Match(json={"event": "paid"}), None),
+        (Match(json={"event": "failed"}), "json.event: 'paid' != 'failed'"),
+        (Match(json={"data": {"amount": 10}}), None),
+        (Match(json={"data": {"amount": 11}}), "json.data.amount: 10 != 11"),
+        (Match(json={"data": {"currency": "eur"}}), "json.data.currency: missing"),
+        (Match(json={"data": {"tags": ["a", "b"]}}), None),
+        (Match(json={"data": {"tags": ["a"]}}), "json.data.tags: ['a', 'b'] != ['a']"),
+        (Match(json={"data": {"live": 1}}), "json.data.live: True != 1"),
+        (Match(json={"event": {"x": 1}}), "json.event: expected an object, got 'paid'"),
+        (Match(predicate=lambda r: r.size > 0), None),
     ],
 )
-def test_mismatch_names_the_first_difference(matcher: Matcher, expected: str | None) -> None:
-    assert matcher.mismatch(PAID) == expected
-    assert matcher.matches(PAID) is (expected is None)
+def test_mismatch_names_the_first_difference(match: Match, expected: str | None) -> None:
+    assert match.mismatch(PAID) == expected
+    assert match.matches(PAID) is (expected is None)
 
 
 def test_glob_does_not_apply_to_plain_paths() -> None:
     # Without * ? [ a path is compared exactly, even if it looks like a prefix.
-    assert not Matcher(path="/hooks/").matches(PAID)
+    assert not Match(path="/hooks/").matches(PAID)
 
 
 def test_headers_are_a_case_insensitive_subset_and_multi_valued() -> None:
     req = make(headers=[("X-Event", "push"), ("x-dup", "1"), ("x-dup", "2")])
-    assert Matcher(headers={"x-event": "push"}).matches(req)
-    assert Matcher(headers={"X-EVENT": "push", "X-Dup": "2"}).matches(req)
-    assert Matcher(headers={"x-event": "pull"}).mismatch(req) == "headers.x-event: 'push' != 'pull'"
-    assert Matcher(headers={"x-dup": "3"}).mismatch(req) == "headers.x-dup: ['1', '2'] != '3'"
-    assert Matcher(headers={"x-missing": "1"}).mismatch(req) == "headers.x-missing: missing"
+    assert Match(headers={"x-event": "push"}).matches(req)
+    assert Match(headers={"X-EVENT": "push", "X-Dup": "2"}).matches(req)
+    assert Match(headers={"x-event": "pull"}).mismatch(req) == "headers.x-event: 'push' != 'pull'"
+    assert Match(headers={"x-dup": "3"}).mismatch(req) == "headers.x-dup: ['1', '2'] != '3'"
+    assert Match(headers={"x-missing": "1"}).mismatch(req) == "headers.x-missing: missing"
 
 
 def test_query_is_a_subset_of_the_parameters() -> None:
     req = make(query="a=1&a=2&b=x%20y")
-    assert Matcher(query={"b": "x y"}).matches(req)
-    assert Matcher(query={"a": "2"}).matches(req)  # a string: one of the values
-    assert Matcher(query={"a": ["1", "2"]}).matches(req)  # a list: all of them, in order
-    assert Matcher(query={"a": ["2", "1"]}).mismatch(req) == "query.a: ['1', '2'] != ['2', '1']"
-    assert Matcher(query={"a": "3"}).mismatch(req) == "query.a: ['1', '2'] != '3'"
-    assert Matcher(query={"c": "1"}).mismatch(req) == "query.c: missing"
+    assert Match(query={"b": "x y"}).matches(req)
+    assert Match(query={"a": "2"}).matches(req)  # a string: one of the values
+    assert Match(query={"a": ["1", "2"]}).matches(req)  # a list: all of them, in order
+    assert Match(query={"a": ["2", "1"]}).mismatch(req) == "query.a: ['1', '2'] != ['2', '1']"
+    assert Match(query={"a": "3"}).mismatch(req) == "query.a: ['1', '2'] != '3'"
+    assert Match(query={"c": "1"}).mismatch(req) == "query.c: missing"
 
 
 def test_json_on_a_body_that_is_not_json() -> None:
     req = make(raw=b"a=1", headers=[("content-type", "application/x-www-form-urlencoded")])
-    assert Matcher(json={"a": 1}).mismatch(req) == (
+    assert Match(json={"a": 1}).mismatch(req) == (
         "json: body is not JSON (application/x-www-form-urlencoded)"
     )
 
@@ -117,24 +118,24 @@ def test_predicate_failure_is_named() -> None:
     def is_big(request: CapturedRequest) -> bool:
         return request.size > 10_000
 
-    assert Matcher(predicate=is_big).mismatch(PAID) == "predicate is_big() returned false"
+    assert Match(predicate=is_big).mismatch(PAID) == "predicate is_big() returned false"
 
 
 def test_describe() -> None:
-    matcher = Matcher(
+    match = Match(
         "post", "/hooks/*", headers={"x-a": "1"}, query={"q": "1"}, json={"event": "paid"}
     )
-    assert matcher.describe() == (
+    assert match.describe() == (
         "POST /hooks/* headers={'x-a': '1'} query={'q': '1'} json={'event': 'paid'}"
     )
-    assert Matcher().describe() == "any method any path"
-    assert repr(Matcher(method="GET")) == "<Matcher GET any path>"
+    assert Match().describe() == "any method any path"
+    assert repr(Match(method="GET")) == "<Match GET any path>"
 
 
 def test_arrivals_lists_what_did_arrive() -> None:
-    matcher = Matcher("POST", json={"event": "failed"})
+    match = Match("POST", json={"event": "failed"})
     listing = arrivals(
-        matcher,
+        match,
         [
             PAID,
             make("GET", "/health", query="x=1", id="2-0"),
@@ -147,12 +148,34 @@ def test_arrivals_lists_what_did_arrive() -> None:
         "  2-0 GET /health?x=1  (method: 'GET' != 'POST')\n"
         "  3-0 POST /hooks/stripe  (matches)"
     )
-    assert arrivals(matcher, []) == "no request arrived at all"
+    assert arrivals(match, []) == "no request arrived at all"
 
 
 def test_arrivals_shows_the_newest_when_many() -> None:
     many = [make(id=f"{n}-0", body={"n": n}) for n in range(30)]
-    listing = arrivals(Matcher(json={"n": -1}), many, limit=3).splitlines()
+    listing = arrivals(Match(json={"n": -1}), many, limit=3).splitlines()
     assert listing[0] == "30 request(s) arrived:"
     assert listing[1] == "  ... 27 older ones not shown"
     assert [line.split()[0] for line in listing[2:]] == ["27-0", "28-0", "29-0"]
+
+
+def test_the_criteria_are_defined_once() -> None:
+    # MatchCriteria (the **criteria of every wait and assertion) is Match's keyword fields.
+    keyword = {f.name: str(f.type) for f in dataclasses.fields(Match) if f.kw_only}
+    criteria = {
+        name: getattr(hint, "__forward_arg__", hint)
+        for name, hint in MatchCriteria.__annotations__.items()
+    }
+    assert list(criteria) == list(keyword)
+    for name, hint in criteria.items():
+        assert keyword[name] in (hint, f"{hint} | None"), name
+
+
+def test_of_takes_a_match_or_criteria_not_both() -> None:
+    paid = Match("post", json={"event": "paid"})
+    assert Match.of(paid) is paid
+    assert Match.of("POST", "/x", json={}).describe() == "POST /x json={}"
+    with pytest.raises(TypeError, match="not both"):
+        Match.of(paid, json={"event": "paid"})
+    with pytest.raises(TypeError, match="not both"):
+        Match.of(paid, "/x")

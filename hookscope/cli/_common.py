@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import click
 
 from .._config import parse_duration
+from .._contract import CAPTURE_PREFIX, ErrorCode
 from .._exceptions import (
     ApiError,
     BinNotFound,
@@ -98,7 +99,7 @@ class BinTarget:
         bin_id = ref
         if "://" in ref:
             parts = urlsplit(ref)
-            prefix, found, rest = parts.path.partition("/h/")
+            prefix, found, rest = parts.path.partition(CAPTURE_PREFIX)
             bin_id = rest.split("/", 1)[0]
             if not found or not bin_id:
                 raise click.BadParameter(
@@ -136,13 +137,13 @@ def describe_error(error: HookscopeError, *, url: str, bin_id: str | None = None
         return f"cannot reach a hookscope server at {url}: is it running? (--url / HOOKSCOPE_URL)"
     if isinstance(error, BinNotFound):
         what = f"bin {bin_id}" if bin_id else "the bin"
-        if code == "bin_deleted":
+        if code == ErrorCode.BIN_DELETED:
             return f"{what} was deleted"
         return f"no {what} on {url} (deleted, expired, or a typo in the id?)"
     if isinstance(error, Unauthorized):
-        if code == "api_key_required":
+        if code == ErrorCode.API_KEY_REQUIRED:
             return "this server needs an API key to create bins: --api-key / HOOKSCOPE_API_KEY"
-        if code == "api_key_invalid":
+        if code == ErrorCode.API_KEY_INVALID:
             return "the server refused the API key (--api-key / HOOKSCOPE_API_KEY)"
         return (
             f"the server refused the token for bin {bin_id}: use the token 'hookscope new' "

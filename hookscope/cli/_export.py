@@ -1,8 +1,9 @@
 """``hookscope export BIN --format jsonl|har|csv``: every stored request, to a file or stdout.
 
-Requests are read a page (1000) at a time and written as they come, so memory stays flat.
-``-o FILE`` is written to ``FILE.part`` and renamed at the end: an interrupted export never
-leaves a file that looks complete. A progress bar goes to stderr when it is a terminal.
+Requests are read a page (``MAX_PAGE``, 1000) at a time and written as they come, so memory
+stays flat. ``-o FILE`` is written to ``FILE.part`` and renamed at the end: an interrupted
+export never leaves a file that looks complete. A progress bar goes to stderr when it is a
+terminal.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import IO, Any
 
 import click
 
+from .._contract import MAX_PAGE
 from .._models import CapturedRequest
 from ..client import AsyncBin, AsyncClient
 from ._common import BinTarget, bin_options, request_id, run
@@ -23,7 +25,8 @@ from ._formats import WRITERS
 
 __all__ = ["export"]
 
-PAGE = 1000
+PAGE = MAX_PAGE
+"""Requests per API call (the server's largest page; tests shrink it)."""
 
 
 @click.command(short_help="Write a bin's requests as JSON lines, HAR or CSV.")
@@ -94,14 +97,14 @@ async def _export(target: BinTarget, fmt: str, out: IO[bytes], since: str | None
         return count
 
 
-async def _pages(bin: AsyncBin, after: str | None) -> AsyncIterator[list[CapturedRequest]]:
+async def _pages(bin: AsyncBin, since: str | None) -> AsyncIterator[list[CapturedRequest]]:
     while True:
-        page = await bin.requests(after=after, limit=PAGE)
+        page = await bin.requests(since=since, limit=PAGE)
         if page:
             yield page
         if len(page) < PAGE:
             return
-        after = page[-1].id
+        since = page[-1].id
 
 
 class _Progress:

@@ -25,11 +25,11 @@ from urllib.parse import urlsplit
 import click
 import httpx
 
+from .._backoff import Backoff
+from .._display import clock_time
 from .._ids import BEGINNING
 from .._models import CapturedRequest
 from ..client import AsyncClient
-from ..client._protocol import Backoff
-from ..widget._body import clock_time
 from ._common import BinTarget, bin_options, request_id, run
 from ._relay import relay_request
 
@@ -254,18 +254,18 @@ async def _relay(
         httpx.AsyncClient(timeout=answer_within, verify=verify) as http,
     ):
         bin = client.bin(target.bin_id, target.token)
-        await bin.info()  # a wrong token or bin fails now, with one line
         if tally.since is None:
-            newest = await bin.tail(1)
+            newest = await bin.tail(1)  # a wrong token or bin fails now, with one line
             tally.since = newest[-1].id if newest else BEGINNING
-        forwarder = Forwarder(http, to, tally, policy)
-        tally.started = True
-        click.echo(
-            f"forwarding {target.bin_id} → {to}, after request {tally.since} (Ctrl-C to stop)",
-            err=True,
-        )
-        async for request in bin.stream(since=tally.since):
-            await forwarder.forward(request)
+        async with bin.open_stream(since=tally.since) as cursor:
+            forwarder = Forwarder(http, to, tally, policy)
+            tally.started = True
+            click.echo(
+                f"forwarding {target.bin_id} → {to}, after request {tally.since} (Ctrl-C to stop)",
+                err=True,
+            )
+            async for request in cursor:
+                await forwarder.forward(request)
 
 
 def _summary(target: BinTarget, to: str, tally: Tally) -> None:

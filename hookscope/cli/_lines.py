@@ -2,17 +2,18 @@
 
     21:43:44.123 POST   /github/push?a=1  application/json  17 B  {"zen": "hi"}
 
-Time is local, to the millisecond; the preview is the body on one line, cut to fit.
+Time is local, to the millisecond; the preview is the body on one line, cut to fit, with
+nothing a terminal would act on (``hookscope._display.preview``).
 """
 
 from __future__ import annotations
 
 import click
 
+from .._display import clock_time, format_size, preview
 from .._models import CapturedRequest
-from ..widget._body import clock_time, format_size
 
-__all__ = ["preview", "request_line"]
+__all__ = ["request_line"]
 
 _METHOD_COLOURS = {
     "GET": "green",
@@ -26,23 +27,6 @@ _PATH_WIDTH = 60
 
 def _shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
-
-
-def preview(body: bytes, width: int) -> str:
-    """The body on one line: whitespace collapsed, control characters dropped, cut to ``width``.
-
-    Bodies that are not UTF-8 show as ``<binary>``.
-    """
-    if not body:
-        return ""
-    try:
-        text = body[: width * 4 + 64].decode("utf-8")
-    except UnicodeDecodeError as error:
-        if error.start < len(body[: width * 4]):  # invalid inside, not a cut character
-            return "<binary>"
-        text = body[: error.start].decode("utf-8")
-    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    return _shorten(flat, width)
 
 
 def request_line(request: CapturedRequest, width: int = 120) -> str:
@@ -60,6 +44,6 @@ def request_line(request: CapturedRequest, width: int = 120) -> str:
         target + " ",
         click.style(kind, fg="cyan") + " ",
         click.style(size, dim=True) + " ",
-        preview(request.body, max(width - used, 24)),
+        preview(request, max(width - used, 24)),
     ]
     return " ".join(parts).rstrip()

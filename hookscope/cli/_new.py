@@ -106,8 +106,10 @@ async def _create(
     max_requests: int | None,
     ttl: float | None,
 ) -> dict[str, Any]:
-    async with AsyncClient(url, api_key) as client:
-        bin = await client.create_bin(name, response, max_requests, ttl)
+    async with AsyncClient(url, api_key=api_key) as client:
+        bin = await client.create_bin(
+            name=name, response=response, max_requests=max_requests, ttl_s=ttl
+        )
         # create_bin keeps only what a bin object needs; the API's full answer is one GET away.
         data = await bin.info()
         data.setdefault("token", bin.token)

@@ -8,11 +8,15 @@ import sys
 
 import click
 
+from .._contract import MAX_TAIL
 from ..client import AsyncClient
 from ._common import BinTarget, bin_options, request_id, run
 from ._lines import request_line
 
 __all__ = ["tail"]
+
+DEFAULT_TAIL = 10
+"""What ``tail`` shows first when neither --since nor --tail says."""
 
 
 @click.command(short_help="Print requests as they arrive, one line each.")
@@ -28,10 +32,11 @@ __all__ = ["tail"]
 @click.option(
     "--tail",
     "last",
-    type=click.IntRange(0, 1000),
+    type=click.IntRange(0, MAX_TAIL),
     default=None,
     metavar="N",
-    help="Start with the newest N stored requests [default: 10].",
+    help="Start with the newest N stored requests (0: live ones only) [default without "
+    "--since: 10].",
 )
 @click.option("--color/--no-color", default=None, help="Colour (default: when a terminal).")
 def tail(
@@ -39,7 +44,8 @@ def tail(
 ) -> None:
     """Print requests to BIN as they arrive, until Ctrl-C.
 
-    Resumes by itself after disconnects, without losing or repeating a request.
+    Starts with the newest 10 stored ones unless --since or --tail says otherwise. Resumes
+    by itself after disconnects, without losing or repeating a request.
 
     \b
       hookscope tail b_Zx8...                 # newest 10, then live
@@ -48,7 +54,7 @@ def tail(
     if since is not None and last is not None:
         raise click.UsageError("--since and --tail do not combine; pick one")
     if since is None and last is None:
-        last = 10
+        last = DEFAULT_TAIL
     try:
         run(_follow(target, as_json, since, last, color), url=target.url, bin_id=target.bin_id)
     except KeyboardInterrupt:
@@ -62,12 +68,13 @@ async def _follow(
 ) -> None:
     out = sys.stdout.buffer
     async with AsyncClient(target.url) as client:
-        bin = client.bin(target.bin_id, target.token)
-        await bin.info()  # a wrong token or bin fails now, with one line, not on reconnects
-        async for request in bin.stream(since=since, tail=last):
-            if as_json:
-                out.write(request.to_json().encode("utf-8") + b"\n")
-                out.flush()
-            else:
-                width = shutil.get_terminal_size((120, 24)).columns
-                click.echo(request_line(request, width), color=color)
+        # Opening the cursor connects: a wrong token or bin fails now, with one line.
+        cursor = client.bin(target.bin_id, target.token).open_stream(since=since, tail=last)
+        async with cursor:
+            async for request in cursor:
+                if as_json:
+                    out.write(request.to_json().encode("utf-8") + b"\n")
+                    out.flush()
+                else:
+                    width = shutil.get_terminal_size((120, 24)).columns
+                    click.echo(request_line(request, width), color=color)

@@ -3,7 +3,7 @@
 async with hookscope.AsyncClient("http://127.0.0.1:8080") as client:
     bin = await client.create_bin(name="stripe")
     print(bin.url)                                  # give this to the sender
-    paid = await bin.wait_for(method="POST", json={"type": "invoice.paid"})
+    paid = await bin.wait_for("POST", json={"type": "invoice.paid"})
     async for req in bin.stream():                  # forever, resuming by itself
         print(req.method, req.path)
 """
@@ -11,18 +11,20 @@ async with hookscope.AsyncClient("http://127.0.0.1:8080") as client:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+import json as jsonlib
+from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
+from urllib.parse import urlsplit
 
 import httpx
 
+from .._contract import MAX_PAGE, bin_path, capture_url
 from .._exceptions import ConnectionFailed, WaitTimeout
-from .._ids import BEGINNING, id_key
-from .._matching import Matcher, arrivals
+from .._ids import BEGINNING
+from .._matching import Match, MatchCriteria, arrivals
 from .._models import CapturedRequest
 from ._errors import api_error
-from ._protocol import StreamProtocol
 from ._stream import USER_AGENT, AsyncStream
 
 if TYPE_CHECKING:
@@ -32,7 +34,37 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncBin", "AsyncClient"]
 
-PAGE_SIZE = 1000  # the server's largest page
+
+def _base_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"{url!r} is not the base URL of a hookscope server (like http://127.0.0.1:8080)"
+        )
+    return url.rstrip("/")
+
+
+def _response_spec(
+    status: int = 200,
+    *,
+    body: str | None = None,
+    json: Any = None,
+    headers: Mapping[str, str] | None = None,
+    delay_ms: int = 0,
+) -> dict[str, Any]:
+    """The API's ``response`` object for ``respond_with``'s arguments.
+
+    ``json`` is sent as the body, with ``content-type: application/json`` unless ``headers``
+    name another; ``body`` and ``json`` both None: the default body (``{"ok": true, ...}``).
+    """
+    headers = dict(headers or {})
+    if json is not None:
+        if body is not None:
+            raise ValueError("respond_with() takes body= or json=, not both")
+        body = jsonlib.dumps(json)
+        if not any(name.lower() == "content-type" for name in headers):
+            headers = {"content-type": "application/json", **headers}
+    return {"status": status, "headers": headers, "body": body, "delay_ms": delay_ms}
 
 
 class AsyncClient:
@@ -42,8 +74,8 @@ class AsyncClient:
     ``timeout`` bounds each HTTP call and each WebSocket handshake (seconds).
     """
 
-    def __init__(self, url: str, api_key: str | None = None, *, timeout: float = 10.0) -> None:
-        self.url = url.rstrip("/")
+    def __init__(self, url: str, *, api_key: str | None = None, timeout: float = 10.0) -> None:
+        self.url = _base_url(url)
         self.api_key = api_key
         self.timeout = timeout
         self._http = httpx.AsyncClient(
@@ -52,6 +84,7 @@ class AsyncClient:
 
     async def create_bin(
         self,
+        *,
         name: str | None = None,
         response: Mapping[str, Any] | None = None,
         max_requests: int | None = None,
@@ -68,7 +101,7 @@ class AsyncClient:
         """An existing bin, from its id and token (no request is made)."""
         return AsyncBin(self, id, token)
 
-    async def _send(
+    async def _call(
         self,
         method: str,
         path: str,
@@ -76,7 +109,7 @@ class AsyncClient:
         *,
         json: Any = None,
         params: Mapping[str, str | int] | None = None,
-    ) -> httpx.Response:
+    ) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else None
         try:
             response = await self._http.request(
@@ -89,18 +122,6 @@ class AsyncClient:
             ) from error
         if response.is_error:
             raise api_error(response.status_code, response.content, what=f"{method} {path}")
-        return response
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        token: str | None,
-        *,
-        json: Any = None,
-        params: Mapping[str, str | int] | None = None,
-    ) -> Any:
-        response = await self._send(method, path, token, json=json, params=params)
         return response.json() if response.content else None
 
     async def aclose(self) -> None:
@@ -141,9 +162,8 @@ class AsyncBin:
         self.client = client
         self.id = id
         self.token = token
-        self.url = url or f"{client.url}/h/{id}"
+        self.url = url or capture_url(client.url, id)
         self.name = name
-        self._path = f"/api/bins/{id}"
 
     def url_for(self, path: str = "/") -> str:
         """The capture URL of ``path`` (may hold a query): ``bin.url_for("/github?x=1")``."""
@@ -162,33 +182,34 @@ class AsyncBin:
     async def _call(
         self, method: str, path: str, *, json: Any = None, params: Mapping[str, Any] | None = None
     ) -> Any:
-        path = self._path + path
+        path = bin_path(self.id, path)
         return await self.client._call(method, path, self.token, json=json, params=params)
 
     async def requests(
-        self, after: str | None = None, limit: int | None = None
+        self, *, since: str | None = None, limit: int | None = None
     ) -> list[CapturedRequest]:
-        """Stored requests, oldest first: all of them, or ``limit`` after the id ``after``.
+        """Stored requests, oldest first: all of them, or ``limit`` of them; ``since``: only
+        those after that request id (the API's ``?after=``).
 
-        Pages through the server's pages of at most 1000 as needed.
+        Pages through the server's pages (``MAX_PAGE``, 1000) as needed.
         """
         if limit is not None and limit < 0:
             raise ValueError("limit must be >= 0")
         found: list[CapturedRequest] = []
         while limit is None or len(found) < limit:
-            size = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - len(found))
+            size = MAX_PAGE if limit is None else min(MAX_PAGE, limit - len(found))
             params: dict[str, Any] = {"limit": size}
-            if after is not None:
-                params["after"] = after
+            if since is not None:
+                params["after"] = since
             page = await self._call("GET", "/requests", params=params)
             found += [CapturedRequest.from_wire(data) for data in page["requests"]]
-            after = page["next"]
-            if after is None:
+            since = page["next"]
+            if since is None:
                 break
         return found
 
     async def tail(self, n: int = 10) -> list[CapturedRequest]:
-        """The newest ``n`` requests (at most 1000), oldest first."""
+        """The newest ``n`` requests (at most ``MAX_TAIL``, 1000), oldest first."""
         page = await self._call("GET", "/requests", params={"tail": n})
         return [CapturedRequest.from_wire(data) for data in page["requests"]]
 
@@ -204,136 +225,123 @@ class AsyncBin:
         """Delete the bin and its history; open streams end with ``BinNotFound``."""
         await self._call("DELETE", "")
 
-    async def configure_response(
+    async def respond_with(
         self,
         status: int = 200,
-        headers: Mapping[str, str] | None = None,
+        *,
         body: str | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
         delay_ms: int = 0,
     ) -> None:
-        """What the bin answers senders from now on. ``body=None``: the default JSON body.
+        """What the bin answers senders from now on; no arguments restore the default
+        (200 with ``{"ok": true, "id": ...}``). ``json``: a JSON body.
 
-        ``bin.configure_response(503, delay_ms=2000)`` tests a sender's retries.
+            await bin.respond_with(503, delay_ms=2000)   # test a sender's retries
         """
-        spec = {"status": status, "headers": dict(headers or {}), "body": body}
-        spec["delay_ms"] = delay_ms
+        spec = _response_spec(status, body=body, json=json, headers=headers, delay_ms=delay_ms)
         self._learn(await self._call("PATCH", "", json={"response": spec}))
 
     @overload
     async def wait_for(
         self,
-        method: str | None = ...,
+        method: str | Match | None = ...,
         path: str | None = ...,
         *,
-        headers: Mapping[str, str] | None = ...,
-        json: Any = ...,
-        query: Mapping[str, str | Sequence[str]] | None = ...,
-        predicate: Callable[[CapturedRequest], object] | None = ...,
         count: Literal[1] = ...,
         timeout: float = ...,  # noqa: ASYNC109 (the deadline is the point of the call)
+        **criteria: Unpack[MatchCriteria],
     ) -> CapturedRequest: ...
 
     @overload
     async def wait_for(
         self,
-        method: str | None = ...,
+        method: str | Match | None = ...,
         path: str | None = ...,
         *,
-        headers: Mapping[str, str] | None = ...,
-        json: Any = ...,
-        query: Mapping[str, str | Sequence[str]] | None = ...,
-        predicate: Callable[[CapturedRequest], object] | None = ...,
         count: int,
         timeout: float = ...,  # noqa: ASYNC109
+        **criteria: Unpack[MatchCriteria],
     ) -> CapturedRequest | list[CapturedRequest]: ...
 
     async def wait_for(
         self,
-        method: str | None = None,
+        method: str | Match | None = None,
         path: str | None = None,
         *,
-        headers: Mapping[str, str] | None = None,
-        json: Any = None,
-        query: Mapping[str, str | Sequence[str]] | None = None,
-        predicate: Callable[[CapturedRequest], object] | None = None,
         count: int = 1,
         timeout: float = 10,  # noqa: ASYNC109
+        **criteria: Unpack[MatchCriteria],
     ) -> CapturedRequest | list[CapturedRequest]:
         """The first request that matches (a list of the first ``count`` when ``count > 1``).
 
-        Looks at the bin's history first, then waits for live requests. Raises
-        ``WaitTimeout`` (an ``AssertionError``) after ``timeout`` seconds, listing what did
-        arrive. Matching rules: ``hookscope._matching``.
+        ``method``, ``path`` and ``criteria`` (``headers``, ``json``, ``query``,
+        ``predicate``) are a ``hookscope.Match``, or pass one as ``method``. Looks at the
+        bin's history first, then waits for live requests. Raises ``WaitTimeout`` (an
+        ``AssertionError``) after ``timeout`` seconds, listing what did arrive.
 
             req = await bin.wait_for("POST", "/hooks/*", json={"event": "paid"}, timeout=5)
         """
+        match = Match.of(method, path, **criteria)
         if count < 1:
             raise ValueError("count must be >= 1 (see assert_nothing_received for none)")
-        matcher = Matcher(
-            method, path, headers=headers, json=json, query=query, predicate=predicate
-        )
         seen: list[CapturedRequest] = []
         found: list[CapturedRequest] = []
         try:
-            async with asyncio.timeout(timeout):
-                async with await self._open_stream(since=BEGINNING) as stream:
-                    while len(found) < count:
-                        request = await stream.next()
-                        seen.append(request)
-                        if matcher.matches(request):
-                            found.append(request)
+            async with asyncio.timeout(timeout), self.open_stream(since=BEGINNING) as stream:
+                while len(found) < count:
+                    request = await stream.next()
+                    seen.append(request)
+                    if match.matches(request):
+                        found.append(request)
         except TimeoutError:
             wanted = "a request" if count == 1 else f"{count} requests ({len(found)} found)"
             raise WaitTimeout(
-                f"waited {timeout:g} s for {wanted} matching {matcher.describe()} in bin "
-                f"{self.id}; {arrivals(matcher, seen)}"
+                f"waited {timeout:g} s for {wanted} matching {match.describe()} in bin "
+                f"{self.id}; {arrivals(match, seen)}"
             ) from None
         return found[0] if count == 1 else found
 
+    def open_stream(self, *, since: str | None = None, tail: int | None = None) -> AsyncStream:
+        """A cursor over the bin's requests as they arrive, resuming by itself.
+
+        ``since=ID``: after that request id (``"0-0"``: the whole history); ``tail=N``: the
+        newest N stored first; neither: from now on. Entering it (``async with``, or
+        ``await cursor.start()``) fixes that start and connects.
+
+            async with bin.open_stream(tail=5) as cursor:
+                req = await cursor.next()
+        """
+        return AsyncStream(self, since=since, tail=tail)
+
     async def stream(
-        self, since: str | None = None, tail: int | None = None
+        self, *, since: str | None = None, tail: int | None = None
     ) -> AsyncIterator[CapturedRequest]:
         """Requests as they arrive, forever; reconnects and resumes by itself.
 
-        Starts at the first iteration with the requests captured from then on; ``tail=N``
-        first yields the newest N stored ones, ``since=ID`` everything stored after that id
-        (``since="0-0"``: the whole history). Raises ``BinNotFound`` if the bin is deleted.
+        Starts when first iterated; ``since`` and ``tail`` as in ``open_stream``. Raises
+        ``BinNotFound`` if the bin is deleted.
 
             async for req in bin.stream(tail=5):
                 print(req.method, req.path)
         """
-        async with await self._open_stream(since, tail) as stream:
-            while True:
-                yield await stream.next()
+        async with self.open_stream(since=since, tail=tail) as cursor:
+            async for request in cursor:
+                yield request
 
-    async def _open_stream(self, since: str | None = None, tail: int | None = None) -> AsyncStream:
-        """A stream cursor; without ``since``, fixes where it starts with one HTTP call."""
-        if since is not None and tail is not None:
-            raise ValueError("since and tail do not combine; pick one")
-        initial: list[CapturedRequest] = []
-        if since is None:
-            # The newest stored id is where "from now on" begins; a reconnect before
-            # anything arrives resumes from there instead of losing what came meanwhile.
-            wanted = tail or 0
-            newest = await self.tail(max(wanted, 1))
-            since = newest[-1].id if newest else BEGINNING
-            initial = newest[len(newest) - wanted :]
-        else:
-            id_key(since)  # ValueError for anything that is not a request id
-        protocol = StreamProtocol(self.id, since, initial)
-        return AsyncStream(self.client.url, self.token, protocol, open_timeout=self.client.timeout)
-
-    async def dataframe(self, expand_json: bool = False) -> pd.DataFrame:
+    async def dataframe(self, *, expand_json: bool = False) -> pd.DataFrame:
         """Every stored request as a DataFrame (columns: ``hookscope._dataframe``)."""
         from .._dataframe import to_dataframe
 
         return to_dataframe(await self.requests(), expand_json=expand_json)
 
     def live_table(self, **options: Any) -> LiveTable:
-        """A Jupyter table of this bin's requests, live (``hookscope.widget.LiveTable``).
+        """A Jupyter table of this bin's requests, live (``hookscope.LiveTable(bin, **options)``).
 
-        ``options``: ``tail``, ``window``, ``max_rows``, ``interval``, ``display``.
+        ``options``: ``since``, ``tail``, ``window``, ``max_rows``, ``interval``, ``display``.
         """
+        # The one place the client reaches into the widget, lazily: the widget depends on
+        # the client (its public API only), never the other way round.
         from ..widget import LiveTable
 
         return LiveTable(self, **options)

@@ -6,7 +6,7 @@ text frame to ``receive()``, takes requests with ``pop()``, and on a close or a 
 connection asks ``closed()`` / ``rejected()`` / ``failed()`` how long to wait before the next
 attempt (or gets the exception to raise).
 
-    protocol = StreamProtocol(since="0-0")
+    protocol = StreamProtocol("b_1", since="0-0")
     protocol.connected()
     protocol.receive('{"type": "live"}')
     protocol.state                    # StreamState.LIVE
@@ -20,23 +20,27 @@ from __future__ import annotations
 
 import enum
 import logging
-import random
 from collections import deque
-from collections.abc import Callable
 from typing import NoReturn
 
-from .._contract import CloseCode, ws_url
-from .._exceptions import BinNotFound, ConnectionFailed, HookscopeError, Unauthorized
+from .._backoff import Backoff
+from .._contract import CloseCode, ErrorCode, FrameType
+from .._exceptions import ApiError, BinNotFound, ConnectionFailed, HookscopeError
 from .._ids import id_key
 from .._models import CapturedRequest
 from .._wire import loads
-from ._errors import api_error
+from ._errors import api_error, error_for_code
 
-__all__ = ["Backoff", "StreamProtocol", "StreamState", "ws_url"]
+__all__ = ["StreamProtocol", "StreamState"]
 
 log = logging.getLogger("hookscope.client")
 
-_RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+_RETRY_STATUSES = frozenset({408, 425, 429})
+
+
+def _retryable(status: int) -> bool:
+    """A refusal the server may get over: it is busy, or its storage is (5xx)."""
+    return status in _RETRY_STATUSES or status >= 500
 
 
 class StreamState(enum.Enum):
@@ -46,31 +50,6 @@ class StreamState(enum.Enum):
     REPLAYING = "replaying"  # connected; history after ``since`` still arriving
     LIVE = "live"  # connected and caught up: what follows is live
     FAILED = "failed"  # ended by an error that retrying cannot fix
-
-
-class Backoff:
-    """Exponential delays with jitter: ``initial * factor**attempt``, capped at ``maximum``.
-
-    Each delay is drawn between half and all of that value, so that many clients cut off
-    by one server restart do not reconnect in lockstep.
-    """
-
-    def __init__(
-        self,
-        initial: float = 0.1,
-        factor: float = 2.0,
-        maximum: float = 5.0,
-        *,
-        uniform: Callable[[float, float], float] = random.uniform,
-    ) -> None:
-        self.initial = initial
-        self.factor = factor
-        self.maximum = maximum
-        self._uniform = uniform
-
-    def delay(self, attempt: int) -> float:
-        ceiling = min(self.maximum, self.initial * self.factor ** min(attempt, 64))
-        return self._uniform(ceiling / 2, ceiling)
 
 
 class StreamProtocol:
@@ -118,15 +97,15 @@ class StreamProtocol:
         """Take one text frame from the server."""
         frame = loads(text)
         kind = frame.get("type")
-        if kind == "request":
+        if kind == FrameType.REQUEST:
             self._accept(CapturedRequest.from_wire(frame["request"]))
-        elif kind == "batch":
+        elif kind == FrameType.BATCH:
             for data in frame["requests"]:
                 self._accept(CapturedRequest.from_wire(data))
-        elif kind == "live":
+        elif kind == FrameType.LIVE:
             self.state = StreamState.LIVE
             self._attempt = 0
-        elif kind == "error":
+        elif kind == FrameType.ERROR:
             self._error_frame = (str(frame.get("code")), str(frame.get("message")))
         # Unknown frame types are ignored, like unknown fields (forward compatibility).
 
@@ -152,16 +131,16 @@ class StreamProtocol:
     def closed(self, code: int | None, reason: str = "") -> float:
         """The connection closed with ``code`` (None: dropped without a close frame).
 
-        Returns the delay before reconnecting; raises when reconnecting cannot help.
+        Returns the delay before reconnecting; raises when reconnecting cannot help: the bin
+        was deleted (4404), or the server refused the stream (1008, after an error frame).
         """
         error = self._error_frame
         self._error_frame = None
         if code == CloseCode.BIN_DELETED:
             message = f"bin {self.bin_id} was deleted while streaming"
-            self._fail(BinNotFound(message, code="bin_deleted"))
-        if code in (4401, 4403):
-            message = f"stream of {self.bin_id} refused ({reason}): check the bin's token"
-            self._fail(Unauthorized(message, code="unauthorized"))
+            self._fail(BinNotFound(message, code=ErrorCode.BIN_DELETED))
+        if code == CloseCode.POLICY:
+            return self._refused(error, reason)
         why = f"code {code}" if code is not None else "connection dropped"
         if error is not None:
             why += f", {error[0]}: {error[1]}"
@@ -173,9 +152,22 @@ class StreamProtocol:
             return self._retry(why, immediate=self._attempt == 0)
         return self._retry(why)
 
+    def _refused(self, error: tuple[str, str] | None, reason: str) -> float:
+        # The handshake was refused after all, with an error frame and a 1008 close (where the
+        # ASGI server cannot answer it with an HTTP status): the frame's code says what the
+        # HTTP body would have, and it is treated the same way.
+        what = f"stream of {self.bin_id}"
+        if error is None:
+            detail = f": {reason}" if reason else ""
+            self._fail(ApiError(f"{what} refused (close code 1008{detail})"))
+        refusal = error_for_code(*error, what=what)
+        if _retryable(refusal.status):
+            return self._retry(f"refused with {refusal.code}: {error[1]}")
+        self._fail(refusal)
+
     def rejected(self, status: int, body: bytes) -> float:
         """The handshake was refused with an HTTP ``status``: retry (5xx) or raise (4xx)."""
-        if status in _RETRY_STATUSES or status >= 500:
+        if _retryable(status):
             return self._retry(f"handshake refused with HTTP {status}")
         self._fail(api_error(status, body, what=f"stream of {self.bin_id}"))
 

@@ -1,91 +1,136 @@
-"""The I/O side of a stream: WebSocket connections driven by ``StreamProtocol``.
+"""``AsyncStream``: the cursor over a bin's live stream; WebSocket connections driven by
+``StreamProtocol``.
 
-``AsyncStream`` is a cursor, not a generator, so that both ``AsyncBin.stream()`` (an async
-generator) and ``Bin.stream()`` (a plain iterator on another thread's loop) drive the same
-object, and a cancelled ``next()`` leaves it usable.
+    async with bin.open_stream(tail=5) as stream:   # fixes where it starts, connects
+        first = await stream.next()                 # waits (and reconnects) as long as it takes
+        async for req in stream:                    # or iterate: it never ends by itself
+            print(req.method, req.path)
+
+A cursor, not a generator: ``AsyncBin.stream()``, the sync ``Stream``, the live table and the
+CLI all drive the same object, and a cancelled ``next()`` leaves it usable.
 """
 
 from __future__ import annotations
 
 import asyncio
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from .._contract import ws_url
+from .._ids import BEGINNING
 from .._models import CapturedRequest
+from .._stream_start import check_stream_start
 from .._version import __version__
-from ._protocol import StreamProtocol, ws_url
+from ._protocol import StreamProtocol
 
-__all__ = ["AsyncStream"]
+if TYPE_CHECKING:
+    from ._async import AsyncBin
+
+__all__ = ["USER_AGENT", "AsyncStream"]
 
 USER_AGENT = f"hookscope-python/{__version__}"
 
 
 class AsyncStream:
-    """Requests of one bin, resumed across reconnects: ``await stream.next()``."""
+    """The requests of one bin, resumed across reconnects: ``await stream.next()``.
 
-    def __init__(
-        self, base_url: str, token: str, protocol: StreamProtocol, *, open_timeout: float
-    ) -> None:
-        self.protocol = protocol
-        self._base_url = base_url
-        self._token = token
-        self._open_timeout = open_timeout
+    Made by ``AsyncBin.open_stream()``; ``start()`` (or entering ``async with``) fixes where
+    it starts and opens the first connection, so that a refused token or a deleted bin
+    raises there, and everything captured afterwards is certain to come.
+    """
+
+    def __init__(self, bin: AsyncBin, *, since: str | None = None, tail: int | None = None) -> None:
+        check_stream_start(since, tail)
+        self.bin = bin
+        self.last_id: str | None = None
+        """The id of the last request ``next()`` returned (None before the first)."""
+        self._since = since
+        self._tail = tail
+        self._protocol: StreamProtocol | None = None
         self._connection: ClientConnection | None = None
         self._closed = False
 
+    async def start(self) -> AsyncStream:
+        """Fix where the stream starts and connect (once; later calls return at once).
+
+        Without ``since``, one HTTP call finds the newest stored id, where "from now on"
+        begins: a reconnect before anything arrives then resumes from there instead of
+        losing what came meanwhile.
+        """
+        if self._protocol is None:
+            since, initial = self._since, []
+            if since is None:
+                wanted = self._tail or 0
+                newest = await self.bin.tail(max(wanted, 1))
+                since = newest[-1].id if newest else BEGINNING
+                initial = newest[len(newest) - wanted :]
+            self._protocol = StreamProtocol(self.bin.id, since, initial)
+        while self._connection is None:
+            self._check_open()
+            await self._connect(self._protocol)
+        return self
+
     async def next(self) -> CapturedRequest:
         """The next request, waiting (and reconnecting) as long as it takes."""
+        protocol = self._protocol
+        if protocol is None:
+            await self.start()
+            protocol = self._protocol
+            assert protocol is not None
         while True:
-            request = self.protocol.pop()
+            request = protocol.pop()
             if request is not None:
+                self.last_id = request.id
                 return request
-            if self._closed:
-                raise RuntimeError("this stream is closed")
+            self._check_open()
             connection = self._connection
             if connection is None:
-                await self._connect()
+                await self._connect(protocol)
                 continue
             try:
                 frame = await connection.recv()
             except ConnectionClosed as closed:
                 self._connection = None
-                if self._closed:  # aclose() while this waited: not an interruption
-                    raise RuntimeError("this stream is closed") from None
+                self._check_open()  # aclose() while this waited: not an interruption
                 received = closed.rcvd
-                delay = self.protocol.closed(
+                delay = protocol.closed(
                     received.code if received else None, received.reason if received else ""
                 )
                 await asyncio.sleep(delay)
                 continue
-            self.protocol.receive(frame)
+            protocol.receive(frame)
 
-    async def _connect(self) -> None:
-        url = ws_url(self._base_url, self.protocol.bin_id, self.protocol.query())
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("this stream is closed")
+
+    async def _connect(self, protocol: StreamProtocol) -> None:
+        client = self.bin.client
+        url = ws_url(client.url, self.bin.id, protocol.query())
         try:
             self._connection = await connect(
                 url,
-                additional_headers={"Authorization": f"Bearer {self._token}"},
+                additional_headers={"Authorization": f"Bearer {self.bin.token}"},
                 # hypercorn always accepts permessage-deflate, at ~92 KB per connection.
                 compression=None,
                 # Replays come in batches of up to 500 requests of up to --max-body each.
                 max_size=None,
-                open_timeout=self._open_timeout,
+                open_timeout=client.timeout,
                 user_agent_header=USER_AGENT,
             )
         except InvalidStatus as error:
-            delay = self.protocol.rejected(
-                error.response.status_code, bytes(error.response.body or b"")
-            )
+            delay = protocol.rejected(error.response.status_code, bytes(error.response.body or b""))
         except (OSError, TimeoutError, WebSocketException) as error:
-            delay = self.protocol.failed(error, self._base_url)
+            delay = protocol.failed(error, client.url)
         else:
             if self._closed:  # aclose() ran while connecting
                 await self._connection.close()
                 self._connection = None
             else:
-                self.protocol.connected()
+                protocol.connected()
             return
         await asyncio.sleep(delay)
 
@@ -97,7 +142,11 @@ class AsyncStream:
             await connection.close()
 
     async def __aenter__(self) -> AsyncStream:
-        return self
+        try:
+            return await self.start()
+        except BaseException:
+            await self.aclose()
+            raise
 
     async def __aexit__(
         self,
@@ -106,3 +155,13 @@ class AsyncStream:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+    def __aiter__(self) -> AsyncStream:
+        return self
+
+    async def __anext__(self) -> CapturedRequest:
+        return await self.next()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open" if self._connection else "not connected"
+        return f"<AsyncStream {self.bin.id} {state} last_id={self.last_id}>"

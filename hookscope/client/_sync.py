@@ -1,50 +1,58 @@
-"""``Client`` and ``Bin``: ``AsyncClient`` and ``AsyncBin`` for code that does not ``await``.
+"""``Client``, ``Bin`` and ``Stream``: the async SDK for code that does not ``await``.
 
     with hookscope.Client("http://127.0.0.1:8080") as client:
         bin = client.create_bin()
         print(bin.url)
-        req = bin.wait_for(method="POST", json={"event": "paid"})
+        req = bin.wait_for("POST", json={"event": "paid"})
         for req in bin.stream():          # a plain iterator, resuming by itself
             print(req.method, req.path)
 
-One logic: each ``Client`` runs an ``AsyncClient`` on a private event loop in a daemon
-thread and waits for it, so it works in scripts and where a loop already runs (Jupyter,
-``async def``). ``close()`` (or leaving the ``with`` block) stops that thread; a client that
-is never closed is closed when collected or at exit, without holding the exit up.
+One logic: each ``Client`` runs an ``AsyncClient`` on a ``LoopThread`` (a private event loop
+in a daemon thread) and waits for it, so it works in scripts and where a loop already runs
+(Jupyter, ``async def``). ``close()`` (or leaving the ``with`` block) stops that thread; a
+client that is never closed is closed when collected or at exit, without holding the exit up.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
+from .._loop_thread import LoopThread
+from .._matching import Match, MatchCriteria
 from .._models import CapturedRequest
 from ._async import AsyncBin, AsyncClient
-from ._portal import Portal
+from ._stream import AsyncStream
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ..widget import LiveTable
 
-__all__ = ["Bin", "Client"]
+__all__ = ["Bin", "Client", "Stream"]
+
+
+async def _open(url: str, api_key: str | None, seconds: float) -> AsyncClient:
+    # Made on the loop whose connections it will hold.
+    return AsyncClient(url, api_key=api_key, timeout=seconds)
 
 
 class Client:
     """A connection to a hookscope server: creates and opens bins (see ``AsyncClient``)."""
 
-    def __init__(self, url: str, api_key: str | None = None, *, timeout: float = 10.0) -> None:
-        portal = Portal()
-        self._portal = portal
-
-        async def build() -> AsyncClient:  # the HTTP client belongs to the portal's loop
-            return AsyncClient(url, api_key, timeout=timeout)
-
-        self._async = portal.call(build)
-        self._finalizer = weakref.finalize(self, portal.stop, self._async.aclose)
+    def __init__(self, url: str, *, api_key: str | None = None, timeout: float = 10.0) -> None:
+        loop = LoopThread("hookscope-client", closed="this hookscope Client is closed")
+        try:
+            self._async = loop.call(_open, url, api_key, timeout)
+        except BaseException:
+            loop.stop()  # a bad URL must not leave a thread behind
+            raise
+        loop.on_stop(self._async.aclose)
+        self._loop = loop
+        self._finalizer = weakref.finalize(self, loop.stop)
 
     @property
     def url(self) -> str:
@@ -60,13 +68,20 @@ class Client:
 
     def create_bin(
         self,
+        *,
         name: str | None = None,
         response: Mapping[str, Any] | None = None,
         max_requests: int | None = None,
         ttl_s: float | None = None,
     ) -> Bin:
         """A new bin; see ``AsyncClient.create_bin``."""
-        created = self._portal.call(self._async.create_bin, name, response, max_requests, ttl_s)
+        created = self._loop.call(
+            self._async.create_bin,
+            name=name,
+            response=response,
+            max_requests=max_requests,
+            ttl_s=ttl_s,
+        )
         return Bin(self, created)
 
     def bin(self, id: str, token: str) -> Bin:
@@ -98,7 +113,7 @@ class Bin:
     def __init__(self, client: Client, async_bin: AsyncBin) -> None:
         self.client = client
         self._async = async_bin
-        self._call = client._portal.call
+        self._call = client._loop.call
 
     @property
     def id(self) -> str:
@@ -124,9 +139,11 @@ class Bin:
         """The bin as the server describes it: name, url, response, limits, created_at."""
         return self._call(self._async.info)
 
-    def requests(self, after: str | None = None, limit: int | None = None) -> list[CapturedRequest]:
-        """Stored requests, oldest first: all of them, or ``limit`` after the id ``after``."""
-        return self._call(self._async.requests, after, limit)
+    def requests(
+        self, *, since: str | None = None, limit: int | None = None
+    ) -> list[CapturedRequest]:
+        """Stored requests, oldest first; see ``AsyncBin.requests``."""
+        return self._call(self._async.requests, since=since, limit=limit)
 
     def tail(self, n: int = 10) -> list[CapturedRequest]:
         """The newest ``n`` requests (at most 1000), oldest first."""
@@ -144,85 +161,84 @@ class Bin:
         """Delete the bin and its history; open streams end with ``BinNotFound``."""
         self._call(self._async.delete)
 
-    def configure_response(
+    def respond_with(
         self,
         status: int = 200,
-        headers: Mapping[str, str] | None = None,
+        *,
         body: str | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
         delay_ms: int = 0,
     ) -> None:
-        """What the bin answers senders from now on. ``body=None``: the default JSON body."""
-        self._call(self._async.configure_response, status, headers, body, delay_ms)
+        """What the bin answers senders from now on; see ``AsyncBin.respond_with``."""
+        self._call(
+            self._async.respond_with,
+            status,
+            body=body,
+            json=json,
+            headers=headers,
+            delay_ms=delay_ms,
+        )
 
     @overload
     def wait_for(
         self,
-        method: str | None = ...,
+        method: str | Match | None = ...,
         path: str | None = ...,
         *,
-        headers: Mapping[str, str] | None = ...,
-        json: Any = ...,
-        query: Mapping[str, str | Sequence[str]] | None = ...,
-        predicate: Callable[[CapturedRequest], object] | None = ...,
         count: Literal[1] = ...,
         timeout: float = ...,
+        **criteria: Unpack[MatchCriteria],
     ) -> CapturedRequest: ...
 
     @overload
     def wait_for(
         self,
-        method: str | None = ...,
+        method: str | Match | None = ...,
         path: str | None = ...,
         *,
-        headers: Mapping[str, str] | None = ...,
-        json: Any = ...,
-        query: Mapping[str, str | Sequence[str]] | None = ...,
-        predicate: Callable[[CapturedRequest], object] | None = ...,
         count: int,
         timeout: float = ...,
+        **criteria: Unpack[MatchCriteria],
     ) -> CapturedRequest | list[CapturedRequest]: ...
 
     def wait_for(
         self,
-        method: str | None = None,
+        method: str | Match | None = None,
         path: str | None = None,
         *,
-        headers: Mapping[str, str] | None = None,
-        json: Any = None,
-        query: Mapping[str, str | Sequence[str]] | None = None,
-        predicate: Callable[[CapturedRequest], object] | None = None,
         count: int = 1,
         timeout: float = 10,
+        **criteria: Unpack[MatchCriteria],
     ) -> CapturedRequest | list[CapturedRequest]:
         """The first matching request, from history then live; see ``AsyncBin.wait_for``."""
-        wait = functools.partial(
-            self._async.wait_for,
-            method,
-            path,
-            headers=headers,
-            json=json,
-            query=query,
-            predicate=predicate,
-            count=count,
-            timeout=timeout,
-        )
-        return self._call(wait)
+        match = Match.of(method, path, **criteria)
+        return self._call(self._async.wait_for, match, count=count, timeout=timeout)
+
+    def open_stream(self, *, since: str | None = None, tail: int | None = None) -> Stream:
+        """A blocking cursor over the bin's requests; see ``AsyncBin.open_stream``.
+
+        with bin.open_stream(since="0-0") as cursor:
+            req = cursor.next()
+        """
+        return Stream(self.client, self._async.open_stream(since=since, tail=tail))
 
     def stream(
-        self, since: str | None = None, tail: int | None = None
+        self, *, since: str | None = None, tail: int | None = None
     ) -> Iterator[CapturedRequest]:
         """Requests as they arrive, forever, resuming by itself; see ``AsyncBin.stream``."""
-        opener = functools.partial(self._async._open_stream, since, tail)
-        # A generator here (not a bare return) keeps this Bin, and so its Client and the
-        # Client's loop, alive for as long as the iteration is.
-        yield from self.client._portal.iterate(opener)
+        # A generator (not a bare return of the cursor) starts when first iterated, like the
+        # async one, and its cursor keeps the client, and so its loop, alive meanwhile.
+        with self.open_stream(since=since, tail=tail) as cursor:
+            yield from cursor
 
-    def dataframe(self, expand_json: bool = False) -> pd.DataFrame:
+    def dataframe(self, *, expand_json: bool = False) -> pd.DataFrame:
         """Every stored request as a DataFrame (columns: ``hookscope._dataframe``)."""
-        return self._call(self._async.dataframe, expand_json)
+        return self._call(self._async.dataframe, expand_json=expand_json)
 
     def live_table(self, **options: Any) -> LiveTable:
-        """A Jupyter table of this bin's requests, live (``hookscope.widget.LiveTable``)."""
+        """A Jupyter table of this bin's requests, live; see ``AsyncBin.live_table``."""
+        # The client's one (lazy) import of the widget, which itself uses only the public API.
         from ..widget import LiveTable
 
         return LiveTable(self, **options)
@@ -230,3 +246,59 @@ class Bin:
     def __repr__(self) -> str:
         name = f" {self.name!r}" if self.name else ""
         return f"<Bin {self.id}{name} {self.url}>"
+
+
+class Stream:
+    """``AsyncStream``, blocking: ``next()``, ``with``, and a plain iterator that never ends.
+
+    Holds its client (and so the client's loop) alive for as long as it is in use.
+    """
+
+    def __init__(self, client: Client, cursor: AsyncStream) -> None:
+        self.client = client
+        self._cursor = cursor
+        self._loop = client._loop
+
+    @property
+    def last_id(self) -> str | None:
+        """The id of the last request ``next()`` returned (None before the first)."""
+        return self._cursor.last_id
+
+    def start(self) -> Stream:
+        """Fix where the stream starts and connect; see ``AsyncStream.start``."""
+        self._loop.call(self._cursor.start)
+        return self
+
+    def next(self) -> CapturedRequest:
+        """The next request, waiting (and reconnecting) as long as it takes."""
+        return self._loop.call(self._cursor.next)
+
+    def close(self) -> None:
+        """Close the connection; ``next()`` raises afterwards. Idempotent."""
+        if not self._loop.running:
+            return  # the client is closed, and its connections with it
+        with contextlib.suppress(RuntimeError):  # the client was closed meanwhile
+            if self._loop.in_loop_thread():
+                # Collected on the loop's own thread, which cannot wait for itself.
+                self._loop.submit(self._cursor.aclose)
+            else:
+                self._loop.call(self._cursor.aclose)
+
+    def __enter__(self) -> Stream:
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Stream:
+        return self
+
+    def __next__(self) -> CapturedRequest:
+        return self.next()
+
+    def __repr__(self) -> str:
+        return f"<Stream {self._cursor.bin.id} last_id={self.last_id}>"

@@ -10,6 +10,9 @@ Fixtures:
 - ``hookscope_server`` (session): an embedded server on a free port in the test process (one
   per xdist worker), or the server named by ``--hookscope-url`` / ``$HOOKSCOPE_URL`` / the
   ``hookscope_url`` ini option. ``.url`` is its base URL.
+- ``hookscope_server_settings`` (session): ``{}``; override it in a ``conftest.py`` to
+  configure the embedded server (``hookscope.serve_in_background(**settings)``), e.g.
+  ``{"max_body": 1024}``.
 - ``hookbin``: a fresh ``HookBin`` per test, deleted afterwards.
 - ``async_hookbin``: the same as an ``AsyncHookBin``, whose methods are awaited; a plain
   fixture, so it works in pytest-asyncio's strict and auto modes with any loop scope.
@@ -19,8 +22,9 @@ Guide: docs/pytest.md; examples: tests/examples/.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -63,11 +67,39 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 
 @pytest.fixture(scope="session")
-def hookscope_server(pytestconfig: pytest.Config) -> Iterator[HookscopeServer]:
+def hookscope_server_settings() -> dict[str, Any]:
+    """Settings of the embedded server: ``hookscope.serve_in_background(**settings)``.
+
+    Override it (session-scoped) in your ``conftest.py``::
+
+        @pytest.fixture(scope="session")
+        def hookscope_server_settings():
+            return {"max_body": 1024, "max_requests": 50}
+
+    The session has one server, so this configures it for every test of the session.
+    A server named by ``--hookscope-url`` is configured where it runs: settings given here
+    are then ignored, with a warning.
+    """
+    return {}
+
+
+@pytest.fixture(scope="session")
+def hookscope_server(
+    pytestconfig: pytest.Config, hookscope_server_settings: dict[str, Any]
+) -> Iterator[HookscopeServer]:
     """The hookscope server of the session: embedded, or the one ``--hookscope-url`` names."""
     from ._server import HookscopeServer
 
-    server = HookscopeServer(read_options(pytestconfig))
+    options = read_options(pytestconfig)
+    if options.url is not None and hookscope_server_settings:
+        warnings.warn(
+            pytest.PytestWarning(
+                f"hookscope_server_settings {hookscope_server_settings!r} are ignored: the "
+                f"bins live on {options.url} (from {options.source}), not on an embedded server"
+            ),
+            stacklevel=1,
+        )
+    server = HookscopeServer(options, hookscope_server_settings)
     yield server
     server.close()
 

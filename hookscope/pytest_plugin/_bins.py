@@ -3,52 +3,37 @@
     def test_signup_sends_a_webhook(hookbin, app):
         app.settings.webhook_url = hookbin.url_for("/users")
         app.sign_up("ada@example.com")
-        req = hookbin.wait_for(method="POST", path="/users", json={"email": "ada@example.com"})
+        req = hookbin.wait_for("POST", "/users", json={"email": "ada@example.com"})
         assert req.headers["x-signature"]
 
-Both run the same coroutines (``_checks``) on the plugin's own loop: ``HookBin`` blocks on
-them, ``AsyncHookBin`` awaits them from whichever loop the test runs on. Every method of one
-has the same name, arguments and result in the other.
+Both wrap one ``AsyncBin`` on the plugin's own loop: ``HookBin`` blocks on its calls,
+``AsyncHookBin`` awaits them from whichever loop the test runs on. ``wait_for`` and
+``respond_with`` are the SDK's; the assertions are ``_checks``. Every method of one has the
+same name, arguments and result in the other.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json as jsonlib
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, overload
+from collections.abc import Mapping
+from typing import Any, Literal, Unpack, overload
 
-from .._matching import Matcher
+from .._exceptions import WaitTimeout
+from .._loop_thread import LoopThread
+from .._matching import Match, MatchCriteria
 from .._models import CapturedRequest
 from ..client import AsyncBin
 from . import _checks
-from ._loop import LoopThread
 
 __all__ = ["AsyncHookBin", "HookBin"]
-
-Headers = Mapping[str, str]
-Query = Mapping[str, str | Sequence[str]]
-Predicate = Callable[[CapturedRequest], object]
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_WITHIN = 1.0
 
 
-def _response(
-    status: int, body: str | None, json: Any, headers: Headers | None
-) -> tuple[int, dict[str, str], str | None]:
-    if json is not None:
-        if body is not None:
-            raise ValueError("respond_with() takes body= or json=, not both")
-        body = jsonlib.dumps(json)
-        if not any(name.lower() == "content-type" for name in headers or {}):
-            headers = {"content-type": "application/json", **(headers or {})}
-    return status, dict(headers or {}), body
-
-
-def _check_count(count: int | None, least: int) -> None:
-    if count is not None and count < least:
-        raise ValueError(f"count must be >= {least}, not {count}")
+def _check_count(count: int | None) -> None:
+    if count is not None and count < 0:
+        raise ValueError(f"count must be >= 0, not {count}")
 
 
 def _blocking_hint() -> str:
@@ -60,6 +45,12 @@ def _blocking_hint() -> str:
         "hint: this wait blocked the test's running event loop, so nothing scheduled on it "
         "could send; in async tests use the async_hookbin fixture and await its methods"
     )
+
+
+def _timed_out(error: WaitTimeout, hint: str = "") -> WaitTimeout:
+    # Raised anew in the test's thread (``from None``), so that pytest shows the test's line
+    # rather than the plugin's loop.
+    return WaitTimeout(f"{error}\n{hint}" if hint else str(error))
 
 
 class _Base:
@@ -101,72 +92,57 @@ class HookBin(_Base):
     @overload
     def wait_for(
         self,
-        method: str | None = ...,
+        method: str | Match | None = ...,
         path: str | None = ...,
         *,
-        headers: Headers | None = ...,
-        json: Any = ...,
-        query: Query | None = ...,
-        predicate: Predicate | None = ...,
         count: Literal[1] = ...,
         timeout: float = ...,
+        **criteria: Unpack[MatchCriteria],
     ) -> CapturedRequest: ...
 
     @overload
     def wait_for(
         self,
-        method: str | None = ...,
+        method: str | Match | None = ...,
         path: str | None = ...,
         *,
-        headers: Headers | None = ...,
-        json: Any = ...,
-        query: Query | None = ...,
-        predicate: Predicate | None = ...,
         count: int,
         timeout: float = ...,
+        **criteria: Unpack[MatchCriteria],
     ) -> CapturedRequest | list[CapturedRequest]: ...
 
     def wait_for(
         self,
-        method: str | None = None,
+        method: str | Match | None = None,
         path: str | None = None,
         *,
-        headers: Headers | None = None,
-        json: Any = None,
-        query: Query | None = None,
-        predicate: Predicate | None = None,
         count: int = 1,
         timeout: float = DEFAULT_TIMEOUT,
+        **criteria: Unpack[MatchCriteria],
     ) -> CapturedRequest | list[CapturedRequest]:
         """The first request that matches (a list of the first ``count`` when ``count > 1``).
 
         Looks at what already arrived, then waits for more. ``path`` is exact or a glob
-        (``"/github/*"``); ``headers``, ``json`` and ``query`` match as subsets. After
-        ``timeout`` seconds raises ``WaitTimeout`` (an ``AssertionError``) listing what did
-        arrive and how each request differs.
+        (``"/github/*"``); ``headers``, ``json`` and ``query`` match as subsets (rules:
+        ``hookscope.Match``). After ``timeout`` seconds raises ``WaitTimeout`` (an
+        ``AssertionError``) listing what did arrive and how each request differs.
 
             req = hookbin.wait_for("POST", "/github/*", json={"action": "opened"})
         """
         __tracebackhide__ = True
-        _check_count(count, 1)
-        matcher = Matcher(
-            method, path, headers=headers, json=json, query=query, predicate=predicate
-        )
-        outcome = self._loop.call(_checks.wait_for, self._bin, matcher, count, timeout)
-        if isinstance(outcome, _checks.Failure):
-            raise outcome.exception(_blocking_hint())
-        return outcome[0] if count == 1 else outcome
+        match = Match.of(method, path, **criteria)
+        try:
+            return self._loop.call(self._bin.wait_for, match, count=count, timeout=timeout)
+        except WaitTimeout as error:
+            raise _timed_out(error, _blocking_hint()) from None
 
     def assert_received(
         self,
-        method: str | None = None,
+        method: str | Match | None = None,
         path: str | None = None,
         *,
-        headers: Headers | None = None,
-        json: Any = None,
-        query: Query | None = None,
-        predicate: Predicate | None = None,
         count: int | None = None,
+        **criteria: Unpack[MatchCriteria],
     ) -> list[CapturedRequest]:
         """Assert on what arrived so far: exactly ``count`` matching requests, or at least one.
 
@@ -175,25 +151,20 @@ class HookBin(_Base):
             hookbin.assert_received("POST", "/orders", count=1)
         """
         __tracebackhide__ = True
-        _check_count(count, 0)
-        matcher = Matcher(
-            method, path, headers=headers, json=json, query=query, predicate=predicate
-        )
-        outcome = self._loop.call(_checks.assert_received, self._bin, matcher, count)
+        _check_count(count)
+        match = Match.of(method, path, **criteria)
+        outcome = self._loop.call(_checks.assert_received, self._bin, match, count)
         if isinstance(outcome, _checks.Failure):
             raise outcome.exception()
         return outcome
 
     def assert_nothing_received(
         self,
-        method: str | None = None,
+        method: str | Match | None = None,
         path: str | None = None,
         *,
-        headers: Headers | None = None,
-        json: Any = None,
-        query: Query | None = None,
-        predicate: Predicate | None = None,
         within: float = DEFAULT_WITHIN,
+        **criteria: Unpack[MatchCriteria],
     ) -> None:
         """Assert that no matching request arrived, nor arrives within ``within`` seconds.
 
@@ -202,20 +173,18 @@ class HookBin(_Base):
             hookbin.assert_nothing_received(path="/refunds", within=0.5)
         """
         __tracebackhide__ = True
-        matcher = Matcher(
-            method, path, headers=headers, json=json, query=query, predicate=predicate
-        )
-        failure = self._loop.call(_checks.assert_nothing_received, self._bin, matcher, within)
+        match = Match.of(method, path, **criteria)
+        failure = self._loop.call(_checks.assert_nothing_received, self._bin, match, within)
         if failure is not None:
             raise failure.exception(_blocking_hint())
 
     def respond_with(
         self,
         status: int = 200,
-        body: str | None = None,
         *,
+        body: str | None = None,
         json: Any = None,
-        headers: Headers | None = None,
+        headers: Mapping[str, str] | None = None,
         delay_ms: int = 0,
     ) -> None:
         """What the bin answers senders from now on; no arguments restore the default
@@ -223,8 +192,8 @@ class HookBin(_Base):
 
             hookbin.respond_with(503, delay_ms=200)   # watch the sender retry
         """
-        status, headers, body = _response(status, body, json, headers)
-        self._loop.call(self._bin.configure_response, status, headers, body, delay_ms)
+        respond = self._bin.respond_with
+        self._loop.call(respond, status, body=body, json=json, headers=headers, delay_ms=delay_ms)
 
     def requests(self) -> list[CapturedRequest]:
         """Every request the bin holds, oldest first."""
@@ -249,109 +218,88 @@ class AsyncHookBin(_Base):
     @overload
     async def wait_for(
         self,
-        method: str | None = ...,
+        method: str | Match | None = ...,
         path: str | None = ...,
         *,
-        headers: Headers | None = ...,
-        json: Any = ...,
-        query: Query | None = ...,
-        predicate: Predicate | None = ...,
         count: Literal[1] = ...,
         timeout: float = ...,  # noqa: ASYNC109 (the deadline is the point of the call)
+        **criteria: Unpack[MatchCriteria],
     ) -> CapturedRequest: ...
 
     @overload
     async def wait_for(
         self,
-        method: str | None = ...,
+        method: str | Match | None = ...,
         path: str | None = ...,
         *,
-        headers: Headers | None = ...,
-        json: Any = ...,
-        query: Query | None = ...,
-        predicate: Predicate | None = ...,
         count: int,
         timeout: float = ...,  # noqa: ASYNC109
+        **criteria: Unpack[MatchCriteria],
     ) -> CapturedRequest | list[CapturedRequest]: ...
 
     async def wait_for(
         self,
-        method: str | None = None,
+        method: str | Match | None = None,
         path: str | None = None,
         *,
-        headers: Headers | None = None,
-        json: Any = None,
-        query: Query | None = None,
-        predicate: Predicate | None = None,
         count: int = 1,
         timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109
+        **criteria: Unpack[MatchCriteria],
     ) -> CapturedRequest | list[CapturedRequest]:
         """See ``HookBin.wait_for``: ``req = await async_hookbin.wait_for(path="/x")``."""
         __tracebackhide__ = True
-        _check_count(count, 1)
-        matcher = Matcher(
-            method, path, headers=headers, json=json, query=query, predicate=predicate
-        )
-        outcome = await self._loop.acall(_checks.wait_for, self._bin, matcher, count, timeout)
-        if isinstance(outcome, _checks.Failure):
-            raise outcome.exception()
-        return outcome[0] if count == 1 else outcome
+        match = Match.of(method, path, **criteria)
+        try:
+            return await self._loop.acall(self._bin.wait_for, match, count=count, timeout=timeout)
+        except WaitTimeout as error:
+            raise _timed_out(error) from None
 
     async def assert_received(
         self,
-        method: str | None = None,
+        method: str | Match | None = None,
         path: str | None = None,
         *,
-        headers: Headers | None = None,
-        json: Any = None,
-        query: Query | None = None,
-        predicate: Predicate | None = None,
         count: int | None = None,
+        **criteria: Unpack[MatchCriteria],
     ) -> list[CapturedRequest]:
         """See ``HookBin.assert_received``."""
         __tracebackhide__ = True
-        _check_count(count, 0)
-        matcher = Matcher(
-            method, path, headers=headers, json=json, query=query, predicate=predicate
-        )
-        outcome = await self._loop.acall(_checks.assert_received, self._bin, matcher, count)
+        _check_count(count)
+        match = Match.of(method, path, **criteria)
+        outcome = await self._loop.acall(_checks.assert_received, self._bin, match, count)
         if isinstance(outcome, _checks.Failure):
             raise outcome.exception()
         return outcome
 
     async def assert_nothing_received(
         self,
-        method: str | None = None,
+        method: str | Match | None = None,
         path: str | None = None,
         *,
-        headers: Headers | None = None,
-        json: Any = None,
-        query: Query | None = None,
-        predicate: Predicate | None = None,
         within: float = DEFAULT_WITHIN,
+        **criteria: Unpack[MatchCriteria],
     ) -> None:
         """See ``HookBin.assert_nothing_received``."""
         __tracebackhide__ = True
-        matcher = Matcher(
-            method, path, headers=headers, json=json, query=query, predicate=predicate
-        )
-        check = _checks.assert_nothing_received
-        failure = await self._loop.acall(check, self._bin, matcher, within)
+        match = Match.of(method, path, **criteria)
+        failure = await self._loop.acall(_checks.assert_nothing_received, self._bin, match, within)
         if failure is not None:
             raise failure.exception()
 
     async def respond_with(
         self,
         status: int = 200,
-        body: str | None = None,
         *,
+        body: str | None = None,
         json: Any = None,
-        headers: Headers | None = None,
+        headers: Mapping[str, str] | None = None,
         delay_ms: int = 0,
     ) -> None:
         """See ``HookBin.respond_with``."""
-        status, headers, body = _response(status, body, json, headers)
-        await self._loop.acall(self._bin.configure_response, status, headers, body, delay_ms)
+        respond = self._bin.respond_with
+        await self._loop.acall(
+            respond, status, body=body, json=json, headers=headers, delay_ms=delay_ms
+        )
 
     async def requests(self) -> list[CapturedRequest]:
         """Every request the bin holds, oldest first."""

@@ -1,26 +1,28 @@
 """``HookscopeServer``: the server a test session's bins live on (the ``hookscope_server`` fixture).
 
-Either an embedded server started in the test process (memory backend, a free port), or an
-existing one named by ``--hookscope-url`` / ``HOOKSCOPE_URL``. Either way it also owns the
-plugin's loop thread and the one ``AsyncClient`` every bin of the session talks through.
+Either an embedded server started in the test process (memory backend, a free port, the
+``hookscope_server_settings``), or an existing one named by ``--hookscope-url`` /
+``HOOKSCOPE_URL``. Either way it also owns the plugin's loop thread and the one
+``AsyncClient`` every bin of the session talks through.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
+from .._contract import MAX_NAME
 from .._embedded import BackgroundServer, serve_in_background
 from .._exceptions import BinNotFound, ConnectionFailed, HookscopeError, Unauthorized
+from .._loop_thread import LoopThread
 from ..client import AsyncBin, AsyncClient
 from ._bins import AsyncHookBin, HookBin
-from ._loop import LoopThread
 from ._options import API_KEY_ENV, Options
 
 __all__ = ["HookscopeServer"]
-
-MAX_NAME = 200  # the server's limit on bin names
 
 
 async def _check(url: str, source: str) -> None:
@@ -38,7 +40,7 @@ async def _check(url: str, source: str) -> None:
 
 
 async def _connect(url: str, api_key: str | None) -> AsyncClient:
-    return AsyncClient(url, api_key)  # on the loop whose connections it will hold
+    return AsyncClient(url, api_key=api_key)  # on the loop whose connections it will hold
 
 
 def _bin_name(name: str | None) -> str | None:
@@ -51,10 +53,13 @@ class HookscopeServer:
     """The hookscope server of this test session: ``url`` is its base URL.
 
     ``create_bin()`` makes more bins than the fixtures give (a module-scoped one, or several
-    per test); bins still alive at the end of the session are deleted then.
+    per test); bins still alive at the end of the session are deleted then. ``settings``
+    configure an embedded server (``hookscope.serve_in_background(**settings)``).
     """
 
-    def __init__(self, options: Options | None = None) -> None:
+    def __init__(
+        self, options: Options | None = None, settings: Mapping[str, Any] | None = None
+    ) -> None:
         options = options or Options(None, "embedded", None)
         self.source = options.source
         self.api_key = options.api_key
@@ -62,10 +67,12 @@ class HookscopeServer:
         self.embedded: BackgroundServer | None = None
         self._client: AsyncClient | None = None
         self._bins: dict[str, AsyncBin] = {}
-        self._loop = LoopThread()
+        self._loop = LoopThread(
+            "hookscope-pytest", closed="the hookscope pytest session is over; this bin is closed"
+        )
         try:
             if options.url is None:
-                self.embedded = serve_in_background()
+                self.embedded = serve_in_background(**(settings or {}))
                 self.url = self.embedded.url
             else:
                 self._loop.call(_check, self.url, self.source)
@@ -93,11 +100,11 @@ class HookscopeServer:
         with contextlib.suppress(BinNotFound):  # the test deleted it itself
             await bin.delete()
 
-    def create_bin(self, name: str | None = None) -> HookBin:
+    def create_bin(self, *, name: str | None = None) -> HookBin:
         """A new bin on this server, for sync code."""
         return HookBin(self._loop.call(self._create, name), self._loop)
 
-    def create_async_bin(self, name: str | None = None) -> AsyncHookBin:
+    def create_async_bin(self, *, name: str | None = None) -> AsyncHookBin:
         """A new bin on this server, for ``async def`` tests (created synchronously)."""
         return AsyncHookBin(self._loop.call(self._create, name), self._loop)
 

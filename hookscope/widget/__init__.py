@@ -14,7 +14,7 @@ __all__ = ["LiveTable", "TableState", "stop_all"]
 
 
 def __getattr__(name: str) -> object:
-    # The CLI imports ``_body`` (sizes, times): the table itself loads on first use.
+    # ``import hookscope.widget`` stays cheap: the table (and ipywidgets) load on first use.
     if name in __all__:
         from . import _live
 

@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from .._display import BodyKind, body_kind, decoded_text, format_size, hexdump, request_json
 from .._models import CapturedRequest, FormFile
-from ._body import BodyKind, body_kind, decoded_text, format_size, hexdump, parsed_json
 
 __all__ = ["Detail"]
 
@@ -63,7 +63,7 @@ class Detail:
                 kind = "text" if text is not None else "binary"
         hexed = kind == "binary" or (kind == "form" and text is None)
         if kind == "json":
-            body = json.dumps(parsed_json(request)[1], indent=2, ensure_ascii=False)
+            body = json.dumps(request_json(request)[1], indent=2, ensure_ascii=False)
         elif hexed:
             body = hexdump(request.body, HEX_LIMIT)
         else:

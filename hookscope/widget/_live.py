@@ -5,10 +5,11 @@
     table.df                             # every row so far, as bin.dataframe() gives it
     table.stop()                         # the stream ends; the rows stay
 
-One background thread runs an asyncio loop with two tasks: the stream (the SDK's resumable
-WebSocket stream, reopened with ``since=<last id>`` after a failure) and the update loop,
-which sends the view at most one message every ``interval`` seconds, however fast requests
-arrive. The kernel thread is never used, so other cells run while rows keep coming.
+One ``LoopThread`` (an asyncio loop in a daemon thread) runs two tasks: the stream (the SDK's
+resumable ``open_stream`` cursor, reopened with ``since=<last id>`` should it give up) and
+the update loop, which sends the view at most one message every ``interval`` seconds, however
+fast requests arrive. The kernel thread is never used, so other cells run while rows keep
+coming.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import BinNotFound, Unauthorized, WaitTimeout
 from .._extras import require
-from .._ids import BEGINNING
+from .._loop_thread import LoopState, LoopThread
 from .._models import CapturedRequest
+from .._stream_start import check_stream_start
 from ._source import StreamFactory
 from ._table import TableModel
 
@@ -37,7 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = ["LiveTable", "TableState", "stop_all"]
 
-MAX_TAIL = 1000
 _READY_TIMEOUT = 10.0
 _RETRY_FIRST, _RETRY_MAX = 0.5, 5.0
 _running: weakref.WeakSet[LiveTable] = weakref.WeakSet()
@@ -56,17 +57,19 @@ class TableState(StrEnum):
 class LiveTable:
     """A live table of a bin's requests; see the module docstring.
 
-    ``bin`` is a ``Bin`` or ``AsyncBin``. ``tail``: how much history to show first: None for
-    all that the server keeps, ``N`` (up to 1000) for the newest N, 0 for live requests only.
-    ``window``: rows shown on the page (every row is in ``df``). ``max_rows``: the oldest rows
-    are dropped beyond it (None: keep all). ``interval``: seconds between page updates (0.1:
-    at most 10 per second). ``display``: show the view now (default: when in a Jupyter kernel).
+    ``bin`` is a ``Bin`` or ``AsyncBin``. ``since`` and ``tail`` say where the rows start, as
+    in ``bin.open_stream``: ``since=ID`` after that request id (``"0-0"``: the whole
+    history), ``tail=N`` the newest N (up to 1000) first, neither: from now on. ``window``:
+    rows shown on the page (every row is in ``df``). ``max_rows``: the oldest rows are
+    dropped beyond it (None: keep all). ``interval``: seconds between page updates (0.1: at
+    most 10 per second). ``display``: show the view now (default: when in a Jupyter kernel).
     """
 
     def __init__(
         self,
         bin: Any,
         *,
+        since: str | None = None,
         tail: int | None = None,
         window: int = 50,
         max_rows: int | None = 100_000,
@@ -74,8 +77,7 @@ class LiveTable:
         display: bool | None = None,
         _stream: StreamFactory | None = None,
     ) -> None:
-        if tail is not None and not 0 <= tail <= MAX_TAIL:
-            raise ValueError(f"tail must be from 0 to {MAX_TAIL}, or None for the whole history")
+        check_stream_start(since, tail)
         if interval <= 0:
             raise ValueError("interval must be positive")
         require("jupyter", "LiveTable")
@@ -85,23 +87,23 @@ class LiveTable:
         self.bin = bin
         self.url: str = str(getattr(bin, "url", ""))
         self.interval = interval
-        self._tail = tail
+        self._since, self._tail = since, tail
         self._stream = _stream or stream_factory(bin)
         self._model = TableModel(window=window, max_rows=max_rows)
         self._arrived = threading.Condition()
         self._state = TableState.STARTING
         self._error: BaseException | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
-        self._stopping: asyncio.Event | None = None
+        self._wake = asyncio.Event()  # set from the loop only
         self._ready = threading.Event()
         self.updates = 0
         """Page updates sent so far (each is at most one comm message)."""
         self.view: LiveTableView = LiveTableView(
             self._model, self.url, on_change=self._changed, on_close=self.stop
         )
-        self._thread = threading.Thread(target=self._run, name="hookscope-live-table", daemon=True)
-        self._thread.start()
+        self._loop = LoopThread("hookscope-live-table", closed="this live table is stopped")
+        self._loop.on_stop(self._stopped)
+        self._loop.submit(self._pump)
+        self._loop.submit(self._update_loop)
         _running.add(self)
         # Return once the stream's start is fixed: whatever is sent from here on is shown.
         self._ready.wait(_READY_TIMEOUT)
@@ -149,9 +151,10 @@ class LiveTable:
 
     @property
     def running(self) -> bool:
-        return self._thread.is_alive()
+        """True until the table's thread has ended (after ``stop()``, or a failure)."""
+        return self._loop.state is not LoopState.STOPPED
 
-    def wait_for_rows(self, count: int, timeout: float = 10.0) -> pd.DataFrame:
+    def wait_for_rows(self, count: int, *, timeout: float = 10.0) -> pd.DataFrame:
         """Block until the table holds at least ``count`` rows; return ``df``.
 
         Raises ``WaitTimeout`` after ``timeout`` seconds, and the stream's error if it failed.
@@ -202,12 +205,7 @@ class LiveTable:
 
         The rows stay in ``df`` and on the page.
         """
-        loop, stopping = self._loop, self._stopping
-        if loop is not None and stopping is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(stopping.set)
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout)
+        self._loop.stop(timeout)
         _running.discard(self)
 
     def close(self) -> None:
@@ -246,45 +244,28 @@ class LiveTable:
 
     def _changed(self) -> None:
         """Something the page shows changed: have the update loop send it (soon, coalesced)."""
-        loop, wake = self._loop, self._wake
-        if self.running and loop is not None and wake is not None:
-            try:
-                loop.call_soon_threadsafe(wake.set)
-                return
-            except RuntimeError:
-                pass
-        self._send()  # stopped: nobody else writes the view now
+        try:
+            self._loop.submit(self._wake_up)
+        except RuntimeError:  # stopped: nobody else writes the view now
+            self._send()
+
+    async def _wake_up(self) -> None:
+        self._wake.set()
 
     def _send(self) -> None:
         self.view.show(self._model.snapshot(time.time()), self._state.value)
         self.updates += 1
 
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        finally:
-            with self._arrived:
-                self._arrived.notify_all()
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
-        tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._update_loop())]
-        try:
-            await self._stopping.wait()
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if self._state is not TableState.FAILED:
-                self._state = TableState.STOPPED
-            self._send()
+    async def _stopped(self) -> None:
+        # On the loop, once the stream and the update loop have ended: the last update.
+        if self._state is not TableState.FAILED:
+            self._state = TableState.STOPPED
+        self._send()
+        with self._arrived:
+            self._arrived.notify_all()
 
     async def _update_loop(self) -> None:
-        assert self._wake is not None
-        assert self._stopping is not None
-        while not self._stopping.is_set():
+        while True:
             # Wake for changes; once a second anyway, so that the rate decays when idle.
             # (asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.)
             with contextlib.suppress(TimeoutError):
@@ -295,8 +276,7 @@ class LiveTable:
             await asyncio.sleep(self.interval)  # the coalescing: one update per interval at most
 
     async def _pump(self) -> None:
-        assert self._wake is not None
-        since, tail = (None, self._tail) if self._tail is not None else (BEGINNING, None)
+        since, tail = self._since, self._tail
         delay = _RETRY_FIRST
         while True:
             try:
@@ -327,8 +307,7 @@ class LiveTable:
         self._error = error
         self._state = TableState.FAILED
         self._ready.set()  # after the state: the constructor reads it once woken
-        assert self._stopping is not None
-        self._stopping.set()
+        self._loop.stop()  # from the loop's own thread: ends the update loop, then _stopped
 
 
 def _shell() -> Any:

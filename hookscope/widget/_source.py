@@ -1,8 +1,8 @@
-"""Where a live table's requests come from: the SDK's resumable stream, on the table's loop.
+"""Where a live table's requests come from: the SDK's stream cursor, on the table's loop.
 
 The table runs its own event loop, so it opens its own ``AsyncClient`` there (a client's
 connections belong to the loop that made them): the same server, API key and bin token as
-the ``Bin`` or ``AsyncBin`` it was given.
+the ``Bin`` or ``AsyncBin`` it was given. Only the client's public API is used.
 """
 
 from __future__ import annotations
@@ -38,16 +38,13 @@ def stream_factory(bin: Any) -> StreamFactory:
     ) -> AsyncIterator[CapturedRequest]:
         from ..client import AsyncClient
 
-        async with AsyncClient(url, api_key, timeout=timeout) as own:
-            source = own.bin(bin_id, token)
-            if since is not None:
-                # One HTTP call first: a wrong token or a deleted bin raises here, before ready().
-                await source.info()
-            # Without since, this fixes the start with one HTTP call (which raises likewise),
-            # so that whatever is sent once ready() ran is shown.
-            async with await source._open_stream(since, tail) as cursor:
-                ready()
-                while True:
-                    yield await cursor.next()
+        own = AsyncClient(url, api_key=api_key, timeout=timeout)
+        # Entering the cursor fixes where it starts and connects: a wrong token or a deleted
+        # bin raises here, before ready(), and whatever is sent once ready() ran is shown.
+        cursor = own.bin(bin_id, token).open_stream(since=since, tail=tail)
+        async with own, cursor:
+            ready()
+            async for request in cursor:
+                yield request
 
     return stream

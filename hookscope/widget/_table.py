@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._dataframe import to_dataframe
+from .._display import clock_time, decoded_text, format_size, preview
 from .._ids import id_key
 from .._models import CapturedRequest
-from ._body import clock_time, decoded_text, format_size, preview
 from ._detail import Detail
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ class _Row:
     def haystack(self) -> str:
         if self._haystack is None:
             request = self.request
-            text = decoded_text(request) or ""
+            text = decoded_text(request, limit=SEARCH_LIMIT * 4) or ""
             parts = (request.path, request.query, request.content_type or "", text[:SEARCH_LIMIT])
             self._haystack = "\n".join(parts).casefold()
         return self._haystack

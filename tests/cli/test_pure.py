@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import click
 import pytest
 
 from hookscope import CapturedRequest
+from hookscope._display import format_size as human_size
+from hookscope._display import preview
 from hookscope.cli._common import BinTarget
 from hookscope.cli._har import har_entry
-from hookscope.cli._lines import preview, request_line
+from hookscope.cli._lines import request_line
 from hookscope.cli._relay import relay_headers, relay_request, relay_url
-from hookscope.widget._body import format_size as human_size
 
 
 def captured(
@@ -110,13 +112,27 @@ def test_human_size() -> None:
     ]  # fmt: skip
 
 
+def with_body(body: bytes, content_type: str | None = None) -> CapturedRequest:
+    headers = [("content-type", content_type)] if content_type else []
+    return dataclasses.replace(captured(headers), body=body)
+
+
 def test_preview() -> None:
-    assert preview(b"", 20) == ""
-    assert preview(b'{"a":\n   1,\t"b": 2}', 40) == '{"a": 1, "b": 2}'
-    assert preview(b"x" * 50, 10) == "x" * 9 + "…"
-    assert preview(b"\xff\xfe\x00", 10) == "<binary>"
-    assert preview(b"\x1b[31mred\x07", 20) == "[31mred"  # no terminal control characters
-    assert preview("é".encode() * 100, 10) == "é" * 9 + "…"  # a cut UTF-8 character is fine
+    assert preview(with_body(b""), 20) == ""
+    assert preview(with_body(b'{"a":\n   1,\t"b": 2}'), 40) == '{"a": 1, "b": 2}'
+    assert preview(with_body(b"x" * 50), 10) == "x" * 9 + "…"
+    assert preview(with_body(b"\xff\xfe\x00"), 30) == "<binary> ff fe 00"
+    assert preview(with_body("é".encode() * 100), 10) == "é" * 9 + "…"
+    assert preview(with_body("€".encode() * 100), 11) == "€" * 10 + "…"  # cut mid-character
+
+
+def test_preview_never_passes_terminal_controls() -> None:
+    # Escape sequences make a body binary (shown in hex); other non-printables become spaces.
+    escape = preview(with_body(b"\x1b[31mred\x07"), 40)
+    assert escape == "<binary> 1b 5b 33 31 6d 72 65 64 …"
+    assert preview(with_body("a\u009b31mb\x7fc\u2028d".encode()), 40) == "a 31mb c d"
+    latin1 = with_body("caf\xe9 \x1b".encode("latin-1"), "text/plain; charset=latin-1")
+    assert preview(latin1, 40) == "<binary> 63 61 66 e9 20 1b"
 
 
 def test_request_line_is_plain_without_colour() -> None:

@@ -54,7 +54,10 @@ def test_readable_lines(cli_process: Callable[..., CliProcess], bin: hookscope.B
         r"+\{\"zen\": \"Keep it logically awesome.\"\}$",
         lines[10],
     ), lines[10]
-    assert re.match(r"^.* PUT +/blob +application/octet-stream +2\.0 KiB +<binary>$", lines[11])
+    assert re.match(
+        r"^.* PUT +/blob +application/octet-stream +2\.0 KiB +<binary> 00 01 02 03 04 05 06 07 …$",
+        lines[11],
+    ), lines[11]
     assert "\x1b[" not in "".join(lines)  # no colour when stdout is not a terminal
     assert tail.interrupt(signal.SIGTERM) == 0
     assert tail.stderr == []

@@ -87,8 +87,8 @@ async def test_requests_pages_through_everything(
         everything = await bin.requests()
         assert [r.id for r in everything] == sent  # two server pages
         assert await bin.requests(limit=5) == everything[:5]
-        assert await bin.requests(after=everything[99].id, limit=1200) == everything[100:]
-        assert await bin.requests(after=everything[-1].id) == []
+        assert await bin.requests(since=everything[99].id, limit=1200) == everything[100:]
+        assert await bin.requests(since=everything[-1].id) == []
         assert await bin.requests(limit=0) == []
         with pytest.raises(ValueError, match="limit"):
             await bin.requests(limit=-1)
@@ -119,13 +119,19 @@ async def test_clear_and_delete(
     assert (await http.post(bin.url)).status_code == 404
 
 
-async def test_configure_response(async_bin: hookscope.AsyncBin, http: httpx.AsyncClient) -> None:
-    await async_bin.configure_response(503, {"retry-after": "1"}, "try later", delay_ms=50)
+async def test_respond_with(async_bin: hookscope.AsyncBin, http: httpx.AsyncClient) -> None:
+    await async_bin.respond_with(503, body="try later", headers={"retry-after": "1"}, delay_ms=50)
     reply = await http.post(async_bin.url)
     assert (reply.status_code, reply.text, reply.headers["retry-after"]) == (503, "try later", "1")
     assert reply.elapsed.total_seconds() >= 0.05
     assert len(await async_bin.requests()) == 1  # a 503 reply still stores the request
-    await async_bin.configure_response()
+    await async_bin.respond_with(202, json={"queued": True})
+    reply = await http.post(async_bin.url)
+    assert (reply.status_code, reply.json()) == (202, {"queued": True})
+    assert reply.headers["content-type"] == "application/json"
+    with pytest.raises(ValueError, match="body= or json="):
+        await async_bin.respond_with(body="x", json={})
+    await async_bin.respond_with()
     reply = await http.post(async_bin.url)
     assert reply.status_code == 200
     assert reply.json() == {"ok": True, "id": reply.headers["x-hookscope-request-id"]}
@@ -164,6 +170,48 @@ async def test_wait_for_timeout_lists_what_arrived(
     assert "waited 0.3 s for a request matching POST /stripe json={'event': 'failed'}" in message
     assert f"{sent} POST /stripe  (json.event: 'paid' != 'failed')" in message
     assert isinstance(caught.value, AssertionError)
+
+
+async def test_wait_for_takes_a_match(
+    async_bin: hookscope.AsyncBin, http: httpx.AsyncClient
+) -> None:
+    paid = hookscope.Match("POST", "/stripe", json={"event": "paid"})
+    sent = await asend(http, async_bin.url_for("/stripe"), json={"event": "paid", "n": 1})
+    assert (await async_bin.wait_for(paid, timeout=5)).id == sent
+    with pytest.raises(TypeError, match="not both"):
+        await async_bin.wait_for(paid, json={}, timeout=5)
+
+
+async def test_open_stream_is_a_cursor(
+    async_bin: hookscope.AsyncBin, http: httpx.AsyncClient
+) -> None:
+    sent = [await asend(http, async_bin.url, content=str(n)) for n in range(3)]
+    cursor = async_bin.open_stream(tail=2)
+    assert cursor.last_id is None
+    async with cursor:
+        assert (await cursor.next()).id == sent[1]
+        assert cursor.last_id == sent[1]
+        later = await asend(http, async_bin.url)
+        assert [req.id async for req in _take(cursor, 2)] == [sent[2], later]
+    with pytest.raises(RuntimeError, match="closed"):
+        await cursor.next()
+
+
+async def _take(cursor: hookscope.AsyncStream, n: int) -> AsyncIterator[hookscope.CapturedRequest]:
+    async for request in cursor:
+        yield request
+        n -= 1
+        if n == 0:
+            return
+
+
+async def test_a_refused_cursor_raises_when_entered(async_bin: hookscope.AsyncBin) -> None:
+    wrong = async_bin.client.bin(async_bin.id, "not-the-token")
+    with pytest.raises(hookscope.Unauthorized):
+        async with wrong.open_stream(since="0-0"):
+            pass  # never reached: entering connects, and the handshake is refused
+    with pytest.raises(ValueError, match="tail must be from 0 to 1000"):
+        async_bin.open_stream(tail=1001)
 
 
 async def test_wait_for_in_an_empty_bin(async_bin: hookscope.AsyncBin) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -43,6 +44,18 @@ def test_a_body_that_is_not_an_api_error() -> None:
     assert "Bad Gateway" in str(error)
 
 
+def client_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "hookscope-client" and t.is_alive()}
+
+
+def test_a_client_that_cannot_be_made_leaves_no_thread() -> None:
+    before = client_threads()
+    for url in ("not a url", "ftp://127.0.0.1:1", "http://"):
+        with pytest.raises(ValueError, match="not the base URL of a hookscope server"):
+            hookscope.Client(url)
+    assert client_threads() == before
+
+
 def test_connection_refused_is_connection_failed() -> None:
     client = hookscope.Client(f"http://127.0.0.1:{free_port()}", timeout=2)
     with client, pytest.raises(hookscope.ConnectionFailed, match="is it running"):
@@ -76,7 +89,7 @@ def test_bad_arguments_are_api_errors(bin: hookscope.Bin) -> None:
         bin.tail(5000)
     assert caught.value.status == 400
     with pytest.raises(hookscope.ApiError, match=r"response\.status"):
-        bin.configure_response(status=99)
+        bin.respond_with(status=99)
 
 
 @pytest.fixture(scope="module")

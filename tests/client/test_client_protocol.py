@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 import hookscope
-from hookscope.client._protocol import Backoff, StreamProtocol, StreamState, ws_url
+from hookscope._backoff import Backoff
+from hookscope._contract import CloseCode, ErrorCode, error_frame, ws_url
+from hookscope.client._protocol import StreamProtocol, StreamState
 
 
 def wire(request_id: str, path: str = "/p") -> dict[str, Any]:
@@ -137,7 +139,7 @@ def test_lagging_reconnects_at_once_then_backs_off() -> None:
     assert protocol.closed(4008) == 0.2  # lagging again without progress: back off
 
 
-@pytest.mark.parametrize("code", [None, 1000, 1001, 1006, 1011, 1012, 4000])
+@pytest.mark.parametrize("code", [None, 1000, 1001, 1006, 1011, 1012, 4000, 4401, 4403])
 def test_other_closes_reconnect(code: int | None) -> None:
     protocol = StreamProtocol("b_x", "0-0", backoff=fixed_backoff())
     protocol.connected()
@@ -169,6 +171,55 @@ def test_refused_handshakes_raise(status: int, code: str, exception: type[Except
     with pytest.raises(exception):
         protocol.rejected(status, body)
     assert protocol.state is StreamState.FAILED
+
+
+@pytest.mark.parametrize(
+    ("code", "exception", "status"),
+    [
+        (ErrorCode.BIN_NOT_FOUND, hookscope.BinNotFound, 404),
+        (ErrorCode.TOKEN_REQUIRED, hookscope.Unauthorized, 401),
+        (ErrorCode.TOKEN_INVALID, hookscope.Unauthorized, 403),
+        (ErrorCode.INVALID_SINCE, hookscope.ApiError, 0),
+        ("some_future_code", hookscope.ApiError, 0),
+    ],
+)
+def test_a_policy_close_raises_what_the_http_refusal_would(
+    code: str, exception: type[hookscope.ApiError], status: int
+) -> None:
+    # Where the ASGI server cannot refuse a handshake with an HTTP status, the server accepts
+    # it, sends an error frame, and closes with 1008: the same exception, never a retry.
+    protocol = StreamProtocol("b_x", "0-0")
+    protocol.connected()
+    protocol.receive(error_frame(code, "no"))
+    with pytest.raises(exception) as caught:
+        protocol.closed(CloseCode.POLICY, "no")
+    assert type(caught.value) is exception
+    assert (caught.value.code, caught.value.status) == (code, status)
+    assert str(caught.value).startswith("stream of b_x: no")
+    assert protocol.state is StreamState.FAILED
+
+    http = StreamProtocol("b_x", "0-0")
+    body = json.dumps({"error": {"code": code, "message": "no"}}).encode()
+    with pytest.raises(exception) as by_http:
+        http.rejected(status or 400, body)
+    assert str(by_http.value) == str(caught.value)
+
+
+def test_a_policy_close_without_an_error_frame_is_not_retried() -> None:
+    protocol = StreamProtocol("b_x", "0-0")
+    protocol.connected()
+    with pytest.raises(hookscope.ApiError, match=r"refused \(close code 1008: bad token\)"):
+        protocol.closed(1008, "bad token")
+    assert protocol.state is StreamState.FAILED
+
+
+def test_a_policy_close_for_unavailable_storage_retries_like_a_503() -> None:
+    protocol = StreamProtocol("b_x", "0-0", backoff=fixed_backoff())
+    protocol.connected()
+    protocol.receive(error_frame(ErrorCode.UNAVAILABLE, "storage is unavailable"))
+    assert protocol.closed(CloseCode.POLICY) == 0.1
+    assert protocol.state is StreamState.CONNECTING
+    assert protocol.rejected(503, b"") == 0.2
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 429])

@@ -32,7 +32,7 @@ def test_every_bin_method(client: hookscope.Client) -> None:
     first = send(bin.url_for("/a"), json={"event": "paid"})
     second = send(bin.url_for("/b"), method="PUT", content=b"\x00\xff")
     assert [r.id for r in bin.requests()] == [first, second]
-    assert [r.id for r in bin.requests(after=first)] == [second]
+    assert [r.id for r in bin.requests(since=first)] == [second]
     assert [r.id for r in bin.requests(limit=1)] == [first]
     assert [r.id for r in bin.tail(1)] == [second]
     assert bin.get(second).body == b"\x00\xff"
@@ -44,7 +44,7 @@ def test_every_bin_method(client: hookscope.Client) -> None:
     frame = bin.dataframe(expand_json=True)
     assert frame["json.event"].iloc[0] == "paid"
 
-    bin.configure_response(418, body="teapot")
+    bin.respond_with(418, body="teapot")
     assert bin.info()["response"]["status"] == 418
     bin.clear()
     assert bin.requests() == []
@@ -59,7 +59,7 @@ def test_every_bin_method(client: hookscope.Client) -> None:
 
 def test_live_table(bin: hookscope.Bin) -> None:
     sent = send(bin.url)
-    with bin.live_table(display=False) as table:
+    with bin.live_table(since="0-0", display=False) as table:
         assert table.bin is bin
         assert list(table.wait_for_rows(1).id) == [sent]
 
@@ -75,6 +75,20 @@ def test_stream_is_a_plain_iterator(bin: hookscope.Bin) -> None:
     tail = bin.stream(tail=2)
     assert [next(tail).id for _ in range(2)] == [sent[2], later]
     tail.close()
+
+
+def test_open_stream_is_a_blocking_cursor(bin: hookscope.Bin) -> None:
+    sent = [send(bin.url, content=str(n)) for n in range(3)]
+    with bin.open_stream(since=sent[0]) as cursor:
+        assert cursor.next().id == sent[1]
+        assert cursor.last_id == sent[1]
+        later = send(bin.url)
+        assert [next(cursor).id, next(cursor).id] == [sent[2], later]
+    with pytest.raises(RuntimeError, match="closed"):
+        cursor.next()
+    wrong = bin.client.bin(bin.id, "not-the-token")
+    with pytest.raises(hookscope.Unauthorized), wrong.open_stream(tail=0):
+        pass  # never reached: entering connects, and the handshake is refused
 
 
 def test_stream_from_now_on(server_url: str, bin: hookscope.Bin) -> None:

@@ -82,7 +82,7 @@ async def test_events_arrive_in_order(notifier: Notifier, async_hookbin: AsyncHo
 @pytest.mark.asyncio
 async def test_every_subscriber_gets_every_event(hookscope_server: HookscopeServer) -> None:
     # More bins than the fixture gives: create them; the session deletes leftovers.
-    bins = [hookscope_server.create_async_bin(f"subscriber {n}") for n in range(3)]
+    bins = [hookscope_server.create_async_bin(name=f"subscriber {n}") for n in range(3)]
     notifier = Notifier([bin.url for bin in bins])
     await notifier.start()
     try:

@@ -1,6 +1,6 @@
 """Example: testing a webhook sender's retries with ``hookbin.respond_with``.
 
-``respond_with(status, body=, json=, headers=, delay_ms=)`` sets what the bin answers from
+``respond_with(status, *, body=, json=, headers=, delay_ms=)`` sets what the bin answers from
 then on, so a test can play a receiver that fails, recovers, or is too slow.
 
 Run: ``pytest tests/examples/test_retry_example.py``. Guide: docs/pytest.md.

@@ -58,7 +58,7 @@ def test_bins_are_deleted_after_each_test_and_leftovers_at_the_end(
             made["async_hookbin"] = [async_hookbin.id, async_hookbin.token]
 
         def test_own_bins_and_a_deleted_one(hookscope_server, hookbin):
-            extra = hookscope_server.create_bin("extra")
+            extra = hookscope_server.create_bin(name="extra")
             made["extra"] = [extra.id, extra.token]
             hookbin.delete()  # the fixture's own delete afterwards must not fail
             open({str(ids)!r}, "w").write(json.dumps(made))
@@ -97,6 +97,51 @@ def test_url_precedence_option_then_env_then_ini(
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["hookscope: bins on * (from hookscope_url in *tox.ini)"])
     assert {record["url"] for record in _records(user_tests)} == {hookscope_server.url}
+
+
+SETTINGS_CONFTEST = """
+import pytest
+
+@pytest.fixture(scope="session")
+def hookscope_server_settings():
+    return {"max_body": 200, "max_requests": 2}
+"""
+
+
+def test_server_settings_configure_the_embedded_server(user_tests: pytest.Pytester) -> None:
+    user_tests.makeconftest(SETTINGS_CONFTEST)
+    user_tests.makepyfile(
+        test_user="""
+        import httpx
+
+        def test_small_server(hookscope_server, hookbin):
+            assert hookscope_server.embedded.settings.max_body == 200
+            assert httpx.post(hookbin.url, content=b"x" * 201).status_code == 413
+            for n in range(3):
+                httpx.post(hookbin.url, content=str(n))
+            assert [req.body for req in hookbin.requests()] == [b"1", b"2"]
+        """
+    )
+    user_tests.runpytest(*QUIET).assert_outcomes(passed=1)
+
+
+def test_server_settings_are_ignored_with_a_warning_for_a_named_server(
+    user_tests: pytest.Pytester, run: RunPytest, hookscope_server: HookscopeServer
+) -> None:
+    user_tests.makeconftest(SETTINGS_CONFTEST)
+    result = run(
+        """
+        def test_bin(hookscope_server, hookbin):
+            assert hookscope_server.embedded is None
+        """
+    )
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*PytestWarning: hookscope_server_settings {'max_body': 200, 'max_requests': 2} are "
+            f"ignored: the bins live on {hookscope_server.url} (from --hookscope-url)*"
+        ]
+    )
 
 
 def test_a_malformed_url_is_a_usage_error(user_tests: pytest.Pytester) -> None:

@@ -145,13 +145,33 @@ def test_history_choice_and_resume_after_a_stream_failure(
     assert isinstance(table.error, OSError)
 
 
-@pytest.mark.parametrize(("tail", "first_call"), [(None, ("0-0", None)), (0, (None, 0))])
-def test_tail_none_replays_everything_and_zero_nothing(
-    live: Any, fake_stream: FakeStream, tail: int | None, first_call: tuple[Any, Any]
+@pytest.mark.parametrize(
+    "start",
+    [{}, {"tail": None}, {"tail": 0}, {"tail": 25}, {"since": "0-0"}, {"since": "5-1"}],
+)
+def test_the_table_starts_where_open_stream_would(
+    live: Any, fake_stream: FakeStream, start: dict[str, Any]
 ) -> None:
-    live(tail=tail)
+    # The same arguments, meaning the same: tail=None is "no tail" (from now on).
+    live(**start)
     wait_until(fake_stream.opened.is_set, timeout=5)
-    assert fake_stream.calls[0] == first_call
+    assert fake_stream.calls[0] == (start.get("since"), start.get("tail"))
+
+
+@pytest.mark.parametrize(
+    ("start", "message"),
+    [
+        ({"since": "0-0", "tail": 5}, "do not combine"),
+        ({"tail": 1001}, "tail must be from 0 to 1000"),
+        ({"since": "yesterday"}, "not a request id"),
+    ],
+)
+def test_bad_starts_raise_at_once(
+    fake_stream: FakeStream, start: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        LiveTable(BIN, _stream=fake_stream, display=False, **start)
+    assert not table_threads()
 
 
 def test_refusal_fails_the_table_and_wakes_waiters(live: Any, fake_stream: FakeStream) -> None:

@@ -33,7 +33,7 @@ def test_history_then_live_rows_match_the_bin(embedded_server: BackgroundServer)
     with Client(embedded_server.url) as client:
         bin = client.create_bin()
         sent = send(bin.url, 5)
-        table = LiveTable(bin, display=False)  # tail=None: the whole history first
+        table = LiveTable(bin, since="0-0", display=False)  # the whole history first
         try:
             table.wait_for_rows(5)
             sent += send(bin.url, 120, start=5)

@@ -9,7 +9,7 @@ import pytest
 from widget_support import make_request
 
 from hookscope._dataframe import to_dataframe
-from hookscope.widget._body import body_kind, format_size, hexdump, preview
+from hookscope._display import body_kind, format_size, hexdump, preview
 from hookscope.widget._detail import HEX_LIMIT, Detail
 from hookscope.widget._render import detail_html
 from hookscope.widget._table import TableModel
@@ -257,3 +257,21 @@ def test_long_paths_are_cut_in_rows_but_not_in_the_detail() -> None:
     detail = model.detail(request.id)
     assert detail is not None
     assert detail.target == request.path + "?" + request.query
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", None])
+def test_the_table_and_df_json_agree_on_what_is_json(content_type: str | None) -> None:
+    bodies = ['{"event": "paid"}', "[1, 2]", '"just a string"', "{broken", "plain words"]
+    requests = [
+        make_request(n, body=body, content_type=content_type) for n, body in enumerate(bodies)
+    ]
+    model = TableModel()
+    model.ingest(requests)
+    frame = model.dataframe()
+    pd.testing.assert_frame_equal(frame, to_dataframe(requests))
+    for request, parsed in zip(requests, frame["json"], strict=True):
+        detail = Detail.of(request)
+        assert (detail.kind == "json") == (parsed is not None), (content_type, request.body)
+        if parsed is not None:
+            assert json.loads(detail.body) == parsed
+    assert frame["json"].iloc[0] == {"event": "paid"}  # whatever the content type says
