@@ -25,7 +25,8 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.formparser import FormDataParser
 from werkzeug.http import parse_options_header
 
-from . import _wire
+from . import _signatures, _wire
+from ._signatures import Verification
 
 __all__ = ["CapturedRequest", "FormFile"]
 
@@ -42,6 +43,10 @@ class FormFile:
 def _new_headers(pairs: Any) -> httpx.Headers:
     # latin-1 maps every byte to one code point, so header bytes round-trip exactly.
     return httpx.Headers(pairs, encoding="latin-1")
+
+
+def _verdict(data: Any) -> Verification | None:
+    return Verification.from_wire(data) if isinstance(data, Mapping) else None
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -62,6 +67,8 @@ class CapturedRequest:
     body: bytes = b""
     remote_addr: str | None = None
     http_version: str = "1.1"
+    signature: Verification | None = None
+    """The server's verdict on the signature, when the bin holds a secret for its scheme."""
 
     # -- wire format -------------------------------------------------------------------------
 
@@ -80,6 +87,7 @@ class CapturedRequest:
                 body=_wire.decode_body(data.get("body", ""), data.get("body_encoding", "utf-8")),
                 remote_addr=data.get("remote_addr"),
                 http_version=data.get("http_version", "1.1"),
+                signature=_verdict(data.get("signature")),
             )
         except KeyError as missing:
             raise ValueError(f"captured request lacks the field {missing}") from None
@@ -105,6 +113,7 @@ class CapturedRequest:
             "size": self.size,
             "remote_addr": self.remote_addr,
             "http_version": self.http_version,
+            **({"signature": self.signature.to_wire()} if self.signature else {}),
         }
 
     def to_json(self) -> str:
@@ -151,6 +160,33 @@ class CapturedRequest:
     def json(self) -> Any:
         """The body parsed as JSON; raises ``ValueError`` when it is not JSON."""
         return json.loads(self.body)
+
+    def verify(
+        self,
+        scheme: str,
+        secret: str | bytes,
+        *,
+        tolerance: float = 300,
+        now: datetime | float | None = None,
+        url: str | None = None,
+    ) -> Verification:
+        """Check the signature over the exact captured bytes: truthy when valid, else
+        ``.reason`` says why (``bad_signature``, ``missing_header``, ``malformed_header``,
+        ``timestamp_outside_tolerance``, ``url_needed``). Schemes: docs/signatures.md.
+
+            result = req.verify("stripe", "whsec_...")
+            assert result, result.reason
+
+        ``tolerance``: seconds of clock skew allowed (schemes with a timestamp); ``now``: the
+        time to check against (default: now); ``url``: the full URL the sender called
+        (``twilio`` signs it): ``bin.url_for(req.target)``.
+        """
+        return _signatures.verify(self, scheme, secret, tolerance=tolerance, now=now, url=url)
+
+    @property
+    def signature_scheme(self) -> str | None:
+        """The signature scheme the headers announce (``"github"``, ``"stripe"``...), or None."""
+        return _signatures.guess_scheme(self)
 
     @property
     def query_params(self) -> httpx.QueryParams:
