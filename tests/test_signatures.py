@@ -361,3 +361,20 @@ def test_now_defaults_to_the_clock(capture: Callable[..., CapturedRequest]) -> N
     assert request.verify("stripe", "whsec_n")
     assert request.verify("stripe", "whsec_n", now=datetime.now(UTC))
     assert not request.verify("stripe", "whsec_n", now=time.time() + 3600)
+
+
+def test_the_docs_worked_example_runs() -> None:
+    import re
+    import sys
+
+    doc = (Path(__file__).parent.parent / "docs" / "signatures.md").read_text()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", doc, re.S) if "serve_in_" in b]
+    result = subprocess.run(
+        [sys.executable, "-c", block], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:3] == [
+        "<Verification stripe invalid: bad_signature>",
+        "<Verification stripe invalid: timestamp_outside_tolerance>",
+        "<Verification stripe valid>",
+    ]
