@@ -145,12 +145,29 @@ async def test_tail_replays_the_newest(hook: Hook) -> None:
         assert json.loads(await ws.recv()) == {"type": "live"}
 
 
-async def test_replay_longer_than_a_page(hook: Hook) -> None:
-    sent = await asyncio.gather(*(hook.capture(str(n).encode()) for n in range(700)))
-    history = await hook.history()
-    assert sorted(sent, key=id_key) == history
-    async with await hook.watch("?since=0-0") as ws:
-        assert await collect_ids(ws, history[-1]) == history
+@pytest.fixture(scope="module")
+def small_page_server() -> Iterator[BackgroundServer]:
+    """Replay pages of 7 (``HOOKSCOPE_REPLAY_PAGE``): paging needs a few dozen captures."""
+    server = serve_in_background(replay_page=7)
+    yield server
+    server.stop()
+
+
+async def test_replay_longer_than_a_page(small_page_server: BackgroundServer) -> None:
+    async with httpx.AsyncClient(base_url=small_page_server.url, timeout=10) as http:
+        hook = await make_hook(small_page_server, http)
+        sent = await asyncio.gather(*(hook.capture(str(n).encode()) for n in range(30)))
+        history = await hook.history()
+        assert sorted(sent, key=id_key) == history
+        async with await hook.watch("?since=0-0") as ws:
+            pages: list[list[str]] = []
+            async for frame in frames(ws):
+                if frame["type"] == "live":
+                    break
+                assert frame["type"] == "batch"
+                pages.append([r["id"] for r in frame["requests"]])
+        assert [len(page) for page in pages] == [7, 7, 7, 7, 2]
+        assert [i for page in pages for i in page] == history
 
 
 @pytest.mark.parametrize(
