@@ -107,9 +107,9 @@ class Watcher:
         asyncio.get_running_loop().call_later(delay, abandon)
 
     def close(self, code: CloseCode, reason: str) -> None:
-        """Close it: ``next_items`` raises ``WatcherClosed`` from now on.
+        """Close it: ``next_items`` raises ``WatcherClosed`` once nothing is left to deliver.
 
-        A deleted bin's watcher first gets what was captured before the deletion (no history
+        A deleted bin's watcher still gets what was captured before the deletion (no history
         is left to resume from); any other close drops what is queued (a lagging watcher's
         backlog is what must be freed; a resuming client reads the rest from history).
         """
