@@ -7,9 +7,7 @@ nothing subscribed; a capture is stored and published in one step). The real bac
 to the whole contract by ``tests/backends``.
 
     feed = ScriptedFeed()
-    gate = feed.hold("subscribe", "b_1")    # the next subscribe of b_1 waits for the gate
-    joining = asyncio.create_task(hub.join("b_1"))
-    await gate.entered.wait()
+    gate, joining = await feed.held("subscribe", "b_1", hub.join("b_1"))  # waits at the gate
     feed.emit(FeedLost("node down"))        # what a real feed cannot be made to do right now
     gate.open()
 """
@@ -18,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from hookscope.backends import (
     Appended,
@@ -48,6 +47,7 @@ __all__ = [
 ]
 
 A, B = "b_a", "b_b"  # the bins every scripted store starts with
+T = TypeVar("T")
 
 
 async def wait_for(condition: Callable[[], object], what: str, timeout: float = 5.0) -> None:
@@ -98,6 +98,15 @@ class ScriptedFeed:
         gate = self._gates[call, bin_id] = Gate()
         return gate
 
+    async def held(
+        self, call: str, bin_id: str, coroutine: Coroutine[object, object, T]
+    ) -> tuple[Gate, asyncio.Task[T]]:
+        """Run ``coroutine`` in a task until its ``call`` of ``bin_id`` waits at a gate."""
+        gate = self.hold(call, bin_id)
+        task = asyncio.create_task(coroutine)
+        await gate.entered.wait()
+        return gate, task
+
     def emit(self, event: FeedEvent) -> None:
         """Deliver an event now, as the feed's reader would."""
         self._on_event(event)
@@ -112,18 +121,18 @@ class ScriptedFeed:
         self._on_event = lambda event: None
 
     async def subscribe(self, bin_id: str) -> None:
-        self.calls.append(("subscribe", bin_id))
-        gate = self._gates.pop(("subscribe", bin_id), None)
-        if gate is not None:
-            await gate.wait()
+        await self._called("subscribe", bin_id)
         self.subscribed.add(bin_id)
 
     async def unsubscribe(self, bin_id: str) -> None:
-        self.calls.append(("unsubscribe", bin_id))
-        gate = self._gates.pop(("unsubscribe", bin_id), None)
+        await self._called("unsubscribe", bin_id)
+        self.subscribed.discard(bin_id)
+
+    async def _called(self, call: str, bin_id: str) -> None:
+        self.calls.append((call, bin_id))
+        gate = self._gates.pop((call, bin_id), None)
         if gate is not None:
             await gate.wait()
-        self.subscribed.discard(bin_id)
 
 
 ReadHook = Callable[[int], Awaitable[None]]

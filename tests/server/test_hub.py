@@ -34,6 +34,13 @@ async def received(watcher: Watcher) -> list[str]:
         return [item.id for item in await watcher.next_items()]
 
 
+async def assert_reached(core: Core, bin_id: str, *watchers: Watcher) -> None:
+    """A capture to ``bin_id`` now reaches each of ``watchers`` (and is all they get)."""
+    sent = core.store.capture(bin_id)
+    for watcher in watchers:
+        assert await received(watcher) == [sent]
+
+
 async def closed_with(watcher: Watcher) -> CloseCode:
     with pytest.raises(WatcherClosed) as closed:
         async with asyncio.timeout(5):
@@ -51,9 +58,7 @@ async def test_one_subscription_per_bin_released_by_the_last_watcher(core: Core)
     assert core.feed.calls == [("subscribe", A), ("subscribe", B)]
     assert core.hub.watched == {A, B}
 
-    sent = core.store.capture(A)
-    for watcher in (a1, a2, a3):
-        assert await received(watcher) == [sent]
+    await assert_reached(core, A, a1, a2, a3)
 
     await core.hub.leave(a1)
     await core.hub.leave(a2)
@@ -72,8 +77,7 @@ async def test_leaving_twice_changes_nothing(core: Core) -> None:
     await core.hub.leave(first)
     await core.hub.leave(first)
     assert core.feed.subscribed == {A}
-    sent = core.store.capture(A)
-    assert await received(second) == [sent]
+    await assert_reached(core, A, second)
 
 
 async def test_concurrent_joins_of_one_bin_subscribe_once(core: Core) -> None:
@@ -84,45 +88,35 @@ async def test_concurrent_joins_of_one_bin_subscribe_once(core: Core) -> None:
     gate.open()
     watchers = await asyncio.gather(*joining)
     assert core.feed.calls == [("subscribe", A)]
-    sent = core.store.capture(A)
-    for watcher in watchers:
-        assert await received(watcher) == [sent]
+    await assert_reached(core, A, *watchers)
 
 
 async def test_a_slow_subscribe_holds_up_only_its_own_bin(core: Core) -> None:
-    gate = core.feed.hold("subscribe", A)
-    joining_a = asyncio.create_task(core.hub.join(A))
-    await gate.entered.wait()
+    gate, joining_a = await core.feed.held("subscribe", A, core.hub.join(A))
     async with asyncio.timeout(5):
         b = await core.hub.join(B)  # a Redis node that does not answer holds up only its bins
-    sent = core.store.capture(B)
-    assert await received(b) == [sent]
+    await assert_reached(core, B, b)
     gate.open()
     await joining_a
 
 
 async def test_a_join_right_after_the_last_leave_subscribes_again_in_order(core: Core) -> None:
     watcher = await core.hub.join(A)
-    gate = core.feed.hold("unsubscribe", A)
-    leaving = asyncio.create_task(core.hub.leave(watcher))
-    await gate.entered.wait()
+    gate, leaving = await core.feed.held("unsubscribe", A, core.hub.leave(watcher))
     joining = asyncio.create_task(core.hub.join(A))
     gate.open()
     await leaving
     again = await joining
     assert core.feed.calls_of(A) == ["subscribe", "unsubscribe", "subscribe"]
     assert core.feed.subscribed == {A}
-    sent = core.store.capture(A)
-    assert await received(again) == [sent]
+    await assert_reached(core, A, again)
 
 
 # -- cancellation ------------------------------------------------------------------------------
 
 
 async def test_a_join_cancelled_while_subscribing_leaves_nothing_behind(core: Core) -> None:
-    gate = core.feed.hold("subscribe", A)
-    joining = asyncio.create_task(core.hub.join(A))
-    await gate.entered.wait()
+    gate, joining = await core.feed.held("subscribe", A, core.hub.join(A))
     joining.cancel()
     with pytest.raises(asyncio.CancelledError):
         await joining
@@ -132,18 +126,16 @@ async def test_a_join_cancelled_while_subscribing_leaves_nothing_behind(core: Co
 
     watcher = await core.hub.join(A)  # and the bin can be watched afterwards
     assert core.feed.subscribed == {A}
-    sent = core.store.capture(A)
-    assert await received(watcher) == [sent]
+    await assert_reached(core, A, watcher)
 
 
 async def test_a_cancelled_join_hands_the_subscribe_to_the_next_waiting_join(
     core: Core,
 ) -> None:
-    gate = core.feed.hold("subscribe", A)
-    first = asyncio.create_task(core.hub.join(A))
-    await gate.entered.wait()
-    second = asyncio.create_task(core.hub.join(A))  # waits for the first one's subscribe
-    await wait_for(lambda: len(core.feed.calls) == 1 and not second.done(), "the second join")
+    _, first = await core.feed.held("subscribe", A, core.hub.join(A))
+    second = asyncio.create_task(core.hub.join(A))
+    await asyncio.sleep(0)  # its first step ends waiting for the bin, behind the first join
+    assert not second.done()
     first.cancel()
     with pytest.raises(asyncio.CancelledError):
         await first
@@ -151,17 +143,14 @@ async def test_a_cancelled_join_hands_the_subscribe_to_the_next_waiting_join(
     assert core.feed.calls == [("subscribe", A), ("subscribe", A)]
     assert core.feed.subscribed == {A}
     assert core.hub.watched == {A}
-    sent = core.store.capture(A)
-    assert await received(watcher) == [sent]
+    await assert_reached(core, A, watcher)
     await core.hub.leave(watcher)
     assert core.feed.subscribed == set()
 
 
 async def test_a_leave_cancelled_while_unsubscribing_still_unsubscribes(core: Core) -> None:
     watcher = await core.hub.join(A)
-    gate = core.feed.hold("unsubscribe", A)
-    leaving = asyncio.create_task(core.hub.leave(watcher))
-    await gate.entered.wait()
+    gate, leaving = await core.feed.held("unsubscribe", A, core.hub.leave(watcher))
     leaving.cancel()  # e.g. the stream's task cancelled at shutdown
     with pytest.raises(asyncio.CancelledError):
         await leaving
@@ -185,8 +174,7 @@ async def test_feed_lost_closes_every_stream_with_1012(core: Core) -> None:
 
     again = await core.hub.join(A)  # resuming subscribes anew
     assert core.feed.calls_of(A) == ["subscribe", "subscribe"]
-    sent = core.store.capture(A)
-    assert await received(again) == [sent]
+    await assert_reached(core, A, again)
 
 
 async def test_a_partial_feed_lost_closes_only_its_bins(core: Core) -> None:
@@ -194,14 +182,11 @@ async def test_a_partial_feed_lost_closes_only_its_bins(core: Core) -> None:
     core.feed.emit(FeedLost("node 2 down", frozenset({A, "b_not_watched"})))
     assert await closed_with(a) == CloseCode.FEED_LOST
     assert core.hub.watched == {B}
-    sent = core.store.capture(B)
-    assert await received(b) == [sent]
+    await assert_reached(core, B, b)
 
 
 async def test_a_feed_lost_during_the_subscribe_fails_the_join(core: Core) -> None:
-    gate = core.feed.hold("subscribe", A)
-    joining = asyncio.create_task(core.hub.join(A))
-    await gate.entered.wait()
+    gate, joining = await core.feed.held("subscribe", A, core.hub.join(A))
     core.feed.emit(FeedLost("connection reset"))
     gate.open()  # the feed confirms a subscription that the loss may have voided
     with pytest.raises(BackendUnavailable):
@@ -214,15 +199,12 @@ async def test_a_feed_lost_during_the_subscribe_fails_the_join(core: Core) -> No
 async def test_a_feed_lost_for_other_bins_during_the_subscribe_does_not_fail_it(
     core: Core,
 ) -> None:
-    gate = core.feed.hold("subscribe", A)
-    joining = asyncio.create_task(core.hub.join(A))
-    await gate.entered.wait()
+    gate, joining = await core.feed.held("subscribe", A, core.hub.join(A))
     core.feed.emit(FeedLost("node 3 down", frozenset({B})))
     gate.open()
     watcher = await joining
     assert core.feed.subscribed == {A}
-    sent = core.store.capture(A)
-    assert await received(watcher) == [sent]
+    await assert_reached(core, A, watcher)
     await core.hub.leave(watcher)
     assert core.feed.subscribed == set()
 
@@ -231,15 +213,12 @@ async def test_a_feed_lost_for_its_bin_during_the_subscribe_fails_only_that_join
     core: Core,
 ) -> None:
     b = await core.hub.join(B)
-    gate = core.feed.hold("subscribe", A)
-    joining = asyncio.create_task(core.hub.join(A))
-    await gate.entered.wait()
+    gate, joining = await core.feed.held("subscribe", A, core.hub.join(A))
     core.feed.emit(FeedLost("node 2 down", frozenset({A})))
     gate.open()
     with pytest.raises(BackendUnavailable):
         await joining
-    sent = core.store.capture(B)
-    assert await received(b) == [sent]
+    await assert_reached(core, B, b)
     await wait_for(lambda: core.feed.subscribed == {B}, "A's subscription to be undone")
 
 
@@ -251,8 +230,7 @@ async def test_a_late_leave_keeps_a_bin_that_was_subscribed_again(core: Core) ->
     await core.hub.leave(old)
     assert core.feed.calls_of(A) == ["subscribe", "subscribe"]
     assert core.hub.watched == {A}
-    sent = core.store.capture(A)
-    assert await received(new) == [sent]
+    await assert_reached(core, A, new)
     await core.hub.leave(new)
     assert core.feed.calls_of(A) == ["subscribe", "subscribe", "unsubscribe"]
 
@@ -261,16 +239,13 @@ async def test_a_late_leave_while_the_bin_is_subscribed_again(core: Core) -> Non
     """The same, with the new subscribe still waiting for the feed when the old one leaves."""
     old = await core.hub.join(A)
     core.feed.emit(FeedLost("connection reset"))
-    gate = core.feed.hold("subscribe", A)
-    joining = asyncio.create_task(core.hub.join(A))
-    await gate.entered.wait()
+    gate, joining = await core.feed.held("subscribe", A, core.hub.join(A))
     await core.hub.leave(old)
     gate.open()
     new = await joining
     assert core.feed.calls_of(A) == ["subscribe", "subscribe"]
     assert core.feed.subscribed == {A}
-    sent = core.store.capture(A)
-    assert await received(new) == [sent]
+    await assert_reached(core, A, new)
 
 
 # -- lagging -----------------------------------------------------------------------------------
@@ -350,8 +325,7 @@ async def test_deleting_the_bin_closes_its_streams_with_4404_after_what_was_queu
     assert await closed_with(a) == CloseCode.BIN_DELETED
     await core.hub.leave(a)
     assert core.feed.subscribed == {B}
-    sent = core.store.capture(B)
-    assert await received(b) == [sent]
+    await assert_reached(core, B, b)
 
 
 async def test_the_expiry_check_closes_the_streams_of_bins_gone_from_the_store() -> None:
@@ -360,8 +334,7 @@ async def test_the_expiry_check_closes_the_streams_of_bins_gone_from_the_store()
         del core.store.records[A]  # expired: a store need not say so
         assert await closed_with(a) == CloseCode.BIN_DELETED
         assert [A, B] in core.store.existing_calls
-        sent = core.store.capture(B)
-        assert await received(b) == [sent]
+        await assert_reached(core, B, b)
         await core.hub.close()
         assert not [
             task
