@@ -245,9 +245,10 @@ class Hub:
         watchers.discard(watcher)
         if not watchers:
             # In a task of the hub's: a caller cancelled meanwhile (shutdown, an abandoned
-            # stream) must not leave the bin subscribed and uncounted.
+            # stream) must not leave the bin subscribed and uncounted. (wait() neither cancels
+            # the task with its caller nor raises what ended the task: close() cancelling it.)
             unsubscribing = self._spawn(self._unsubscribe_unwatched(watcher.bin_id, watchers))
-            await asyncio.shield(unsubscribing)
+            await asyncio.wait([unsubscribing])
 
     async def _unsubscribe_unwatched(self, bin_id: str, watchers: set[Watcher] | None) -> None:
         """Unsubscribe ``bin_id`` unless it is watched again meanwhile.

@@ -159,6 +159,13 @@ async def test_a_leave_cancelled_while_unsubscribing_still_unsubscribes(core: Co
     assert core.hub.watched == set()
 
 
+async def test_a_leave_under_way_when_the_hub_closes_ends_quietly(core: Core) -> None:
+    watcher = await core.hub.join(A)
+    _, leaving = await core.feed.held("unsubscribe", A, core.hub.leave(watcher))
+    await core.hub.close()  # shutdown: the unsubscribe is cut short, its caller is not
+    await leaving
+
+
 # -- the feed lost -----------------------------------------------------------------------------
 
 
