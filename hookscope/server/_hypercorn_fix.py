@@ -37,11 +37,9 @@ CHECKED = frozenset({"0.17.0", "0.17.1", "0.17.2", "0.17.3", "0.18.0"})
 
 _MARK = "hookscope_owns"  # set on the hypercorn Config of each server hookscope runs
 _PINGER = "_hookscope_pinger"  # on a WSStream: the task running its ping loop
-
+_active: bool | None = None  # whether install() wrapped WSStream in this process
 
 _Config = TypeVar("_Config")
-
-_active: bool | None = None  # whether install() wrapped WSStream in this process
 
 
 def own(config: _Config) -> _Config:
