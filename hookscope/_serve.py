@@ -40,12 +40,13 @@ def hypercorn_config(
 ) -> Config:
     """Hypercorn's config; it takes over ``sock`` (do not close it yourself).
 
-    Shutdown waits at most ``graceful_timeout`` for in-flight requests.
+    Shutdown waits at most ``graceful_timeout`` for in-flight requests. The config is marked as
+    hookscope's, so that closed WebSockets of its server do not linger until their next ping
+    (``server/_hypercorn_fix.py``; other hypercorn servers in the process are left alone).
     """
-    from .server._hypercorn_fix import apply
+    from .server._hypercorn_fix import own
 
-    apply()  # closed WebSockets must not linger until their next ping
-    config = Config()
+    config = own(Config())
     config.bind = [f"fd://{sock.detach()}"]
     config.backlog = 1024
     config.workers = settings.workers
@@ -77,9 +78,14 @@ def warn_if_exposed(settings: Settings) -> None:
 
 
 def worker_app() -> Any:
-    """The app of one worker process (``--workers N``), configured from ``HOOKSCOPE_*``."""
-    from .server import create_app
+    """The app of one worker process (``--workers N``), configured from ``HOOKSCOPE_*``.
 
+    Hypercorn's worker loads it before serving, with the parent's (marked) config.
+    """
+    from .server import create_app
+    from .server._hypercorn_fix import install
+
+    install()  # a worker is a fresh interpreter: wrap WSStream here too
     return create_app(Settings.from_env())
 
 

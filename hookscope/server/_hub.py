@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 
 from .._contract import CloseCode, request_frame, sse_request
 from .._ids import id_key
@@ -107,23 +107,60 @@ class Watcher:
         asyncio.get_running_loop().call_later(delay, abandon)
 
     def close(self, code: CloseCode, reason: str) -> None:
+        """Close it: ``next_items`` raises ``WatcherClosed`` once nothing is left to deliver.
+
+        A deleted bin's watcher still gets what was captured before the deletion (no history
+        is left to resume from); any other close drops what is queued (a lagging watcher's
+        backlog is what must be freed; a resuming client reads the rest from history).
+        """
         if self._closed is None:
             self._closed = WatcherClosed(code, reason)
-            self._pending = []
+            if code != CloseCode.BIN_DELETED:
+                self._pending = []
             self._wake.set()
+
+    def raise_if_closed(self) -> None:
+        if self._closed is not None:
+            raise self._closed
 
     async def next_items(self) -> list[LiveItem]:
         """Everything queued since the last call (waits for at least one item).
 
-        Raises ``WatcherClosed`` once the hub closed this watcher. Safe to cancel.
+        Raises ``WatcherClosed`` once the hub closed this watcher and nothing is left for it.
+        Safe to cancel.
         """
         if not self._pending and self._closed is None:
             await self._wake.wait()
-        if self._closed is not None:
-            raise self._closed
+        if not self._pending:
+            self.raise_if_closed()
         self._wake.clear()
         items, self._pending = self._pending, []
         return items
+
+
+class _Order:
+    """One lock per bin, kept only while someone holds or waits for it.
+
+    Each bin's subscribe and unsubscribe reach the feed in order; other bins do not wait (a
+    Redis node that does not answer holds up only the bins it carries).
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def of(self, bin_id: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(bin_id) or (asyncio.Lock(), 0)
+        self._locks[bin_id] = lock, users + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[bin_id]
+            if users == 1:
+                del self._locks[bin_id]
+            else:
+                self._locks[bin_id] = lock, users - 1
 
 
 class Hub:
@@ -146,15 +183,15 @@ class Hub:
         self._expiry_check = expiry_check
         self._on_lagged = on_lagged
         self._bins: dict[str, set[Watcher]] = {}  # the watchers of each subscribed bin
-        # Serialises subscribe/unsubscribe so that they reach the feed in order.
-        self._subscriptions = asyncio.Lock()
-        # Bumped when (part of) the feed is lost: a subscription confirmed meanwhile is void.
-        self._feed_generation = 0
+        self._order = _Order()
+        # Bins with a subscribe in flight, and whether the feed was lost for them meanwhile.
+        self._subscribing: dict[str, bool] = {}
+        self._tasks: set[asyncio.Task[None]] = set()  # unsubscribes, run by the hub itself
         self._expiry_task: asyncio.Task[None] | None = None
 
     @property
     def watched(self) -> frozenset[str]:
-        """The bins with at least one watcher (each subscribed once)."""
+        """The subscribed bins (each once, however many watchers it has)."""
         return frozenset(self._bins)
 
     async def start(self) -> None:
@@ -162,42 +199,76 @@ class Hub:
         self._expiry_task = asyncio.create_task(self._check_expiry(), name="hookscope-expiry")
 
     async def close(self) -> None:
-        if self._expiry_task is not None:
-            self._expiry_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._expiry_task
+        """Stop the expiry check and any unsubscribe still under way."""
+        tasks = [*self._tasks, *([self._expiry_task] if self._expiry_task else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def join(self, bin_id: str) -> Watcher:
-        """A new watcher of ``bin_id``; once this returns, every later capture reaches it."""
+        """A new watcher of ``bin_id``; once this returns, every later capture reaches it.
+
+        Raises ``BackendUnavailable`` when the feed cannot subscribe (503).
+        """
         watchers = self._bins.get(bin_id)
         if watchers is None:
-            async with self._subscriptions:
+            async with self._order.of(bin_id):
                 watchers = self._bins.get(bin_id)
                 if watchers is None:
-                    generation = self._feed_generation
-                    await self._feed.subscribe(bin_id)
-                    if generation != self._feed_generation:
-                        raise BackendUnavailable("the live feed was lost while subscribing")
-                    watchers = self._bins[bin_id] = set()
+                    watchers = await self._subscribe(bin_id)
         watcher = Watcher(bin_id, self._watcher_limit)
         watchers.add(watcher)
         return watcher
 
+    async def _subscribe(self, bin_id: str) -> set[Watcher]:
+        """Subscribe ``bin_id`` (its lock held); its new, empty set of watchers."""
+        self._subscribing[bin_id] = False
+        try:
+            await self._feed.subscribe(bin_id)  # if cancelled, the feed undoes it
+        finally:
+            lost = self._subscribing.pop(bin_id)
+        if lost:
+            # The loss may have voided what the feed confirmed, or not: undo it either way,
+            # so that nothing stays subscribed that the hub does not count.
+            self._spawn(self._unsubscribe_unwatched(bin_id, None))
+            raise BackendUnavailable("the live feed was lost while subscribing")
+        watchers: set[Watcher] = set()
+        self._bins[bin_id] = watchers
+        return watchers
+
     async def leave(self, watcher: Watcher) -> None:
+        """Forget ``watcher``; the last watcher of a bin unsubscribes it. Idempotent."""
         watcher.close(CloseCode.NORMAL, "left")
         watchers = self._bins.get(watcher.bin_id)
         if watchers is None:
-            return
+            return  # the feed was lost for this bin: nothing to unsubscribe
         watchers.discard(watcher)
-        if watchers:
-            return
-        async with self._subscriptions:
-            if not watchers and self._bins.get(watcher.bin_id) is watchers:
-                del self._bins[watcher.bin_id]
-                try:
-                    await self._feed.unsubscribe(watcher.bin_id)
-                except Exception:  # the feed reset on reconnect drops it anyway
-                    log.warning("could not unsubscribe from %s", watcher.bin_id, exc_info=True)
+        if not watchers:
+            # In a task of the hub's: a caller cancelled meanwhile (shutdown, an abandoned
+            # stream) must not leave the bin subscribed and uncounted. (wait() neither cancels
+            # the task with its caller nor raises what ended the task: close() cancelling it.)
+            unsubscribing = self._spawn(self._unsubscribe_unwatched(watcher.bin_id, watchers))
+            await asyncio.wait([unsubscribing])
+
+    async def _unsubscribe_unwatched(self, bin_id: str, watchers: set[Watcher] | None) -> None:
+        """Unsubscribe ``bin_id`` unless it is watched again meanwhile.
+
+        ``watchers`` is the set that emptied, or None for a subscribe the hub never counted.
+        """
+        async with self._order.of(bin_id):
+            if self._bins.get(bin_id) is not watchers or watchers:
+                return  # joined again, or lost and subscribed anew
+            self._bins.pop(bin_id, None)
+            try:
+                await self._feed.unsubscribe(bin_id)
+            except Exception:  # the feed reset on reconnect drops it anyway
+                log.warning("could not unsubscribe from %s", bin_id, exc_info=True)
+
+    def _spawn(self, coroutine: Coroutine[object, object, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     def close_all(self, code: CloseCode, reason: str) -> None:
         """Close every stream of this process (shutdown: 1012, so that clients resume)."""
@@ -226,16 +297,17 @@ class Hub:
         elif isinstance(event, BinDeleted):
             self._close_bin(event.bin_id, CloseCode.BIN_DELETED, "the bin was deleted")
         elif isinstance(event, FeedLost):
-            self._feed_generation += 1
-            lost = list(self._bins) if event.bin_ids is None else list(event.bin_ids)
+            lost = set(self._bins) if event.bin_ids is None else event.bin_ids & set(self._bins)
+            for bin_id in self._subscribing:
+                if event.bin_ids is None or bin_id in event.bin_ids:
+                    self._subscribing[bin_id] = True
             log.warning(
                 "live feed lost (%s): closing the streams of %d bin(s) with 1012",
                 event.reason,
                 len(lost),
             )
             for bin_id in lost:
-                watchers = self._bins.pop(bin_id, set())
-                for watcher in watchers:
+                for watcher in self._bins.pop(bin_id):
                     watcher.close(
                         CloseCode.FEED_LOST, "live feed lost; reconnect with since=<last id>"
                     )
@@ -250,6 +322,9 @@ class Hub:
                 alive = await self._store_bins.existing(watched)
             except BackendUnavailable:
                 continue  # the feed reports an outage itself
+            except Exception:  # one failed check must not end the checks
+                log.warning("the expiry check failed", exc_info=True)
+                continue
             for bin_id in watched:
                 if bin_id not in alive:
                     self._close_bin(bin_id, CloseCode.BIN_DELETED, "the bin expired")

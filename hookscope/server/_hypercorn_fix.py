@@ -1,72 +1,119 @@
-"""Make hypercorn's WebSocket ping task end when its connection closes.
+"""Stop hypercorn's WebSocket ping loop when its connection closes, for hookscope's servers only.
 
-Hypercorn (0.17, 0.18) pings each WebSocket with ``while not closed: ping; sleep(interval)``
-inside the connection's task group, so a closed connection keeps its socket (CLOSE-WAIT)
-and task until the next ping — up to ``websocket_ping_interval`` — and shutdown waits for
-them. This wraps ``WSStream`` so that the ping loop wakes as soon as the stream closes.
-Applied once, only when hypercorn's ``WSStream`` has the expected shape; otherwise hookscope
-runs with hypercorn's own behaviour.
+Hypercorn pings each WebSocket with ``while not closed: ping; sleep(interval)`` inside the
+connection's task group, so a closed connection keeps its socket (CLOSE-WAIT) and task until
+the next ping, up to ``websocket_ping_interval``, and shutdown waits for them.
+
+    config = own(Config())     # a hypercorn Config that hookscope serves with
+
+``install()`` wraps two methods of hypercorn's ``WSStream``, once per process (every process
+hookscope starts calls it, ``--workers`` processes included). The wrappers act only for streams
+whose ``Config`` carries ``own()``'s mark and delegate to hypercorn's own methods otherwise, so
+another hypercorn server in the same process keeps hypercorn's behaviour:
+
+- ``_send_pings`` runs hypercorn's own loop in its task and remembers that task;
+- ``handle``, the only method that sets ``closed``, cancels that task once the stream is closed,
+  and the wrapper ends quietly.
+
+The wrappers rely on those internals, read in hypercorn/protocol/ws_stream.py of the versions in
+``CHECKED``. With any other version hookscope logs a warning once and changes nothing; re-read that
+file (and tests/server/test_hypercorn_fix.py) before adding a version.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import logging
-from typing import Any
+from importlib import metadata
+from typing import Any, TypeVar
 
-__all__ = ["apply"]
+__all__ = ["CHECKED", "install", "own", "owns"]
 
 log = logging.getLogger("hookscope.server")
-_applied = False
+
+CHECKED = frozenset({"0.17.0", "0.17.1", "0.17.2", "0.17.3", "0.18.0"})
+"""The hypercorn versions whose ``WSStream`` these wrappers were checked against."""
+
+_MARK = "hookscope_owns"  # set on the hypercorn Config of each server hookscope runs
+_PINGER = "_hookscope_pinger"  # on a WSStream: the task running its ping loop
+_active: bool | None = None  # whether install() wrapped WSStream in this process
+
+_Config = TypeVar("_Config")
 
 
-def apply() -> bool:
-    """Patch ``hypercorn.protocol.ws_stream.WSStream``; True when the fix is active."""
-    global _applied
-    if _applied:
-        return True
-    try:
-        from hypercorn.protocol import ws_stream
-        from wsproto.events import Ping
-    except ImportError:
+def own(config: _Config) -> _Config:
+    """Mark a hypercorn ``Config`` as hookscope's (and ``install()``); returns it."""
+    setattr(config, _MARK, True)
+    install()
+    return config
+
+
+def owns(config: Any) -> bool:
+    """True for a ``Config`` marked by ``own()``."""
+    return getattr(config, _MARK, False) is True
+
+
+def install() -> bool:
+    """Wrap hypercorn's ``WSStream`` if its version was checked; True when it is wrapped.
+
+    Idempotent; the first call in a process decides (and warns once about an unchecked version).
+    """
+    global _active
+    if _active is None:
+        _active = _install()
+    return _active
+
+
+def _install() -> bool:
+    from hypercorn.protocol.ws_stream import WSStream
+
+    version = metadata.version("hypercorn")
+    if version not in CHECKED:
+        log.warning(
+            "hypercorn %s is not a version hookscope's WebSocket fix was checked against (%s): "
+            "it is left as it is, so a closed WebSocket keeps its socket and task until its "
+            "next ping. Re-check hookscope/server/_hypercorn_fix.py against that version's "
+            "hypercorn/protocol/ws_stream.py.",
+            version,
+            ", ".join(sorted(CHECKED)),
+        )
         return False
-    stream_class = ws_stream.WSStream
-    needed = ("_send_pings", "handle", "app_send", "_send_wsproto_event")
-    if not all(callable(getattr(stream_class, name, None)) for name in needed):
-        log.debug("hypercorn's WSStream changed shape; its ping loop is left as it is")
-        return False
+    _wrap(WSStream)
+    return True
 
+
+def _wrap(stream_class: Any) -> None:
     original_handle = stream_class.handle
-    original_app_send = stream_class.app_send
+    original_send_pings = stream_class._send_pings
 
-    def _wake_if_closed(stream: Any) -> None:
-        wake: asyncio.Event | None = stream.__dict__.get("_hookscope_closed")
-        if wake is not None and stream.closed:
-            wake.set()
-
+    @functools.wraps(original_handle)
     async def handle(self: Any, event: Any) -> None:
         try:
             await original_handle(self, event)
         finally:
-            _wake_if_closed(self)
+            if self.closed and owns(self.config):
+                pinger: asyncio.Task[None] | None = self.__dict__.pop(_PINGER, None)
+                if pinger is not None and pinger is not asyncio.current_task():
+                    pinger.cancel()
 
-    async def app_send(self: Any, message: Any) -> None:
-        try:
-            await original_app_send(self, message)
-        finally:
-            _wake_if_closed(self)
-
+    @functools.wraps(original_send_pings)
     async def _send_pings(self: Any) -> None:
-        wake = self.__dict__.setdefault("_hookscope_closed", asyncio.Event())
-        interval = self.config.websocket_ping_interval
-        while not self.closed:
-            await self._send_wsproto_event(Ping())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), interval)
+        if not owns(self.config):
+            await original_send_pings(self)
+            return
+        task = asyncio.current_task()
+        self.__dict__[_PINGER] = task
+        try:
+            await original_send_pings(self)
+        except asyncio.CancelledError:
+            # handle() cancelled it (the stream closed): the loop is over. Any other cancel,
+            # alone or as well, goes on.
+            stopped = self.closed and _PINGER not in self.__dict__
+            if task is None or not stopped or task.uncancel() > 0:
+                raise
+        finally:
+            self.__dict__.pop(_PINGER, None)
 
     setattr(stream_class, "handle", handle)  # noqa: B010 (mypy forbids assigning methods)
-    setattr(stream_class, "app_send", app_send)  # noqa: B010
     setattr(stream_class, "_send_pings", _send_pings)  # noqa: B010
-    _applied = True
-    return True

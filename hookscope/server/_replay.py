@@ -115,8 +115,10 @@ async def chunks(
     """
     last_key = id_key(since) if since else _NOTHING_SENT  # since is exclusive, live too
     async for page in _replay(log, watcher.bin_id, since, tail, page_size):
+        watcher.raise_if_closed()  # closed meanwhile (lagging, feed lost): replay no further
         yield History(page)
         last_key = id_key(page[-1][0])
+    watcher.raise_if_closed()  # "live" promises that later captures will arrive
     yield Mark.LIVE
     while True:
         if idle is None:

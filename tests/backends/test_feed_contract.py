@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
+import pytest_asyncio
+import redis
+from _support import wait_until
 from conftest import Harness, payload, record
 
-from hookscope.backends import BinDeleted
+from hookscope._config import Settings
+from hookscope._ids import new_bin_id
+from hookscope.backends import Backend, BinDeleted, open_backend
+from hookscope.server._hub import Hub
 
 pytestmark = pytest.mark.asyncio
 
@@ -72,3 +79,69 @@ async def test_subscribe_returns_only_when_later_captures_will_arrive(harness: H
         assert await store.append(rec.id, payload(rec.id)) is not None
     await harness.wait_events(20)
     assert all(len(harness.captured(rec.id)) == 1 for rec in records)
+
+
+# -- Redis only: what one subscriber connection must survive -----------------------------------
+
+
+@pytest_asyncio.fixture
+async def redis_backend(redis_url: str) -> AsyncIterator[Backend]:
+    backend = open_backend(Settings(redis_url=redis_url))
+    yield backend
+    await backend.close()
+
+
+def shard_subscribers(admin: redis.Redis, channel: str) -> int:
+    _, count = admin.execute_command("PUBSUB", "SHARDNUMSUB", channel)
+    return int(count)
+
+
+@pytest.mark.redis
+async def test_a_malformed_message_on_a_bins_channel_costs_no_stream(
+    redis_backend: Backend, redis_url: str
+) -> None:
+    """Garbage published on a bin's channel is dropped; the streams of the process live on."""
+    hub = Hub(redis_backend.feed, redis_backend.store, watcher_limit=100)
+    await redis_backend.start(hub.on_event)
+    watched, other = record(), record()
+    for rec in (watched, other):
+        await redis_backend.store.create_bin(rec)
+    watcher, bystander = await hub.join(watched.id), await hub.join(other.id)
+    channel = redis_backend.feed.keys.channel(watched.id)  # type: ignore[attr-defined]
+    with redis.Redis.from_url(redis_url) as admin:
+        for garbage in ("garbage", "", '{"id":"unterminated', '{"id":"not-an-id","bin":"x"}'):
+            admin.execute_command("SPUBLISH", channel, garbage)
+    appended = await redis_backend.store.append(watched.id, payload(watched.id))
+    elsewhere = await redis_backend.store.append(other.id, payload(other.id))
+    assert appended is not None and elsewhere is not None
+    async with asyncio.timeout(5):
+        assert [item.id for item in await watcher.next_items()] == [appended.id]
+        assert [item.id for item in await bystander.next_items()] == [elsewhere.id]
+    assert hub.watched == {watched.id, other.id}  # no feed loss: nothing closed with 1012
+    await hub.close()
+
+
+@pytest.mark.redis
+async def test_a_subscribe_cancelled_before_redis_confirms_is_undone(
+    redis_backend: Backend, redis_url: str
+) -> None:
+    feed = redis_backend.feed
+    await redis_backend.start(lambda event: None)
+    await feed.subscribe(new_bin_id())  # the subscriber connection is open
+    bin_id = new_bin_id()
+    channel = feed.keys.channel(bin_id)  # type: ignore[attr-defined]
+    # A blocking client: while it polls, this loop cannot read Redis's confirmation.
+    with redis.Redis.from_url(redis_url) as admin:
+        subscribing = asyncio.create_task(feed.subscribe(bin_id))
+        await asyncio.sleep(0)  # its first step sends SSUBSCRIBE, then waits for the reply
+        wait_until(lambda: shard_subscribers(admin, channel) == 1, timeout=5, what="SSUBSCRIBE")
+        assert not subscribing.done()  # Redis has confirmed; the feed has not read it yet
+        subscribing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await subscribing
+        async with asyncio.timeout(5):
+            while shard_subscribers(admin, channel):
+                await asyncio.sleep(0.01)
+        await feed.subscribe(bin_id)  # and the bin can be subscribed afterwards
+        assert shard_subscribers(admin, channel) == 1
+        await feed.unsubscribe(bin_id)

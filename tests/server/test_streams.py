@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 import websockets
+from _lingering import (
+    ESTABLISHED,
+    TIME_WAIT,
+    owner_of_socket,
+    ping_tasks,
+    require_checked_hypercorn,
+    tcp_sockets,
+    tcp_states,
+)
+from _support import ServerProcess
 from websockets.asyncio.client import ClientConnection
 
 from hookscope._embedded import BackgroundServer, serve_in_background
@@ -20,7 +30,12 @@ pytestmark = pytest.mark.asyncio
 
 
 class Hook:
-    def __init__(self, server: BackgroundServer, client: httpx.AsyncClient, data: dict[str, Any]):
+    def __init__(
+        self,
+        server: BackgroundServer | ServerProcess,
+        client: httpx.AsyncClient,
+        data: dict[str, Any],
+    ):
         self.server = server
         self.client = client
         self.id: str = data["id"]
@@ -130,12 +145,29 @@ async def test_tail_replays_the_newest(hook: Hook) -> None:
         assert json.loads(await ws.recv()) == {"type": "live"}
 
 
-async def test_replay_longer_than_a_page(hook: Hook) -> None:
-    sent = await asyncio.gather(*(hook.capture(str(n).encode()) for n in range(700)))
-    history = await hook.history()
-    assert sorted(sent, key=id_key) == history
-    async with await hook.watch("?since=0-0") as ws:
-        assert await collect_ids(ws, history[-1]) == history
+@pytest.fixture(scope="module")
+def small_page_server() -> Iterator[BackgroundServer]:
+    """Replay pages of 7 (``HOOKSCOPE_REPLAY_PAGE``): paging needs a few dozen captures."""
+    server = serve_in_background(replay_page=7)
+    yield server
+    server.stop()
+
+
+async def test_replay_longer_than_a_page(small_page_server: BackgroundServer) -> None:
+    async with httpx.AsyncClient(base_url=small_page_server.url, timeout=10) as http:
+        hook = await make_hook(small_page_server, http)
+        sent = await asyncio.gather(*(hook.capture(str(n).encode()) for n in range(30)))
+        history = await hook.history()
+        assert sorted(sent, key=id_key) == history
+        async with await hook.watch("?since=0-0") as ws:
+            pages: list[list[str]] = []
+            async for frame in frames(ws):
+                if frame["type"] == "live":
+                    break
+                assert frame["type"] == "batch"
+                pages.append([r["id"] for r in frame["requests"]])
+        assert [len(page) for page in pages] == [7, 7, 7, 7, 2]
+        assert [i for page in pages for i in page] == history
 
 
 @pytest.mark.parametrize(
@@ -341,20 +373,6 @@ async def test_sse_token_in_query(hook: Hook) -> None:
 # -- closed connections do not linger --------------------------------------------------------
 
 
-def _tcp_states(local_port: int, remote_port: int) -> set[str]:
-    """States of kernel TCP sockets from local_port to remote_port (Linux /proc/net/tcp)."""
-    states = set()
-    with open("/proc/net/tcp") as table:
-        for line in table.readlines()[1:]:
-            fields = line.split()
-            local, remote, state = fields[1], fields[2], fields[3]
-            if int(local.split(":")[1], 16) == local_port and (
-                int(remote.split(":")[1], 16) == remote_port
-            ):
-                states.add(state)
-    return states
-
-
 @pytest.fixture(scope="module")
 def slow_ping_server() -> Iterator[BackgroundServer]:
     server = serve_in_background(ping_interval=600)
@@ -366,9 +384,7 @@ def _ping_tasks(server: BackgroundServer) -> int:
     """Hypercorn ping loops alive in the server's event loop."""
 
     async def count() -> int:
-        return sum(
-            1 for task in asyncio.all_tasks() if "_send_pings" in task.get_coro().__qualname__
-        )
+        return len(ping_tasks())
 
     assert server._loop is not None
     return asyncio.run_coroutine_threadsafe(count(), server._loop).result(5)
@@ -379,22 +395,78 @@ async def test_server_lets_go_when_a_watcher_leaves(
     slow_ping_server: BackgroundServer, goodbye: str
 ) -> None:
     """Hypercorn's ping loop used to hold a closed connection until its next ping."""
+    require_checked_hypercorn()
     async with httpx.AsyncClient(base_url=slow_ping_server.url) as http:
         hook = await make_hook(slow_ping_server, http)
         ws = await hook.watch()
         assert json.loads(await ws.recv()) == {"type": "live"}
         assert _ping_tasks(slow_ping_server) == 1
         client_port = ws.local_address[1]
-        assert _tcp_states(slow_ping_server.port, client_port) == {"01"}  # ESTABLISHED
-        if goodbye == "close handshake":
-            await ws.close()
-        else:
-            ws.transport.close()  # FIN without a close frame
+        assert tcp_states(slow_ping_server.port, client_port) == {ESTABLISHED}
+        await _say(goodbye, ws)
         async with asyncio.timeout(10):  # the ping interval is 600 s
             while _ping_tasks(slow_ping_server) or (
-                _tcp_states(slow_ping_server.port, client_port) - {"06"}  # TIME_WAIT is fine
+                tcp_states(slow_ping_server.port, client_port) - {TIME_WAIT}
             ):
                 await asyncio.sleep(0.02)
+
+
+async def _say(goodbye: str, ws: ClientConnection) -> None:
+    if goodbye == "close handshake":
+        await ws.close()
+    else:
+        ws.transport.close()  # FIN without a close frame
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+async def test_worker_processes_let_go_when_watchers_leave(
+    redis_url: str, server_factory: Callable[..., ServerProcess]
+) -> None:
+    """The same with ``--workers 2``: each worker is a fresh interpreter with the fix."""
+    require_checked_hypercorn()
+    server = server_factory(
+        "--redis-url", redis_url, "--workers", "2", env={"HOOKSCOPE_PING_INTERVAL": "600"}
+    )
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        hook = Hook(server, http, (await http.post("/api/bins")).json())
+        workers: set[int] = set()  # both serve once each has answered (a new connection each)
+        async with asyncio.timeout(30):
+            while len(workers) < 2:
+                health = await http.get("/healthz", headers={"Connection": "close"})
+                workers.add(health.json()["pid"])
+        # Watch until both workers hold some of the streams (the kernel picks the acceptor).
+        streams: list[tuple[ClientConnection, int]] = []
+        owners: set[int] = set()
+        try:
+            while len(owners) < 2:
+                assert len(streams) < 60, f"every stream went to worker(s) {owners}"
+                ws = await hook.watch()
+                assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "live"}
+                client_port = ws.local_address[1]
+                [inode] = tcp_sockets(server.port, client_port)
+                owner = owner_of_socket(inode, workers)
+                assert owner is not None, "a stream's socket belongs to no worker"
+                owners.add(owner)
+                streams.append((ws, client_port))
+            for n, (ws, _) in enumerate(streams):
+                await _say("close handshake" if n % 2 else "dropped connection", ws)
+
+            def lingering() -> dict[int, set[str]]:
+                states = {port: tcp_states(server.port, port) - {TIME_WAIT} for _, port in streams}
+                return {port: state for port, state in states.items() if state}
+
+            try:
+                async with asyncio.timeout(10):  # the ping interval is 600 s
+                    while lingering():
+                        await asyncio.sleep(0.02)
+            except TimeoutError:
+                raise AssertionError(
+                    f"closed streams still hold server sockets (client port: states): {lingering()}"
+                ) from None
+        finally:
+            for ws, _ in streams:
+                ws.transport.abort()
 
 
 # -- review fixes --------------------------------------------------------------------------
