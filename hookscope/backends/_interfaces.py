@@ -53,7 +53,10 @@ class RequestLog(Protocol):
         ...
 
     async def read(self, bin_id: str, *, after: str | None, limit: int) -> list[Stored] | None:
-        """Up to ``limit`` requests with ids > ``after``, oldest first; None for no such bin."""
+        """Up to ``limit`` requests with ids > ``after``, oldest first; None for no such bin.
+
+        Fewer than ``limit`` only when no more follow (replay pages on until a short page).
+        """
         ...
 
     async def tail(self, bin_id: str, count: int) -> list[Stored] | None:

@@ -182,7 +182,9 @@ class Subscriber:
         except asyncio.CancelledError:
             # Redis may confirm after we stopped waiting: undo it, so that nothing stays
             # subscribed that the hub does not count (in order: same connection, same lock).
-            if connection is not None:
+            # Also when the cancel came while SSUBSCRIBE was still being written (drain):
+            # the bytes may have left, so undo whenever a connection is open.
+            if self._connection is not None:
                 with contextlib.suppress(BackendUnavailable):
                     await asyncio.shield(self._unsubscribe_sent(channel))
             raise
