@@ -154,13 +154,13 @@ def test_a_watcher_on_b_resumes_with_since_and_gets_exactly_what_it_missed(
 
 
 def test_captures_per_second_cluster_and_standalone(
-    redis_cluster: LocalCluster,
     redis_cluster_url: str,
+    pair: tuple[ServerProcess, ServerProcess],
     redis_url: str,
     server_factory: Callable[..., ServerProcess],
 ) -> None:
-    """A figure for the docs, not a benchmark: one process, 20 senders, 400 captures."""
-    total, senders = 400, 20
+    """A figure for the docs, not a benchmark: one process, 20 senders, 300 captures."""
+    total, senders = 300, 20
 
     async def rate(server: ServerProcess) -> float:
         hooks = [new_bin(server) for _ in range(6)]
@@ -177,7 +177,7 @@ def test_captures_per_second_cluster_and_standalone(
             await asyncio.gather(*(sender() for _ in range(senders)))
             return total / (time.perf_counter() - began)
 
-    cluster = asyncio.run(rate(server_factory("--redis-url", redis_cluster_url, "--redis-cluster")))
+    cluster = asyncio.run(rate(pair[0]))
     single = asyncio.run(rate(server_factory("--redis-url", redis_url)))
     print(f"\n[redis-cluster] captures/s through one process: cluster {cluster:.0f}, ", end="")
     print(f"standalone {single:.0f} ({senders} senders, {total} captures, 6 bins)")
