@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -76,15 +76,27 @@ def subscriber_connections(node: RedisServer, cluster: LocalCluster) -> list[int
         return sorted(int(c["ssub"]) for c in client.client_list() if int(c.get("ssub", 0)))
 
 
-def test_captures_on_a_reach_watchers_on_b_exactly_once_for_bins_on_every_master(
-    redis_cluster: LocalCluster,
-    redis_cluster_url: str,
-    pair: tuple[ServerProcess, ServerProcess],
-) -> None:
-    a, b = pair
-    placed = bins_on_every_master(a, redis_cluster, at_least=2)
-    hooks = [hook for hooks in placed.values() for hook in hooks]
+class Spread(NamedTuple):
+    a: ServerProcess
+    b: ServerProcess
+    placed: dict[int, list[Hook]]  # bins by the port of the master that holds them
+
+
+@pytest.fixture
+def spread(
+    redis_cluster: LocalCluster, redis_cluster_url: str, pair: tuple[ServerProcess, ServerProcess]
+) -> Spread:
+    """The two processes on an empty cluster, and bins created on A, two or more per master."""
+    placed = bins_on_every_master(pair[0], redis_cluster, at_least=2)
     print(f"\n[redis-cluster] bins per master: {[len(h) for h in placed.values()]}")
+    return Spread(*pair, placed)
+
+
+def test_captures_on_a_reach_watchers_on_b_exactly_once_for_bins_on_every_master(
+    redis_cluster: LocalCluster, spread: Spread
+) -> None:
+    a, b, placed = spread
+    hooks = [hook for hooks in placed.values() for hook in hooks]
     per_bin = 30
 
     async def scenario() -> None:
@@ -127,12 +139,10 @@ def test_captures_on_a_reach_watchers_on_b_exactly_once_for_bins_on_every_master
 
 
 def test_a_watcher_on_b_resumes_with_since_and_gets_exactly_what_it_missed(
-    redis_cluster: LocalCluster,
-    redis_cluster_url: str,
-    pair: tuple[ServerProcess, ServerProcess],
+    spread: Spread,
 ) -> None:
-    a, b = pair
-    hooks = [hooks[0] for hooks in bins_on_every_master(a, redis_cluster, at_least=1).values()]
+    a, b, placed = spread
+    hooks = [hooks[0] for hooks in placed.values()]
 
     async def scenario() -> None:
         async with httpx.AsyncClient(base_url=a.url, timeout=10) as http:
