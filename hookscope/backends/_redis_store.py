@@ -159,8 +159,10 @@ class RedisStore:
 
     async def start(self) -> None:
         self._flusher = asyncio.create_task(self._flush_forever(), name="hookscope-redis-writer")
-        with contextlib.suppress(BackendUnavailable):
+        try:
             await self._load_scripts()
+        except BackendUnavailable as error:  # not fatal: every call tries again
+            log.warning("%s; answering 503 until it is reachable", error)
 
     async def close(self) -> None:
         self._closing = True

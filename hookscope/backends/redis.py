@@ -1,9 +1,11 @@
-"""The shared backend: any number of server processes and hosts behind one Redis (7.0+).
+"""The shared backend: any number of server processes and hosts behind one Redis (7.0+),
+or one Redis Cluster (``Settings.redis_cluster``).
 
 ``RedisStore`` (``_redis_store``) keeps bins as hashes and request logs as Redis Streams;
 ``RedisFeed`` (``_redis_feed``) fans captures out over sharded pub/sub, one subscriber
 connection per Redis node per process. Keys and channels (``_redis_keys``) are hash-tagged
-per bin. Needs the ``redis`` extra: ``pip install 'hookscope[redis]'``.
+per bin. Both are written once; the topology (``_redis_topology``) says which node serves a
+key. Needs the ``redis`` extra: ``pip install 'hookscope[redis]'``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ SOCKET_TIMEOUT = 2.0
 """Seconds a Redis command may take before the capture answers 503."""
 CONNECT_TIMEOUT = 1.0
 MAX_CONNECTIONS = 64
+"""Per process (per primary on a cluster)."""
 
 
 def redacted(url: str) -> str:
@@ -64,13 +67,13 @@ def open_redis(settings: Settings) -> Backend:
         # the command did not run.)
         "retry": Retry(NoBackoff(), 0),
     }
-    subscriber = {key: value for key, value in common.items() if key != "connection_class"}
-    subscriber["socket_timeout"] = None  # reads wait for messages; pings check liveness
+    plain = {key: value for key, value in common.items() if key != "connection_class"}
+    # Reads wait for messages; pings check liveness.
+    subscriber = {**plain, "socket_timeout": None}
     redis: Redis | RedisCluster
     topology: Topology
     if settings.redis_cluster:
-        options = {key: value for key, value in common.items() if key != "connection_class"}
-        options["ssl"] = kwargs.get("connection_class") is SSLConnection
+        options = {**plain, "ssl": kwargs.get("connection_class") is SSLConnection}
         if options.pop("db", 0):
             raise ValueError("Redis Cluster has database 0 only: drop the /N from --redis-url")
         # Any node is a seed; the client learns the others from it. Per node: at most
