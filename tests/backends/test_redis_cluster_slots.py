@@ -1,7 +1,8 @@
-"""The redis backend on a Redis Cluster whose slots move: the feed follows its channels."""
+"""The redis backend on a Redis Cluster that changes: slots move, a primary forgets scripts."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -79,3 +80,24 @@ async def test_a_subscription_sent_to_the_old_owner_follows_moved(
     await harness.wait_events(1)
     assert len(harness.captured(rec.id)) == 1
     assert harness.events == harness.captured(rec.id)
+
+
+async def test_a_primary_that_forgot_the_scripts_is_given_them_again(
+    harness: Harness, redis_cluster: LocalCluster
+) -> None:
+    by_node: dict[int, str] = {}
+    while len(by_node) < len(redis_cluster.nodes):
+        rec = record()
+        by_node.setdefault(redis_cluster.node_of(KEYS.meta(rec.id)).port, rec.id)
+        await harness.store.create_bin(rec)
+    forgetful = redis_cluster.nodes[2]
+    with redis_cluster.admin(forgetful) as client:
+        client.script_flush()  # as after a restart without persistence
+
+    # One batch over every primary: NOSCRIPT from one reloads the scripts on every primary.
+    results = await asyncio.gather(
+        *(harness.store.append(bin_id, payload(bin_id)) for bin_id in by_node.values())
+    )
+    assert all(result is not None for result in results)
+    with redis_cluster.admin(forgetful) as client:
+        assert client.info("memory")["number_of_cached_scripts"] >= 1
