@@ -101,3 +101,23 @@ async def test_a_primary_that_forgot_the_scripts_is_given_them_again(
     assert all(result is not None for result in results)
     with redis_cluster.admin(forgetful) as client:
         assert client.info("memory")["number_of_cached_scripts"] >= 1
+
+
+async def test_not_ready_while_a_slot_has_no_primary(
+    harness: Harness, redis_cluster: LocalCluster
+) -> None:
+    assert await harness.store.ready()
+    node = redis_cluster.nodes[0]
+    with redis_cluster.admin(node) as client:
+        mine = next(n for n in client.cluster("nodes").values() if "myself" in n["flags"])
+        slot = int(mine["slots"][0][0])
+        client.execute_command("CLUSTER", "DELSLOTS", slot)
+        try:
+            async with asyncio.timeout(10):
+                while await harness.store.ready():
+                    await asyncio.sleep(0.05)
+        finally:
+            client.execute_command("CLUSTER", "ADDSLOTS", slot)
+    async with asyncio.timeout(10):
+        while not await harness.store.ready():
+            await asyncio.sleep(0.05)
