@@ -91,7 +91,7 @@ class ClusterNodes:
         if self._refreshing is not None and not self._refreshing.done():
             # Shielded: a caller that gives up must not cancel the refresh for the others.
             await asyncio.shield(self._refreshing)
-        await self._cluster.initialize()  # the first map; a no-op once there is one
+        await self._cluster.initialize()  # a no-op unless redis-py has no map (yet, or now)
         primary = self._cluster.nodes_manager.get_node_from_slot(self._cluster.keyslot(key))
         node = self._nodes.get(primary.name)
         if node is None:
