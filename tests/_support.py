@@ -1,4 +1,4 @@
-"""Real processes for tests: private redis-servers and hookscope server processes.
+"""Real processes for tests: private redis-servers, local Redis Clusters, hookscope servers.
 
 Every process started here is stopped by the fixture that started it (see conftest.py).
 Waiting is always on a condition with a timeout, never a bare sleep.
@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 REDIS_BINARY = shutil.which("redis-server")
+REDIS_CLI = shutil.which("redis-cli")
 
 
 def free_port() -> int:
@@ -63,14 +64,18 @@ class RedisServer:
 
     ``durable=True`` turns on the append-only file with fsync on every write, so that a
     SIGKILL loses nothing Redis acknowledged: what tests of "nothing lost" need.
+    ``cluster=True`` starts it in cluster mode (a node for ``LocalCluster``), with its
+    cluster bus on a second free port.
     """
 
-    def __init__(self, directory: Path, *, durable: bool = False) -> None:
+    def __init__(self, directory: Path, *, durable: bool = False, cluster: bool = False) -> None:
         if REDIS_BINARY is None:
             raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
         self.directory = directory
         self.durable = durable
+        self.cluster = cluster
         self.port = free_port()
+        self.bus_port = free_port() if cluster else 0
         self.process: subprocess.Popen[bytes] | None = None
         self._started = False
         directory.mkdir(parents=True, exist_ok=True)
@@ -93,6 +98,10 @@ class RedisServer:
             if self._started:  # a restart must keep its port
                 break
             self.port = free_port()
+            if self.cluster:
+                self.bus_port = free_port()
+                # A node that failed on its bus port may have written its identity already.
+                (self.directory / "nodes.conf").unlink(missing_ok=True)
         raise RuntimeError(f"redis-server could not start on 127.0.0.1:{self.port}")
 
     def _launch(self) -> bool:
@@ -109,6 +118,12 @@ class RedisServer:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
         else:
             args += ["--appendonly", "no"]
+        if self.cluster:
+            args += [
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", str(self.directory / "nodes.conf"),
+                "--cluster-port", str(self.bus_port),
+            ]  # fmt: skip
         process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.process = process
         deadline = time.monotonic() + 15
@@ -160,6 +175,90 @@ class RedisServer:
     def restart(self) -> None:
         self.kill()
         self.start()
+
+
+class LocalCluster:
+    """A Redis Cluster of ``masters`` private redis-servers (no replicas), on free ports.
+
+    Made the way an operator makes one: ``redis-cli --cluster create``; ready when every
+    node's ``CLUSTER INFO`` says ``cluster_state:ok``. ``started_in``: seconds that took.
+    """
+
+    def __init__(self, directory: Path, *, masters: int = 3, durable: bool = False) -> None:
+        if REDIS_CLI is None:
+            raise RuntimeError("redis-cli is not installed (apt-get install -y redis-tools)")
+        self.nodes = [
+            RedisServer(directory / f"node-{n}", durable=durable, cluster=True)
+            for n in range(masters)
+        ]
+        self.started_in = 0.0
+
+    @property
+    def url(self) -> str:
+        """A seed URL: the first node (any would do)."""
+        return self.nodes[0].url
+
+    def start(self) -> LocalCluster:
+        began = time.monotonic()
+        try:
+            for node in self.nodes:
+                node.start()
+            addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+            create = ["--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"]
+            subprocess.run([str(REDIS_CLI), *create], check=True, capture_output=True, timeout=60)
+            wait_until(self.is_ok, timeout=30, what="cluster_state:ok on every node")
+        except BaseException:
+            self.stop()
+            raise
+        self.started_in = time.monotonic() - began
+        return self
+
+    def admin(self, node: RedisServer) -> Any:
+        """A plain ``redis.Redis`` client to one node (close it)."""
+        import redis
+
+        return redis.Redis(port=node.port, decode_responses=True)
+
+    def is_ok(self) -> bool:
+        for node in self.nodes:
+            with self.admin(node) as client:
+                if client.cluster("info").get("cluster_state") != "ok":
+                    return False
+        return True
+
+    def flushall(self) -> None:
+        for node in self.nodes:
+            with self.admin(node) as client:
+                client.flushall()
+
+    def node_of(self, key: str) -> RedisServer:
+        """The node that owns ``key``'s slot now (``CLUSTER KEYSLOT``, ``CLUSTER NODES``)."""
+        with self.admin(self.nodes[0]) as client:
+            slot = int(client.cluster("keyslot", key))
+            for address, node in client.cluster("nodes").items():
+                for first, *last in node["slots"]:
+                    if int(first) <= slot <= int(last[0] if last else first):
+                        port = int(address.split("@")[0].rsplit(":", 1)[1])
+                        return next(n for n in self.nodes if n.port == port)
+        raise AssertionError(f"no node owns the slot of {key}")
+
+    def move_slot(self, key: str, to: RedisServer) -> None:
+        """Migrate the slot of ``key`` (and its keys) to node ``to``, as resharding does."""
+        source = self.node_of(key)
+        with self.admin(source) as old, self.admin(to) as new:
+            slot = int(old.cluster("keyslot", key))
+            old_id, new_id = old.cluster("myid"), new.cluster("myid")
+            new.cluster("setslot", slot, "importing", old_id)
+            old.cluster("setslot", slot, "migrating", new_id)
+            while keys := old.cluster("getkeysinslot", slot, 100):
+                old.migrate("127.0.0.1", to.port, keys, 0, 5000)
+            for node in (to, source, *[n for n in self.nodes if n not in (to, source)]):
+                with self.admin(node) as client:
+                    client.cluster("setslot", slot, "node", new_id)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
 
 
 class ServerProcess:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _support import REDIS_BINARY, RedisServer, ServerProcess
+from _support import REDIS_BINARY, LocalCluster, RedisServer, ServerProcess
 
 from hookscope._embedded import BackgroundServer, serve_in_background
 
@@ -46,6 +46,26 @@ def redis_url(redis_server: RedisServer) -> str:
     with redis.Redis.from_url(redis_server.url) as client:
         client.flushall()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A local 3-master Redis Cluster for the session (each xdist worker starts its own).
+
+    Tests may migrate slots but must leave every slot served; ``redis_cluster_url`` gives
+    an empty one.
+    """
+    cluster = LocalCluster(tmp_path_factory.mktemp("redis-cluster")).start()
+    print(f"\n[redis-cluster] 3 masters ready in {cluster.started_in:.2f} s")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def redis_cluster_url(redis_cluster: LocalCluster) -> str:
+    """A seed node URL of the session's cluster, emptied (FLUSHALL on every primary)."""
+    redis_cluster.flushall()
+    return redis_cluster.url
 
 
 @pytest.fixture

@@ -1,12 +1,17 @@
 """``RedisFeed``: the live feed of one server process, over sharded pub/sub (Redis 7).
 
-One subscriber connection per Redis node, for all the watchers of the process (the hub
-counts watchers per bin; this class only speaks to Redis). ``subscribe`` returns once Redis
-has confirmed the ``SSUBSCRIBE``, so that "subscribe, then replay history" has no gap; a
-``subscribe`` cancelled before that is undone before it returns. Losing a connection is
-reported once (``FeedLost`` for the bins it carried) and its subscriptions are dropped; the
-next ``subscribe`` connects again. A malformed message is logged and dropped: it never costs
-the other streams their feed.
+One subscriber connection per Redis node (per cluster primary that owns a watched bin), for
+all the watchers of the process (the hub counts watchers per bin; this class only speaks to
+Redis). ``subscribe`` returns once Redis has confirmed the ``SSUBSCRIBE``, so that "subscribe,
+then replay history" has no gap; a ``subscribe`` cancelled before that is undone before it
+returns. Losing a connection is reported once (``FeedLost`` for the bins it carried) and its
+subscriptions are dropped; the next ``subscribe`` connects again. A malformed message is
+logged and dropped: it never costs the other streams their feed.
+
+On a cluster the owner of a channel can change. A ``MOVED`` reply to ``SSUBSCRIBE`` sends
+the subscription to the new owner; a slot that migrates away makes its node drop the
+channel (a ``sunsubscribe`` from the server): ``FeedLost`` for that bin, whose watchers
+resume on the new owner. Either, and a lost connection, refresh the slot map.
 """
 
 from __future__ import annotations
@@ -20,17 +25,23 @@ from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio.connection import Connection
-from redis.exceptions import RedisError
+from redis.crc import key_slot
+from redis.exceptions import AskError, RedisError
 
 from ._redis_keys import DELETED, RedisKeys
+from ._redis_topology import FAILURES, Node, Topology
 from ._types import BackendUnavailable, BinDeleted, Captured, FeedEvent, FeedLost
 
-__all__ = ["RedisFeed", "Subscriber"]
+__all__ = ["ChannelMoved", "RedisFeed", "Subscriber"]
 
 log = logging.getLogger("hookscope.redis")
 
-NodeOf = Callable[[str], tuple[str, dict[str, Any]]]
-"""``node_of(channel) -> (node name, connection kwargs)``: where a shard channel lives."""
+ROUTES = 3
+"""Nodes a subscription tries when each says the channel is elsewhere (``MOVED``)."""
+
+
+class ChannelMoved(BackendUnavailable):
+    """The node does not own the channel's slot (any more): subscribe on the new owner."""
 
 
 class RedisFeed:
@@ -38,13 +49,13 @@ class RedisFeed:
 
     def __init__(
         self,
-        node_of: NodeOf,
+        topology: Topology,
         *,
         keys: RedisKeys | None = None,
         confirm_timeout: float = 5.0,
         health_interval: float = 5.0,
     ) -> None:
-        self._node_of = node_of
+        self._topology = topology
         self.keys = keys or RedisKeys()
         self._confirm_timeout = confirm_timeout
         self._health_interval = health_interval
@@ -68,19 +79,36 @@ class RedisFeed:
 
     async def subscribe(self, bin_id: str) -> None:
         channel = self.keys.channel(bin_id)
-        name, kwargs = self._node_of(channel)
-        subscriber = self._subscribers.get(name)
+        for route in range(ROUTES):
+            try:
+                subscriber = self._subscriber(await self._topology.node_of(channel))
+            except FAILURES as error:
+                raise BackendUnavailable(f"no Redis node for {channel}: {error}") from None
+            try:
+                await subscriber.subscribe(channel)
+            except ChannelMoved:
+                self._topology.stale()
+                if route == ROUTES - 1:
+                    raise
+                continue
+            except BackendUnavailable:
+                self._topology.stale()  # the node may have gone away
+                raise
+            self._where[bin_id] = subscriber
+            return
+
+    def _subscriber(self, node: Node) -> Subscriber:
+        subscriber = self._subscribers.get(node.name)
         if subscriber is None:
-            subscriber = self._subscribers[name] = Subscriber(
-                name,
-                kwargs,
+            subscriber = self._subscribers[node.name] = Subscriber(
+                node.name,
+                node.connection,
                 on_message=self._on_message,
                 on_lost=self._on_lost,
                 confirm_timeout=self._confirm_timeout,
                 health_interval=self._health_interval,
             )
-        await subscriber.subscribe(channel)
-        self._where[bin_id] = subscriber
+        return subscriber
 
     async def unsubscribe(self, bin_id: str) -> None:
         subscriber = self._where.pop(bin_id, None)
@@ -102,6 +130,7 @@ class RedisFeed:
             raise ValueError("neither a capture nor a control message")
 
     def _on_lost(self, subscriber: Subscriber, reason: str, channels: frozenset[str]) -> None:
+        self._topology.stale()
         bins = frozenset(
             bin_id for channel in channels if (bin_id := self.keys.bin_of_channel(channel))
         )
@@ -133,7 +162,7 @@ class Subscriber:
         self._connection: Connection | None = None
         self._connecting = asyncio.Lock()
         self._waiters: dict[str, deque[asyncio.Future[None]]] = {}
-        self._channels: set[str] = set()  # confirmed and not unsubscribed by us
+        self._channels: set[str] = set()  # confirmed, and not unsubscribed since
         self._tasks: list[asyncio.Task[None]] = []
         self._last_seen = 0.0
         self._closing: set[asyncio.Task[None]] = set()
@@ -190,11 +219,12 @@ class Subscriber:
             raise
         finally:
             waiting = self._waiters.get(channel)
-            if waiting and future in waiting and not future.done():
+            if waiting and future in waiting:
                 waiting.remove(future)
         if self._connection is not connection:  # confirmed, then lost before we resumed
             raise BackendUnavailable("the pub/sub connection was lost while subscribing")
-        self._channels.add(channel)
+        if channel not in self._channels:  # confirmed, then dropped: the slot moved
+            raise ChannelMoved(f"{channel} moved to another node while subscribing")
 
     async def _unsubscribe_sent(self, channel: str) -> None:
         self._channels.discard(channel)
@@ -207,7 +237,12 @@ class Subscriber:
     async def _read(self, connection: Connection) -> None:
         try:
             while True:
-                reply = await connection.read_response(disconnect_on_error=False)
+                try:
+                    reply = await connection.read_response(disconnect_on_error=False)
+                except AskError as error:  # MOVED: a refused SSUBSCRIBE or SUNSUBSCRIBE
+                    self._last_seen = time.monotonic()
+                    self._moved(error)
+                    continue
                 self._last_seen = time.monotonic()
                 try:
                     self._dispatch(reply)
@@ -229,6 +264,9 @@ class Subscriber:
             while waiting:
                 future = waiting.popleft()
                 if not future.done():
+                    # Counted here, not when subscribe() resumes: a sunsubscribe may come
+                    # first, and must find it.
+                    self._channels.add(reply[1])
                     future.set_result(None)
                     break
             if waiting is not None and not waiting:
@@ -238,6 +276,15 @@ class Subscriber:
             # that bin resume through a new subscription.
             self._channels.discard(reply[1])
             self._on_lost(self, "the channel's slot moved", frozenset({reply[1]}))
+
+    def _moved(self, error: AskError) -> None:
+        """Fail the subscriptions waiting on the slot that ``error`` says is elsewhere."""
+        for channel in [c for c in self._waiters if key_slot(c.encode()) == error.slot_id]:
+            for future in self._waiters.pop(channel):
+                if not future.done():
+                    future.set_exception(
+                        ChannelMoved(f"{channel} is served by {error.node_addr}, not {self.name}")
+                    )
 
     async def _keepalive(self, connection: Connection) -> None:
         """PING now and then: a Redis that vanished without a FIN is noticed in seconds."""

@@ -6,7 +6,15 @@ so they run on Redis Cluster too. Publishing is ``SPUBLISH`` (sharded pub/sub, R
 
 from __future__ import annotations
 
-__all__ = ["CAPTURE", "CLEAR", "DELETE", "UPDATE"]
+__all__ = ["CAPTURE", "CLEAR", "CREATE", "DELETE", "UPDATE"]
+
+# ARGV: ttl in ms, then field, value, field, value... (A script rather than MULTI/EXEC: on a
+# cluster, a MOVED reply to one command is followed, to a transaction it is not.)
+CREATE = """
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
 
 # ARGV: payload (wire JSON without id, starts with '{'). Returns false for an unknown bin,
 # else {id, response json}.

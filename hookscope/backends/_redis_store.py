@@ -2,9 +2,14 @@
 
 A log is capped at the bin's ``max_requests`` (exact ``MAXLEN``) and both keys expire ``ttl_s``
 after the last capture or update. Captures are coalesced: concurrent ``append`` calls go to
-Redis as one pipeline of atomic capture scripts (bin exists → XADD → SPUBLISH), one round trip
-for the lot. Writes are never retried: a capture script that timed out may have run, and
-running it again would store the request twice.
+Redis as one pipeline of atomic capture scripts (bin exists → XADD → SPUBLISH) per node, one
+round trip per node for the lot, so that a node that fails costs only its own bins. Writes
+are never retried: a capture script that timed out may have run, and running it again would
+store the request twice. (A ``MOVED`` reply is not a retry: the script did not run.)
+
+The same code serves one Redis (``redis.asyncio.Redis``) and a Redis Cluster
+(``RedisCluster``): every command names a bin's keys, all in one slot, and the topology
+(``_redis_topology``) says which node serves a key.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import (
     BusyLoadingError,
     ClusterDownError,
@@ -25,7 +31,6 @@ from redis.exceptions import (
     NoScriptError,
     OutOfMemoryError,
     ReadOnlyError,
-    RedisError,
     ResponseError,
     TryAgainError,
 )
@@ -33,6 +38,7 @@ from redis.exceptions import (
 from .._wire import format_timestamp, parse_timestamp, with_id
 from . import _redis_scripts as scripts
 from ._redis_keys import DELETED, RedisKeys
+from ._redis_topology import FAILURES, Topology
 from ._types import Appended, BackendUnavailable, BinRecord, ResponseSpec, Stored
 
 __all__ = ["RedisStore", "is_transient", "unavailable"]
@@ -40,7 +46,7 @@ __all__ = ["RedisStore", "is_transient", "unavailable"]
 log = logging.getLogger("hookscope.redis")
 
 _Pending = tuple[str, str, "asyncio.Future[Appended | None]"]
-_SCRIPTS = ("CAPTURE", "UPDATE", "DELETE", "CLEAR")
+_SCRIPTS = ("CAPTURE", "CREATE", "UPDATE", "DELETE", "CLEAR")
 # Refusals that say "not now" rather than "never": answered 503, like a lost connection.
 _TRANSIENT_CLASSES = (
     BusyLoadingError,
@@ -119,14 +125,25 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, ResponseError):
         # redis-py strips the prefix of the errors it has classes for; the rest keep it.
         return str(error).startswith(_TRANSIENT_PREFIXES)
-    return isinstance(error, RedisError | OSError)
+    return isinstance(error, FAILURES)
 
 
 class RedisStore:
-    """Bins and request logs in Redis (7.0 or newer); see the module docstring."""
+    """Bins and request logs in Redis (7.0 or newer); see the module docstring.
 
-    def __init__(self, redis: Redis, *, where: str, keys: RedisKeys | None = None) -> None:
+    The store owns ``redis`` and ``topology`` and closes them.
+    """
+
+    def __init__(
+        self,
+        redis: Redis | RedisCluster,
+        *,
+        topology: Topology,
+        where: str,
+        keys: RedisKeys | None = None,
+    ) -> None:
         self.redis = redis
+        self.topology = topology
         self.keys = keys or RedisKeys()
         self._where = where  # for messages: the URL, without its password
         self._shas: dict[str, str] = {}
@@ -142,8 +159,10 @@ class RedisStore:
 
     async def start(self) -> None:
         self._flusher = asyncio.create_task(self._flush_forever(), name="hookscope-redis-writer")
-        with contextlib.suppress(BackendUnavailable):
+        try:
             await self._load_scripts()
+        except BackendUnavailable as error:  # not fatal: every call tries again
+            log.warning("%s; answering 503 until it is reachable", error)
 
     async def close(self) -> None:
         self._closing = True
@@ -153,26 +172,24 @@ class RedisStore:
                 await self._flusher
         _fail(self._pending, BackendUnavailable("server shutting down"))
         self._pending = []
+        await self.topology.close()
         await self.redis.aclose()
 
     async def ready(self) -> bool:
-        """Redis answers and accepts writes (an OOM or read-only Redis is not ready)."""
+        """Redis answers, every slot is served, and no primary is full (OOM refuses writes)."""
         try:
             async with asyncio.timeout(2.0):
-                await self.redis.ping()
-                info = await self.redis.info("memory")
-                used, cap = int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
-                policy = str(info.get("maxmemory_policy", "noeviction"))
-                return not (cap and used >= cap and policy == "noeviction")
-        except (RedisError, OSError, TimeoutError, ValueError):
+                infos = await self.topology.memory()
+        except (*FAILURES, TimeoutError, ValueError, KeyError):
             return False
+        return infos is not None and not any(map(_refuses_writes, infos))
 
     async def _call(self, coroutine: Any) -> Any:
         try:
             return await coroutine
         except NoScriptError:
             raise
-        except (RedisError, OSError) as error:
+        except FAILURES as error:
             if not is_transient(error):
                 raise
             raise unavailable(error, self._where) from None
@@ -196,12 +213,8 @@ class RedisStore:
     # -- bins ---------------------------------------------------------------------------------
 
     async def create_bin(self, record: BinRecord) -> None:
-        meta = self.keys.meta(record.id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            fields: dict[Any, Any] = record_fields(record)
-            pipe.hset(meta, mapping=fields)
-            pipe.pexpire(meta, int(record.ttl_s * 1000))
-            await self._call(pipe.execute())
+        fields = [part for pair in record_fields(record).items() for part in pair]
+        await self._script("CREATE", record.id, [str(int(record.ttl_s * 1000)), *fields])
 
     async def get_bin(self, bin_id: str) -> BinRecord | None:
         fields = await self._call(self.redis.hgetall(self.keys.meta(bin_id)))
@@ -261,15 +274,37 @@ class RedisStore:
             except BackendUnavailable as error:
                 _fail(batch, error)
                 return
+        by_node: dict[str, list[_Pending]] = {}
+        for item in batch:
+            try:
+                node = await self.topology.node_of(self.keys.meta(item[0]))
+            except FAILURES as error:
+                _fail([item], unavailable(error, self._where))
+            else:
+                by_node.setdefault(node.name, []).append(item)
+        groups = list(by_node.values())
+        outcomes = await asyncio.gather(
+            *(self._flush_node(items) for items in groups), return_exceptions=True
+        )
+        for items, outcome in zip(groups, outcomes, strict=True):
+            if isinstance(outcome, Exception):  # a bug: fail this node's captures only
+                log.error("capture batch failed", exc_info=outcome)
+                _fail(items, unavailable(outcome, self._where))
+
+    async def _flush_node(self, batch: list[_Pending]) -> None:
+        """One pipeline to the node that serves every bin of ``batch`` (again on NOSCRIPT)."""
         todo = batch
         for _attempt in range(2):
             async with self.redis.pipeline(transaction=False) as pipe:
                 sha = self._shas["CAPTURE"]
                 for bin_id, payload, _ in todo:
-                    pipe.evalsha(sha, 3, *self.keys.of(bin_id), payload)
+                    # execute_command: the cluster pipeline refuses its evalsha() method,
+                    # though it routes EVALSHA by its keys.
+                    pipe.execute_command("EVALSHA", sha, 3, *self.keys.of(bin_id), payload)
                 try:
                     results = await pipe.execute(raise_on_error=False)
-                except (RedisError, OSError) as error:
+                except FAILURES as error:
+                    self.topology.stale()  # a node may have gone: ask the cluster again
                     _fail(todo, unavailable(error, self._where))
                     return
             retry: list[_Pending] = []
@@ -296,7 +331,7 @@ class RedisStore:
                 return
             todo = retry
             try:
-                await self._load_scripts()
+                await self._load_scripts()  # on every primary: a new node may not have them
             except BackendUnavailable as error:
                 _fail(todo, error)
                 return
@@ -334,6 +369,13 @@ class RedisStore:
 
     async def clear(self, bin_id: str) -> bool:
         return bool(await self._script("CLEAR", bin_id, []))
+
+
+def _refuses_writes(info: dict[str, Any]) -> bool:
+    """A full Redis that evicts nothing: every write fails with OOM."""
+    used, cap = int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
+    policy = str(info.get("maxmemory_policy", "noeviction"))
+    return bool(cap and used >= cap and policy == "noeviction")
 
 
 def _fail(batch: list[_Pending], error: BaseException) -> None:

@@ -49,6 +49,13 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
     help="Redis URL, e.g. redis://127.0.0.1:6379/0; selects the redis backend.",
 )
 @click.option(
+    "--redis-cluster",
+    envvar="HOOKSCOPE_REDIS_CLUSTER",
+    is_flag=True,
+    default=None,
+    help="--redis-url names a node of a Redis Cluster (any one: it finds the others).",
+)
+@click.option(
     "--workers",
     envvar="HOOKSCOPE_WORKERS",
     type=int,
@@ -113,6 +120,7 @@ def serve(
     port: int,
     backend: str | None,
     redis_url: str | None,
+    redis_cluster: bool | None,
     workers: int,
     public_url: str | None,
     api_key: str | None,
@@ -132,6 +140,7 @@ def serve(
             port=port,
             backend=backend or ("redis" if redis_url else "memory"),
             redis_url=redis_url,
+            redis_cluster=redis_cluster,
             workers=workers,
             public_url=public_url,
             api_key=api_key,

@@ -3,7 +3,7 @@
 ``harness`` gives a started ``Backend`` (built by ``open_backend``, as ``hookscope serve``
 builds it) whose feed events land in ``harness.events``. The Store half of the contract is
 ``test_store_contract.py``, the Feed half ``test_feed_contract.py``; each test runs once per
-backend.
+backend (``redis-cluster``: the redis backend on a local 3-master cluster).
 """
 
 from __future__ import annotations
@@ -60,7 +60,13 @@ class Harness:
         return [e for e in self.events if isinstance(e, Captured) and e.bin_id == bin_id]
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("redis-cluster", marks=pytest.mark.redis),
+    ]
+)
 def backend_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -69,6 +75,9 @@ def backend_name(request: pytest.FixtureRequest) -> str:
 def backend_settings(backend_name: str, request: pytest.FixtureRequest) -> Settings:
     if backend_name == "redis":
         return Settings(redis_url=request.getfixturevalue("redis_url"))
+    if backend_name == "redis-cluster":
+        url = request.getfixturevalue("redis_cluster_url")
+        return Settings(redis_url=url, redis_cluster=True)
     return Settings(backend=backend_name)
 
 

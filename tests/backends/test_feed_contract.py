@@ -48,7 +48,7 @@ async def test_live_events_only_for_subscribed_bins_after_unsubscribe(
     await store.append(watched.id, payload(watched.id))
     await harness.wait_events(1)
     assert harness.captured(watched.id)
-    if backend_name == "redis":  # memory may deliver everything; the hub filters
+    if backend_name != "memory":  # memory may deliver everything; the hub filters
         assert not harness.captured(other.id)
         await feed.unsubscribe(watched.id)
         await feed.subscribe(other.id)  # a round trip after the unsubscribe
