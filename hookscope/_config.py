@@ -77,6 +77,7 @@ class Settings:
     ping_interval: float = 20.0
     replay_page: int = 500
     expiry_check: float = 30.0
+    secret_cache: float = 5.0
 
     def __post_init__(self) -> None:
         # A list, or one string of origins separated by spaces or commas (the variable).
@@ -146,7 +147,7 @@ def _convert(name: str, raw: str) -> object:
         return int(raw)
     if name == "max_body":
         return parse_size(raw)
-    if name in ("ttl", "ping_interval", "lag_grace", "expiry_check"):
+    if name in ("ttl", "ping_interval", "lag_grace", "expiry_check", "secret_cache"):
         return parse_duration(raw)
     if name == "redis_cluster":
         return _flag(raw)

@@ -86,6 +86,7 @@ class ErrorCode(enum.StrEnum):
     UNKNOWN_FIELD = "unknown_field"
     INVALID_RESPONSE = "invalid_response"
     INVALID_NAME = "invalid_name"
+    INVALID_SECRETS = "invalid_secrets"
     INVALID_MAX_REQUESTS = "invalid_max_requests"
     INVALID_TTL = "invalid_ttl_s"
     INVALID_QUERY = "invalid_query"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,6 +79,7 @@ def encode_capture(
     body: bytes,
     remote_addr: str | None,
     http_version: str,
+    signature: Mapping[str, Any] | None = None,
 ) -> str:
     """A captured request as wire JSON *without* its ``id``, which the backend adds.
 
@@ -98,6 +99,7 @@ def encode_capture(
             "size": len(body),
             "remote_addr": remote_addr,
             "http_version": http_version,
+            **({"signature": signature} if signature is not None else {}),
         }
     )
 

@@ -11,7 +11,7 @@ published. The feed only delivers what the store published.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,9 +32,17 @@ class Bins(Protocol):
         ...
 
     async def update_bin(
-        self, bin_id: str, *, name: str | None = None, response: ResponseSpec | None = None
+        self,
+        bin_id: str,
+        *,
+        name: str | None = None,
+        response: ResponseSpec | None = None,
+        secrets: Mapping[str, str | None] | None = None,
     ) -> BinRecord | None:
-        """Change the name and/or response; None when the bin does not exist."""
+        """Change the name, response and/or secrets (merged by scheme; None removes one).
+
+        None when the bin does not exist.
+        """
         ...
 
     async def delete_bin(self, bin_id: str) -> bool:

@@ -29,10 +29,13 @@ redis.call('PEXPIRE', KEYS[2], ttl_ms)
 return {id, meta[1]}
 """
 
-# ARGV: field, value, field, value... Returns false or HGETALL.
+# ARGV: n, then n strings: field, value, field, value... to set; then the fields to delete.
+# Returns false or HGETALL.
 UPDATE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-if #ARGV > 0 then redis.call('HSET', KEYS[1], unpack(ARGV)) end
+local n = tonumber(ARGV[1])
+if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 2, n + 1)) end
+if #ARGV > n + 1 then redis.call('HDEL', KEYS[1], unpack(ARGV, n + 2)) end
 local ttl = redis.call('HGET', KEYS[1], 'ttl_s')
 local ttl_ms = string.format('%d', math.floor(tonumber(ttl) * 1000))
 redis.call('PEXPIRE', KEYS[1], ttl_ms)

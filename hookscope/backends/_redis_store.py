@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -70,6 +70,9 @@ _TRANSIENT_PREFIXES = (
 # -- encoding: a BinRecord as a Redis hash ----------------------------------------------------
 
 
+_SECRET = "secret:"  # one hash field per signing scheme: "secret:stripe"
+
+
 def record_fields(record: BinRecord) -> dict[str, str]:
     """Flat string fields of a bin's hash."""
     return {
@@ -80,6 +83,7 @@ def record_fields(record: BinRecord) -> dict[str, str]:
         "name": record.name if record.name is not None else "",
         "has_name": "1" if record.name is not None else "0",
         "response": response_json(record.response),
+        **{_SECRET + scheme: secret for scheme, secret in record.secrets.items()},
     }
 
 
@@ -92,6 +96,9 @@ def record_from_fields(bin_id: str, data: dict[str, str]) -> BinRecord:
         ttl_s=float(data["ttl_s"]),
         name=data["name"] if data.get("has_name") == "1" else None,
         response=response_from_json(data["response"]),
+        secrets={
+            name[len(_SECRET) :]: value for name, value in data.items() if name.startswith(_SECRET)
+        },
     )
 
 
@@ -230,14 +237,25 @@ class RedisStore:
         return {bin_id for bin_id, alive in zip(bin_ids, found, strict=True) if alive}
 
     async def update_bin(
-        self, bin_id: str, *, name: str | None = None, response: ResponseSpec | None = None
+        self,
+        bin_id: str,
+        *,
+        name: str | None = None,
+        response: ResponseSpec | None = None,
+        secrets: Mapping[str, str | None] | None = None,
     ) -> BinRecord | None:
         changes: list[str] = []
+        removed: list[str] = []
         if name is not None:
             changes += ["name", name, "has_name", "1"]
         if response is not None:
             changes += ["response", response_json(response)]
-        flat = await self._script("UPDATE", bin_id, changes)
+        for scheme, secret in (secrets or {}).items():
+            if secret is None:
+                removed.append(_SECRET + scheme)
+            else:
+                changes += [_SECRET + scheme, secret]
+        flat = await self._script("UPDATE", bin_id, [str(len(changes)), *changes, *removed])
         if not flat:
             return None
         return record_from_fields(bin_id, dict(zip(flat[::2], flat[1::2], strict=True)))

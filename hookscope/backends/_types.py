@@ -62,6 +62,8 @@ class BinRecord:
     ttl_s: float
     name: str | None = None
     response: ResponseSpec = field(default_factory=ResponseSpec)
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    """Signing secrets by scheme (``{"stripe": "whsec_..."}``): write-only, never shown."""
 
     @staticmethod
     def now() -> datetime:

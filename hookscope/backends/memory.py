@@ -11,7 +11,7 @@ import asyncio
 import bisect
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from .._config import Settings
@@ -113,7 +113,12 @@ class MemoryStore:
         return {bin_id for bin_id in bin_ids if self._live(bin_id) is not None}
 
     async def update_bin(
-        self, bin_id: str, *, name: str | None = None, response: ResponseSpec | None = None
+        self,
+        bin_id: str,
+        *,
+        name: str | None = None,
+        response: ResponseSpec | None = None,
+        secrets: Mapping[str, str | None] | None = None,
     ) -> BinRecord | None:
         stored = self._live(bin_id)
         if stored is None:
@@ -123,6 +128,10 @@ class MemoryStore:
             record = replace(record, name=name)
         if response is not None:
             record = replace(record, response=response)
+        if secrets is not None:
+            merged = {**record.secrets, **secrets}
+            kept = {scheme: secret for scheme, secret in merged.items() if secret is not None}
+            record = replace(record, secrets=kept)
         stored.record = record
         stored.expires_at = time.monotonic() + record.ttl_s
         return record

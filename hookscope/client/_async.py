@@ -89,10 +89,19 @@ class AsyncClient:
         response: Mapping[str, Any] | None = None,
         max_requests: int | None = None,
         ttl_s: float | None = None,
+        secrets: Mapping[str, str] | None = None,
     ) -> AsyncBin:
         """A new bin. ``response``: what it answers (``status``, ``headers``, ``body``,
-        ``delay_ms``); ``max_requests`` and ``ttl_s`` default to the server's limits."""
-        fields = {"name": name, "response": response, "max_requests": max_requests, "ttl_s": ttl_s}
+        ``delay_ms``); ``max_requests`` and ``ttl_s`` default to the server's limits.
+        ``secrets``: signing secrets by scheme (``{"stripe": "whsec_..."}``); the server then
+        verifies each capture and stores the verdict (``req.signature``). Write-only."""
+        fields = {
+            "name": name,
+            "response": response,
+            "max_requests": max_requests,
+            "ttl_s": ttl_s,
+            "secrets": dict(secrets) if secrets else None,
+        }
         body = {key: value for key, value in fields.items() if value is not None}
         data = await self._call("POST", "/api/bins", self.api_key, json=body)
         return AsyncBin(self, data["id"], data["token"], url=data["url"], name=data.get("name"))
@@ -241,6 +250,14 @@ class AsyncBin:
         """
         spec = _response_spec(status, body=body, json=json, headers=headers, delay_ms=delay_ms)
         self._learn(await self._call("PATCH", "", json={"response": spec}))
+
+    async def set_secrets(self, secrets: Mapping[str, str | None]) -> None:
+        """Add or replace signing secrets by scheme; ``None`` removes one. Write-only: the
+        server never shows them again (``info()["signing"]`` names the schemes).
+
+            await bin.set_secrets({"github": "gh-secret", "stripe": None})
+        """
+        self._learn(await self._call("PATCH", "", json={"secrets": dict(secrets)}))
 
     @overload
     async def wait_for(

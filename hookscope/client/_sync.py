@@ -73,6 +73,7 @@ class Client:
         response: Mapping[str, Any] | None = None,
         max_requests: int | None = None,
         ttl_s: float | None = None,
+        secrets: Mapping[str, str] | None = None,
     ) -> Bin:
         """A new bin; see ``AsyncClient.create_bin``."""
         created = self._loop.call(
@@ -81,6 +82,7 @@ class Client:
             response=response,
             max_requests=max_requests,
             ttl_s=ttl_s,
+            secrets=secrets,
         )
         return Bin(self, created)
 
@@ -179,6 +181,10 @@ class Bin:
             headers=headers,
             delay_ms=delay_ms,
         )
+
+    def set_secrets(self, secrets: Mapping[str, str | None]) -> None:
+        """Add or replace signing secrets by scheme; see ``AsyncBin.set_secrets``."""
+        self._call(self._async.set_secrets, secrets)
 
     @overload
     def wait_for(

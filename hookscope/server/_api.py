@@ -41,6 +41,8 @@ def describe(record: BinRecord, *, with_token: bool = True) -> dict[str, Any]:
         "response": record.response.to_dict(),
         "max_requests": record.max_requests,
         "ttl_s": record.ttl_s,
+        # The schemes the bin verifies, never the secrets (they are write-only).
+        "signing": sorted(record.secrets),
     }
     if with_token:
         data["token"] = record.token
@@ -86,7 +88,7 @@ async def create_bin() -> Response:
     app_state = state()
     check_api_key(app_state.settings.api_key, request.scope["headers"])
     data = await _body()
-    _unknown(data, {"name", "response", "max_requests", "ttl_s"}, "a new bin takes")
+    _unknown(data, {"name", "response", "max_requests", "ttl_s", "secrets"}, "a new bin takes")
     settings = app_state.settings
     max_requests = valid.limit(data, "max_requests", settings.max_requests, integer=True)
     ttl_s = valid.limit(data, "ttl_s", settings.ttl, integer=False)
@@ -99,8 +101,14 @@ async def create_bin() -> Response:
         ttl_s=float(ttl_s or settings.ttl),
         name=valid.name(data),
         response=ResponseSpec() if response is None else valid.response_spec(response),
+        secrets={
+            scheme: secret
+            for scheme, secret in valid.secrets(data.get("secrets") or {}, removals=False).items()
+            if secret is not None
+        },
     )
     await app_state.store.create_bin(record)
+    app_state.secrets.put(record.id, record.secrets)
     return _json(describe(record), 201)
 
 
@@ -113,15 +121,19 @@ async def read_bin(bin_id: str) -> Response:
 async def update_bin(bin_id: str) -> Response:
     await _authorized(bin_id)
     data = await _body()
-    _unknown(data, {"name", "response"}, "only name and response can change")
+    _unknown(data, {"name", "response", "secrets"}, "only name, response and secrets can change")
     response = data.get("response")
-    record = await state().store.update_bin(
+    secrets = data.get("secrets")
+    app_state = state()
+    record = await app_state.store.update_bin(
         bin_id,
         name=valid.name(data),
         response=None if response is None else valid.response_spec(response),
+        secrets=None if secrets is None else valid.secrets(secrets, removals=True),
     )
     if record is None:
         raise ApiProblem(404, ErrorCode.BIN_NOT_FOUND, f"no bin {bin_id!r}")
+    app_state.secrets.put(bin_id, record.secrets)
     return _json(describe(record))
 
 
@@ -129,6 +141,7 @@ async def update_bin(bin_id: str) -> Response:
 async def delete_bin(bin_id: str) -> Response:
     await _authorized(bin_id)
     await state().store.delete_bin(bin_id)
+    state().secrets.forget(bin_id)
     return Response(status=204)
 
 

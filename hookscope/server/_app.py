@@ -17,6 +17,7 @@ from ._guard import Guard
 from ._http import ApiProblem, error_response
 from ._hub import Hub
 from ._metrics import Metrics
+from ._signing import SecretCache
 from ._sse import sse
 from ._state import AppState, state
 
@@ -43,7 +44,8 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         expiry_check=settings.expiry_check,
         on_lagged=metrics.lagged.inc,
     )
-    app_state = AppState(settings, backend, hub, metrics)
+    secrets = SecretCache(backend.store, settings.secret_cache)
+    app_state = AppState(settings, backend, hub, metrics, secrets)
     app.extensions["hookscope"] = app_state
 
     app.register_blueprint(api)

@@ -12,11 +12,12 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from .._contract import REQUEST_ID_HEADER, ErrorCode, split_capture_path
+from .._contract import REQUEST_ID_HEADER, ErrorCode, capture_url, split_capture_path
 from .._ids import is_bin_id
 from .._wire import encode_capture
 from ..backends import ResponseSpec
 from ._http import JSON, ApiProblem, send_problem, send_reply
+from ._signing import verdict
 from ._state import AppState
 
 __all__ = ["BODY_TIMEOUT", "capture"]
@@ -87,18 +88,36 @@ async def capture(state: AppState, scope: dict[str, Any], receive: Any, send: An
         return
 
     client = scope.get("client")
-    payload = encode_capture(
-        bin_id=bin_id,
-        received_at=received_at,
-        method=scope["method"],
-        path=sub_path,
-        query=scope["query_string"].decode("latin-1"),
-        headers=[(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers],
-        body=body,
-        remote_addr=client[0] if client else None,
-        http_version=scope.get("http_version", "1.1"),
-    )
+    method: str = scope["method"]
+    query = scope["query_string"].decode("latin-1")
+    text_headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers]
     try:
+        secrets = await state.secrets.get(bin_id)
+        signature = None
+        if secrets:
+            signature = verdict(
+                secrets,
+                bin_id=bin_id,
+                received_at=received_at,
+                method=method,
+                path=sub_path,
+                query=query,
+                headers=text_headers,
+                body=body,
+                url=capture_url(_base_url(state, scope), bin_id),
+            )
+        payload = encode_capture(
+            bin_id=bin_id,
+            received_at=received_at,
+            method=method,
+            path=sub_path,
+            query=query,
+            headers=text_headers,
+            body=body,
+            remote_addr=client[0] if client else None,
+            http_version=scope.get("http_version", "1.1"),
+            signature=signature,
+        )
         stored = await state.store.append(bin_id, payload)
     except Exception as error:
         problem = state.problem(error)
@@ -119,6 +138,14 @@ async def capture(state: AppState, scope: dict[str, Any], receive: Any, send: An
         await asyncio.sleep(spec.delay_ms / 1000)
     status, reply_headers, reply_body = _response(spec, stored.id)
     await send_reply(send, status, reply_headers, reply_body)
+
+
+def _base_url(state: AppState, scope: dict[str, Any]) -> str:
+    """Where senders reach this server: ``--public-url``, else the request's own scheme and host."""
+    if state.settings.public_url:
+        return state.settings.public_url.rstrip("/")
+    host = next((v for n, v in scope["headers"] if n == b"host"), b"localhost")
+    return f"{scope.get('scheme', 'http')}://{host.decode('latin-1')}"
 
 
 def _response(spec: ResponseSpec, request_id: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:

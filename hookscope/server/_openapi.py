@@ -70,7 +70,19 @@ _BIN: dict[str, Any] = {
         "response": {**_RESPONSE_SPEC, "required": ["status", "headers", "body", "delay_ms"]},
         "max_requests": {"type": "integer", "minimum": 1},
         "ttl_s": {"type": "number", "exclusiveMinimum": 0},
+        "signing": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "the schemes whose secret the bin holds (secrets are write-only)",
+        },
     },
+}
+
+_SECRETS: dict[str, Any] = {
+    "type": ["object", "null"],
+    "description": "signing secrets by scheme (github, stripe, standard-webhooks/svix, slack, "
+    "shopify, twilio, gitlab): write-only, never returned",
+    "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 1024},
 }
 
 _CAPTURED: dict[str, Any] = {
@@ -109,6 +121,15 @@ _CAPTURED: dict[str, Any] = {
         "size": {"type": "integer", "minimum": 0},
         "remote_addr": {"type": ["string", "null"]},
         "http_version": {"type": "string"},
+        "signature": {
+            "type": "object",
+            "description": "the server's verdict, when the bin holds a secret for the scheme",
+            "properties": {
+                "scheme": {"type": "string"},
+                "valid": {"type": "boolean"},
+                "reason": {"type": ["string", "null"]},
+            },
+        },
     },
 }
 
@@ -124,6 +145,7 @@ def openapi() -> dict[str, Any]:
             "response": {"oneOf": [_ref("ResponseSpec"), {"type": "null"}]},
             "max_requests": {"type": ["integer", "null"], "minimum": 1},
             "ttl_s": {"type": ["number", "null"], "exclusiveMinimum": 0},
+            "secrets": _SECRETS,
         },
     }
     bin_patch = {
@@ -132,6 +154,11 @@ def openapi() -> dict[str, Any]:
         "properties": {
             "name": {"type": ["string", "null"], "maxLength": MAX_NAME},
             "response": {"oneOf": [_ref("ResponseSpec"), {"type": "null"}]},
+            "secrets": {
+                **_SECRETS,
+                "description": "merged by scheme; null removes a scheme's secret",
+                "additionalProperties": {"type": ["string", "null"]},
+            },
         },
     }
     page = {

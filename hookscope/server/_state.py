@@ -11,6 +11,7 @@ from ..backends import Backend, BackendUnavailable, Store
 from ._http import ApiProblem, problem_of
 from ._hub import Hub
 from ._metrics import Metrics
+from ._signing import SecretCache
 
 __all__ = ["AppState", "state"]
 
@@ -21,6 +22,7 @@ class AppState:
     backend: Backend
     hub: Hub
     metrics: Metrics
+    secrets: SecretCache
 
     @property
     def store(self) -> Store:

@@ -9,11 +9,15 @@ import json
 import re
 from typing import Any
 
+from .. import _signatures
 from .._contract import MAX_DELAY_MS, MAX_NAME, ErrorCode
 from ..backends import ResponseSpec
 from ._http import ApiProblem
 
-__all__ = ["body_object", "bounded_int", "limit", "name", "response_spec"]
+__all__ = ["body_object", "bounded_int", "limit", "name", "response_spec", "secrets"]
+
+MAX_SECRET = 1024
+"""Longest signing secret, in characters."""
 
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")  # RFC 9110 field names
 _FRAMING = {"content-length", "transfer-encoding", "connection", "x-hookscope-request-id"}
@@ -93,6 +97,38 @@ def response_spec(data: Any) -> ResponseSpec:
     if not _is_int(delay) or not 0 <= delay <= MAX_DELAY_MS:
         raise _bad(f"response.delay_ms must be an integer from 0 to {MAX_DELAY_MS}")
     return ResponseSpec(status=status, headers=dict(headers), body=body, delay_ms=delay)
+
+
+def secrets(data: Any, *, removals: bool) -> dict[str, str | None]:
+    """``{"scheme": "secret"}`` by canonical scheme name (``svix`` → ``standard-webhooks``).
+
+    With ``removals`` (PATCH), a null value removes that scheme's secret.
+    """
+    if not isinstance(data, dict):
+        raise ApiProblem(400, ErrorCode.INVALID_SECRETS, "secrets must be an object")
+    found: dict[str, str | None] = {}
+    for scheme, secret in data.items():
+        try:
+            canonical = _signatures.canonical(scheme)
+        except ValueError as error:
+            raise ApiProblem(400, ErrorCode.INVALID_SECRETS, str(error)) from None
+        if secret is None and removals:
+            found[canonical] = None
+            continue
+        if not isinstance(secret, str) or not 0 < len(secret) <= MAX_SECRET:
+            raise ApiProblem(
+                400,
+                ErrorCode.INVALID_SECRETS,
+                f"the {scheme} secret must be a string of 1 to {MAX_SECRET} characters"
+                + (" (or null to remove it)" if removals else ""),
+            )
+        try:
+            _signatures.read_secret(canonical, secret)
+            secret.encode("utf-8")
+        except (ValueError, UnicodeError) as error:
+            raise ApiProblem(400, ErrorCode.INVALID_SECRETS, f"{scheme}: {error}") from None
+        found[canonical] = secret
+    return found
 
 
 def name(data: dict[str, Any]) -> str | None:

@@ -48,6 +48,19 @@ async def test_a_record_round_trips_exactly(harness: Harness) -> None:
     assert await harness.store.get_bin(rec.id) == rec
 
 
+async def test_secrets_are_kept_merged_and_removed(harness: Harness) -> None:
+    store = harness.store
+    rec = record(secrets={"stripe": "whsec_a", "github": "gh"})
+    await store.create_bin(rec)
+    assert (await store.get_bin(rec.id)) == rec
+    changed = await store.update_bin(rec.id, secrets={"stripe": "whsec_b", "github": None})
+    assert changed is not None and changed.secrets == {"stripe": "whsec_b"}
+    assert (await store.get_bin(rec.id)) == changed
+    renamed = await store.update_bin(rec.id, name="n")  # secrets untouched
+    assert renamed is not None and renamed.secrets == {"stripe": "whsec_b"}
+    assert "whsec_b" not in repr(renamed)  # never in a log line by accident
+
+
 async def test_existing_names_only_live_bins(harness: Harness) -> None:
     store = harness.store
     alive, deleted, never = record(), record(), new_bin_id()
