@@ -18,6 +18,7 @@ from typing import IO, Any
 import click
 
 from .._contract import MAX_PAGE
+from .._display import printable
 from .._models import CapturedRequest
 from ..client import AsyncBin, AsyncClient
 from ._common import BinTarget, bin_options, request_id, run
@@ -63,7 +64,8 @@ def export(target: BinTarget, fmt: str, output: str, since: str | None) -> None:
     with _opened(output) as out:
         count = run(_export(target, fmt, out, since), url=target.url, bin_id=target.bin_id)
     if output != "-":
-        click.echo(f"exported {count} request{'s' if count != 1 else ''} to {output}", err=True)
+        plural = "s" if count != 1 else ""
+        click.echo(printable(f"exported {count} request{plural} to {output}"), err=True)
 
 
 @contextlib.contextmanager

@@ -1,5 +1,8 @@
 """The formats of ``hookscope export``: each writes pages of requests as they come.
 
+JSON (jsonl, HAR) escapes what a terminal would act on as ``\\uXXXX`` (``printable``): the
+same JSON values, safe to page through.
+
 writer = WRITERS["har"](out, bin_capture_url)
 writer.write(page); writer.write(next_page)
 writer.close()
@@ -13,6 +16,7 @@ import json
 from collections.abc import Callable
 from typing import IO, Protocol
 
+from .._display import printable
 from .._models import CapturedRequest
 from .._wire import encode_body, format_timestamp
 from ._har import har_entry, har_log_head
@@ -28,13 +32,14 @@ class Writer(Protocol):
 
 
 class JsonLinesWriter:
-    """One wire-format JSON object per line."""
+    """One wire-format JSON object per line (``tail --json``'s lines)."""
 
     def __init__(self, out: IO[bytes], capture_url: str) -> None:
         self.out = out
 
     def write(self, requests: list[CapturedRequest]) -> None:
-        self.out.write("".join(r.to_json() + "\n" for r in requests).encode("utf-8"))
+        lines = (printable(r.to_json(), json=True) + "\n" for r in requests)
+        self.out.write("".join(lines).encode("utf-8"))
 
     def close(self) -> None:
         pass
@@ -54,6 +59,7 @@ class HarWriter:
     def write(self, requests: list[CapturedRequest]) -> None:
         for request in requests:
             entry = json.dumps(har_entry(request, self.capture_url), ensure_ascii=False)
+            entry = printable(entry, json=True)
             self.out.write((",\n  " if self.count else "\n  ").encode("utf-8"))
             self.out.write(entry.encode("utf-8"))
             self.count += 1
