@@ -1,7 +1,7 @@
 """The formats of ``hookscope export``: each writes pages of requests as they come.
 
 JSON (jsonl, HAR) escapes what a terminal would act on as ``\\uXXXX`` (``printable``): the
-same JSON values, safe to page through.
+same JSON values, safe to page through. CSV neutralises formulas (``csv_cell``).
 
 writer = WRITERS["har"](out, bin_capture_url)
 writer.write(page); writer.write(next_page)
@@ -21,7 +21,15 @@ from .._models import CapturedRequest
 from .._wire import encode_body, format_timestamp
 from ._har import har_entry, har_log_head
 
-__all__ = ["WRITERS", "CsvWriter", "HarWriter", "JsonLinesWriter", "Writer"]
+__all__ = [
+    "FORMULA_STARTS",
+    "WRITERS",
+    "CsvWriter",
+    "HarWriter",
+    "JsonLinesWriter",
+    "Writer",
+    "csv_cell",
+]
 
 
 class Writer(Protocol):
@@ -68,16 +76,36 @@ class HarWriter:
         self.out.write((("\n " if self.count else "") + self._tail + "\n").encode("utf-8"))
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection")."""
+
+
+def csv_cell(value: object) -> object:
+    """A text cell a spreadsheet will not run: ``'`` before a formula's first character.
+
+    Cells that start with ``'`` get one too, so that the rule reverses exactly: drop the
+    first character of every cell that starts with ``'``.
+    """
+    if isinstance(value, str) and value.startswith((*FORMULA_STARTS, "'")):
+        return "'" + value
+    return value
+
+
 class CsvWriter:
     """The columns of ``hookscope.to_dataframe``, with ``body_encoding`` after ``body``.
 
     ``received_at`` is RFC 3339 UTC; ``headers`` a JSON list of ``[name, value]`` pairs;
     ``body`` the wire format's text (UTF-8, or base64 as ``body_encoding`` says); ``json``
     the parsed JSON body as JSON text, empty when the body is not JSON.
+
+    Every text cell goes through ``csv_cell`` unless ``raw``. Lines end with CRLF (RFC 4180),
+    so that a cell holding a carriage return or a newline is always quoted: a bare CR would
+    otherwise start a new row in a spreadsheet, and a formula with it.
     """
 
-    def __init__(self, out: IO[bytes], capture_url: str) -> None:
+    def __init__(self, out: IO[bytes], capture_url: str, *, raw: bool = False) -> None:
         self.out = out
+        self.raw = raw
         self.header = True
 
     def write(self, requests: list[CapturedRequest]) -> None:
@@ -97,8 +125,12 @@ class CsvWriter:
             "" if value is None else json.dumps(value, ensure_ascii=False)
             for value in frame["json"]
         ]
+        if not self.raw:
+            frame = frame.map(csv_cell)
         text = io.StringIO()
-        frame.to_csv(text, index=False, header=self.header, quoting=csv.QUOTE_MINIMAL)
+        frame.to_csv(
+            text, index=False, header=self.header, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n"
+        )
         self.header = False
         self.out.write(text.getvalue().encode("utf-8"))
 
