@@ -1,9 +1,16 @@
-"""How a captured body is read and shown: is it JSON, text or binary; previews, hex dumps, sizes.
+"""How a captured request is read and shown: is its body JSON, text or binary; previews, hex
+dumps, sizes; and what of it may reach a terminal.
 
 One module for every view of a request: the DataFrame (``json`` column), the live table (rows,
 detail pane) and the CLI (``tail`` lines, ``forward`` labels, CSV export). In particular, one
-rule decides whether a body is JSON (``parse_json``), so that ``df.json`` and the table agree.
+rule decides whether a body is JSON (``parse_json``), so that ``df.json`` and the table agree,
+and one rule (``printable``) escapes what a terminal would act on, wherever a captured value
+meets one.
 
+>>> print(printable("POST\\x1b]0;pwned\\x07 /\\u202eexe.txt"))
+POST\\x1b]0;pwned\\x07 /\\u202eexe.txt
+>>> print(printable('{"a": "\\u202e\\x9b"}', json=True))
+{"a": "\\u202e\\u009b"}
 >>> format_size(1536)
 '1.5 KiB'
 >>> parse_json(b' {"a": 1}', "text/plain"), parse_json(b'"s"', None)
@@ -35,6 +42,7 @@ __all__ = [
     "is_json_type",
     "parse_json",
     "preview",
+    "printable",
     "request_json",
 ]
 
@@ -133,8 +141,8 @@ def body_kind(request: CapturedRequest) -> BodyKind:
 
 
 def preview(request: CapturedRequest, width: int = 80) -> str:
-    """The body on one line, cut to ``width``: its text with whitespace collapsed and no
-    control characters, or ``<binary>`` and its first bytes in hex.
+    """The body on one line, cut to ``width``: its text with whitespace collapsed and what
+    else is not printable escaped (``printable``), or ``<binary>`` and its first bytes in hex.
 
     Safe to print on a terminal: nothing in it can move the cursor or change colours.
     """
@@ -146,9 +154,45 @@ def preview(request: CapturedRequest, width: int = 80) -> str:
         line = "<binary> " + " ".join(f"{byte:02x}" for byte in body[:8])
         line += " …" if len(body) > 8 else ""
     else:
-        printable = "".join(c if c.isprintable() else " " for c in text[: width * 4])
-        line = " ".join(printable.split())
+        line = printable(" ".join(text[: width * 4].split()))
     return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
+
+
+# -- terminals ---------------------------------------------------------------------------------
+
+
+def printable(text: str, *, json: bool = False) -> str:
+    """``text`` with every character that ``str.isprintable()`` rejects shown as an escape.
+
+    What a terminal would act on can then never reach it raw: C0 controls and ESC, DEL, C1
+    controls (U+0080 to U+009F), bidi overrides and isolates (U+202A to U+202E, U+2066 to
+    U+2069), and every other format, separator, surrogate, private-use or unassigned
+    character (space stays). Shown as Python writes them: ``\\x1b``, ``\\u202e``, ``\\U000e0001``.
+
+    ``json=True`` is for JSON text hookscope wrote (``json.dumps``): the escapes are JSON's
+    ``\\uXXXX`` (a surrogate pair above U+FFFF), so the text stays the same JSON value, and
+    the whitespace JSON allows between tokens (tab, LF, CR) is left as it is.
+    """
+    if text.isprintable():  # the usual case, at C speed
+        return text
+    if json:
+        return "".join(c if c.isprintable() or c in _JSON_SPACE else _json_escape(c) for c in text)
+    return "".join(c if c.isprintable() else _python_escape(c) for c in text)
+
+
+def _python_escape(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 # -- numbers and times -------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +25,7 @@ from werkzeug.formparser import FormDataParser
 from werkzeug.http import parse_options_header
 
 from . import _signatures, _wire
+from ._curl import curl_command
 from ._signatures import Verification
 
 __all__ = ["CapturedRequest", "FormFile"]
@@ -213,21 +213,16 @@ class CapturedRequest:
         return result
 
     def to_curl(self, base_url: str = "http://localhost:8080") -> str:
-        """A ``curl`` command that sends this request again to ``base_url`` + path."""
-        url = base_url.rstrip("/") + self.target
-        parts = ["curl", "-X", self.method, shlex.quote(url)]
-        for name, value in self.header_pairs:
-            if name.lower() in ("host", "content-length"):
-                continue
-            parts += ["-H", shlex.quote(f"{name}: {value}")]
-        if self.body:
-            try:
-                parts += ["--data-binary", shlex.quote(self.body.decode("utf-8"))]
-            except UnicodeDecodeError:
-                # Octal escapes, which POSIX printf reads in every shell (hex ones only bash does).
-                octal = "".join(f"\\{byte:03o}" for byte in self.body)
-                parts = ["printf", shlex.quote(octal), "|", *parts, "--data-binary", "@-"]
-        return " ".join(parts)
+        """A ``curl`` command (POSIX ``sh``) that sends this request again to ``base_url`` + path.
+
+        Safe to paste and run whatever was captured: every argument is quoted and expands to
+        exactly the captured bytes, in printable characters only (``hookscope._curl``).
+        Raises ``ValueError`` when the method, path, query or a header holds a NUL byte,
+        which no command line can carry.
+        """
+        return curl_command(
+            self.method, base_url, self.path, self.query, self.header_pairs, self.body
+        )
 
     def __repr__(self) -> str:
         kind = self.content_type or "no content-type"

@@ -3,6 +3,7 @@
 Every command that reads a bin takes ``BIN`` (a bin id, or its capture URL, from which the
 server URL is taken too), ``--url``/``HOOKSCOPE_URL`` and ``--token``/``HOOKSCOPE_TOKEN``.
 Errors end the command with one line on stderr and exit status 1, never a traceback.
+Everything a server or a sender wrote goes through ``printable`` on its way to the terminal.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import click
 
 from .._config import parse_duration
 from .._contract import CAPTURE_PREFIX, ErrorCode
+from .._display import printable
 from .._exceptions import (
     ApiError,
     BinNotFound,
@@ -29,7 +31,7 @@ from .._exceptions import (
     ServerUnavailable,
     Unauthorized,
 )
-from .._ids import is_request_id
+from .._ids import is_bin_id, is_request_id
 
 __all__ = [
     "DEFAULT_URL",
@@ -107,6 +109,11 @@ class BinTarget:
                 )
             if not explicit_url:
                 url = f"{parts.scheme}://{parts.netloc}{prefix}"
+        if not is_bin_id(bin_id):
+            raise click.BadParameter(
+                f"{bin_id!r} is not a bin id (like b_Zx8...: letters, digits, _ and -)",
+                param_hint="BIN",
+            )
         if not token:
             raise click.UsageError(
                 "a bin token is needed: pass --token or set HOOKSCOPE_TOKEN "
@@ -166,7 +173,8 @@ def run(main: Coroutine[Any, Any, T], *, url: str, bin_id: str | None = None) ->
         with _show_reconnects():
             return asyncio.run(_interruptible(main))
     except HookscopeError as error:
-        raise click.ClickException(describe_error(error, url=url, bin_id=bin_id)) from None
+        message = describe_error(error, url=url, bin_id=bin_id)
+        raise click.ClickException(printable(message)) from None
 
 
 async def _interruptible(main: Coroutine[Any, Any, T]) -> T:
@@ -203,7 +211,7 @@ def _show_reconnects() -> Iterator[None]:
         yield
         return
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("hookscope: %(message)s"))
+    handler.setFormatter(_PrintableFormatter("hookscope: %(message)s"))
     saved = (logger.level, logger.propagate)
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING)
@@ -214,3 +222,10 @@ def _show_reconnects() -> Iterator[None]:
         logger.removeHandler(handler)
         logger.setLevel(saved[0])
         logger.propagate = saved[1]
+
+
+class _PrintableFormatter(logging.Formatter):
+    """Log lines with what the server sent (close reasons, errors) escaped."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))

@@ -9,19 +9,21 @@ terminal.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import click
 
 from .._contract import MAX_PAGE
+from .._display import printable
 from .._models import CapturedRequest
 from ..client import AsyncBin, AsyncClient
 from ._common import BinTarget, bin_options, request_id, run
-from ._formats import WRITERS
+from ._formats import WRITERS, CsvWriter, Writer
 
 __all__ = ["export"]
 
@@ -53,17 +55,30 @@ PAGE = MAX_PAGE
     metavar="ID",
     help="Only the requests after this id.",
 )
-def export(target: BinTarget, fmt: str, output: str, since: str | None) -> None:
+@click.option(
+    "--csv-raw",
+    is_flag=True,
+    help="CSV cells exactly as captured, formulas included. WARNING: a spreadsheet that opens "
+    "the file may run what a sender wrote (=HYPERLINK, =cmd|...). Without it, a cell starting "
+    "with = + - @ tab CR or ' gets a leading '.",
+)
+def export(target: BinTarget, fmt: str, output: str, since: str | None, csv_raw: bool) -> None:
     """Write every request BIN holds (oldest first) as JSON lines, HAR or CSV.
 
     \b
       hookscope export b_Zx8... --format har -o hooks.har
       hookscope export b_Zx8... --format csv | head
     """
+    if csv_raw and fmt != "csv":
+        raise click.UsageError("--csv-raw goes with --format csv")
+    make: Callable[[IO[bytes], str], Writer] = (
+        functools.partial(CsvWriter, raw=True) if csv_raw else WRITERS[fmt]
+    )
     with _opened(output) as out:
-        count = run(_export(target, fmt, out, since), url=target.url, bin_id=target.bin_id)
+        count = run(_export(target, make, out, since), url=target.url, bin_id=target.bin_id)
     if output != "-":
-        click.echo(f"exported {count} request{'s' if count != 1 else ''} to {output}", err=True)
+        plural = "s" if count != 1 else ""
+        click.echo(printable(f"exported {count} request{plural} to {output}"), err=True)
 
 
 @contextlib.contextmanager
@@ -81,11 +96,13 @@ def _opened(output: str) -> Iterator[IO[bytes]]:
         partial.unlink(missing_ok=True)
 
 
-async def _export(target: BinTarget, fmt: str, out: IO[bytes], since: str | None) -> int:
+async def _export(
+    target: BinTarget, make: Callable[[IO[bytes], str], Writer], out: IO[bytes], since: str | None
+) -> int:
     async with AsyncClient(target.url) as client:
         bin = client.bin(target.bin_id, target.token)
         info = await bin.info()
-        writer = WRITERS[fmt](out, info["url"])
+        writer = make(out, info["url"])
         count = 0
         with _Progress() as progress:
             async for page in _pages(bin, since):

@@ -1,5 +1,8 @@
 """The formats of ``hookscope export``: each writes pages of requests as they come.
 
+JSON (jsonl, HAR) escapes what a terminal would act on as ``\\uXXXX`` (``printable``): the
+same JSON values, safe to page through. CSV neutralises formulas (``csv_cell``).
+
 writer = WRITERS["har"](out, bin_capture_url)
 writer.write(page); writer.write(next_page)
 writer.close()
@@ -13,11 +16,20 @@ import json
 from collections.abc import Callable
 from typing import IO, Protocol
 
+from .._display import printable
 from .._models import CapturedRequest
 from .._wire import encode_body, format_timestamp
 from ._har import har_entry, har_log_head
 
-__all__ = ["WRITERS", "CsvWriter", "HarWriter", "JsonLinesWriter", "Writer"]
+__all__ = [
+    "FORMULA_STARTS",
+    "WRITERS",
+    "CsvWriter",
+    "HarWriter",
+    "JsonLinesWriter",
+    "Writer",
+    "csv_cell",
+]
 
 
 class Writer(Protocol):
@@ -28,13 +40,14 @@ class Writer(Protocol):
 
 
 class JsonLinesWriter:
-    """One wire-format JSON object per line."""
+    """One wire-format JSON object per line (``tail --json``'s lines)."""
 
     def __init__(self, out: IO[bytes], capture_url: str) -> None:
         self.out = out
 
     def write(self, requests: list[CapturedRequest]) -> None:
-        self.out.write("".join(r.to_json() + "\n" for r in requests).encode("utf-8"))
+        lines = (printable(r.to_json(), json=True) + "\n" for r in requests)
+        self.out.write("".join(lines).encode("utf-8"))
 
     def close(self) -> None:
         pass
@@ -54,6 +67,7 @@ class HarWriter:
     def write(self, requests: list[CapturedRequest]) -> None:
         for request in requests:
             entry = json.dumps(har_entry(request, self.capture_url), ensure_ascii=False)
+            entry = printable(entry, json=True)
             self.out.write((",\n  " if self.count else "\n  ").encode("utf-8"))
             self.out.write(entry.encode("utf-8"))
             self.count += 1
@@ -62,16 +76,36 @@ class HarWriter:
         self.out.write((("\n " if self.count else "") + self._tail + "\n").encode("utf-8"))
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection")."""
+
+
+def csv_cell(value: object) -> object:
+    """A text cell a spreadsheet will not run: ``'`` before a formula's first character.
+
+    Cells that start with ``'`` get one too, so that the rule reverses exactly: drop the
+    first character of every cell that starts with ``'``.
+    """
+    if isinstance(value, str) and value.startswith((*FORMULA_STARTS, "'")):
+        return "'" + value
+    return value
+
+
 class CsvWriter:
     """The columns of ``hookscope.to_dataframe``, with ``body_encoding`` after ``body``.
 
     ``received_at`` is RFC 3339 UTC; ``headers`` a JSON list of ``[name, value]`` pairs;
     ``body`` the wire format's text (UTF-8, or base64 as ``body_encoding`` says); ``json``
     the parsed JSON body as JSON text, empty when the body is not JSON.
+
+    Every text cell goes through ``csv_cell`` unless ``raw``. Lines end with CRLF (RFC 4180),
+    so that a cell holding a carriage return or a newline is always quoted: a bare CR would
+    otherwise start a new row in a spreadsheet, and a formula with it.
     """
 
-    def __init__(self, out: IO[bytes], capture_url: str) -> None:
+    def __init__(self, out: IO[bytes], capture_url: str, *, raw: bool = False) -> None:
         self.out = out
+        self.raw = raw
         self.header = True
 
     def write(self, requests: list[CapturedRequest]) -> None:
@@ -91,8 +125,12 @@ class CsvWriter:
             "" if value is None else json.dumps(value, ensure_ascii=False)
             for value in frame["json"]
         ]
+        if not self.raw:
+            frame = frame.map(csv_cell)
         text = io.StringIO()
-        frame.to_csv(text, index=False, header=self.header, quoting=csv.QUOTE_MINIMAL)
+        frame.to_csv(
+            text, index=False, header=self.header, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n"
+        )
         self.header = False
         self.out.write(text.getvalue().encode("utf-8"))
 

@@ -8,6 +8,11 @@ Delivery policy (docs/cli.md, "forward"):
   with backoff (0.5 s doubling to 10 s), forever by default: nothing is skipped and the order
   holds. ``--max-attempts N`` bounds it; then forward stops (exit 1) and prints the
   ``--since`` that resends that request, or with ``--skip-failed`` reports it and goes on.
+- A request that cannot be forwarded at all (the HTTP client refuses to build or send it as
+  HTTP/1.1: a ``#`` or control character in its path, a method or header that is not a valid
+  HTTP/1.1 token or value) is reported on one line and skipped at once, never retried:
+  retrying cannot change the answer. The run goes on.
+- When the run stops, the ids skipped (either way) are listed, and the exit status is 1.
 - Disconnects from hookscope are resumed by the SDK's stream (``since=<last id>``).
 - Every stop prints the last settled id: ``--since ID`` resumes after it. A request that was
   in flight at Ctrl-C is named too; it is sent again on resume (at least once, not exactly
@@ -17,6 +22,7 @@ Delivery policy (docs/cli.md, "forward"):
 from __future__ import annotations
 
 import asyncio
+import re
 import shlex
 import time
 from dataclasses import dataclass, field
@@ -26,12 +32,12 @@ import click
 import httpx
 
 from .._backoff import Backoff
-from .._display import clock_time
+from .._display import clock_time, printable
 from .._ids import BEGINNING
 from .._models import CapturedRequest
 from ..client import AsyncClient
 from ._common import BinTarget, bin_options, request_id, run
-from ._relay import relay_request
+from ._relay import CannotForward, relay_request
 
 __all__ = ["forward"]
 
@@ -50,7 +56,13 @@ class Tally:
     delivered: int = 0
     unsettled: CapturedRequest | None = None  # being sent, or waiting for a retry
     maybe_delivered: bool = False  # could ``unsettled`` have reached the target already?
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # not delivered within --max-attempts
+    unforwardable: list[str] = field(default_factory=list)  # cannot be sent at all
+
+    @property
+    def exit_status(self) -> int:
+        """1 when a request was skipped, whatever the reason; else 0."""
+        return 1 if self.skipped or self.unforwardable else 0
 
     @property
     def resume_id(self) -> str | None:
@@ -85,8 +97,12 @@ class Forwarder:
         self.backoff = backoff or Backoff(initial=0.5, maximum=10.0)
 
     async def forward(self, request: CapturedRequest) -> None:
-        outgoing = relay_request(request, self.target, id_header=self.policy.id_header)
         label = _label(request)
+        try:
+            outgoing = relay_request(request, self.target, id_header=self.policy.id_header)
+        except CannotForward as error:
+            self._cannot_forward(request, label, str(error))
+            return
         self.tally.unsettled = request
         attempt = 0
         while True:
@@ -94,6 +110,10 @@ class Forwarder:
             self.tally.maybe_delivered = True
             try:
                 response = await self.http.send(outgoing)
+            except httpx.LocalProtocolError as error:
+                # h11 refused to write it (method, header name or value): nothing was sent.
+                self._cannot_forward(request, label, f"HTTP/1.1 refuses it ({error})")
+                return
             except httpx.TransportError as error:
                 self.tally.maybe_delivered = not isinstance(error, _NOT_SENT)
                 attempt += 1
@@ -113,7 +133,7 @@ class Forwarder:
             elapsed = (time.monotonic() - started) * 1000
             self._settled(request)
             self.tally.delivered += 1
-            status = f"{response.status_code} {response.reason_phrase}".strip()
+            status = printable(f"{response.status_code} {response.reason_phrase}".strip())
             colour = "green" if response.status_code < 400 else "red"
             click.echo(f"{label} → {click.style(status, fg=colour)} ({elapsed:.0f} ms)")
             return
@@ -121,6 +141,12 @@ class Forwarder:
     def _settled(self, request: CapturedRequest) -> None:
         self.tally.unsettled = None
         self.tally.settled_id = request.id
+
+    def _cannot_forward(self, request: CapturedRequest, label: str, why: str) -> None:
+        message = f"{label}: CANNOT BE FORWARDED, {printable(why)}; skipped"
+        click.echo(click.style(message, fg="red", bold=True), err=True)
+        self._settled(request)
+        self.tally.unforwardable.append(request.id)
 
     def _give_up(self, request: CapturedRequest, label: str, attempts: int, why: str) -> None:
         message = f"{label}: NOT DELIVERED after {attempts} attempts ({why})"
@@ -133,7 +159,8 @@ class Forwarder:
 
 
 def _label(request: CapturedRequest) -> str:
-    return f"{clock_time(request.received_at)} {request.id} {request.method} {request.target}"
+    what = printable(f"{request.id} {request.method} {request.target}")
+    return f"{clock_time(request.received_at)} {what}"
 
 
 # Failures before any byte of the request left: retrying cannot deliver twice.
@@ -141,11 +168,20 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def _why(error: httpx.TransportError) -> str:
-    text = str(error) or type(error).__name__
+    text = printable(str(error)) or type(error).__name__
     if isinstance(error, _NOT_SENT):
         return f"target unreachable ({text})"
     # The request may have reached the target before this failed: a retry may repeat it.
     return f"no response from the target ({type(error).__name__}: {text}; it may have arrived)"
+
+
+_TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")  # an HTTP header name (RFC 9110 5.6.2)
+
+
+def _header_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not _TOKEN.fullmatch(value):
+        raise click.BadParameter(f"{value!r} is not an HTTP header name")
+    return value
 
 
 def _target_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -195,6 +231,7 @@ def _target_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
 )
 @click.option(
     "--id-header",
+    callback=_header_name,
     default=None,
     metavar="NAME",
     help="Also send the request id in this header (e.g. X-Hookscope-Request-Id).",
@@ -229,7 +266,7 @@ def forward(
         run(main, url=target.url, bin_id=target.bin_id)
     except KeyboardInterrupt:
         _summary(target, to, tally)
-        raise SystemExit(1 if tally.skipped else 0) from None
+        raise SystemExit(tally.exit_status) from None
     except GaveUp as error:
         click.echo(click.style(str(error), fg="red", bold=True), err=True)
         _summary(target, to, tally)
@@ -260,10 +297,8 @@ async def _relay(
         async with bin.open_stream(since=tally.since) as cursor:
             forwarder = Forwarder(http, to, tally, policy)
             tally.started = True
-            click.echo(
-                f"forwarding {target.bin_id} → {to}, after request {tally.since} (Ctrl-C to stop)",
-                err=True,
-            )
+            start = f"forwarding {target.bin_id} → {to}, after request {tally.since}"
+            click.echo(printable(start) + " (Ctrl-C to stop)", err=True)
             async for request in cursor:
                 await forwarder.forward(request)
 
@@ -272,6 +307,8 @@ def _summary(target: BinTarget, to: str, tally: Tally) -> None:
     lines = [f"forwarded {tally.delivered} request{'s' if tally.delivered != 1 else ''}"]
     if tally.skipped:
         lines.append(f"NOT delivered (skipped): {', '.join(tally.skipped)}")
+    if tally.unforwardable:
+        lines.append(f"cannot be forwarded (skipped): {', '.join(tally.unforwardable)}")
     if tally.unsettled is not None:
         if tally.maybe_delivered:
             lines.append(
@@ -285,4 +322,4 @@ def _summary(target: BinTarget, to: str, tally: Tally) -> None:
         command = shlex.join(["hookscope", "forward", target.bin_id, "--to", to, "--since", resume])
         lines.append(f"last settled id: {tally.settled_id or 'none'}; resume with: {command}")
     for line in lines:
-        click.echo(line, err=True)
+        click.echo(printable(line), err=True)

@@ -2,15 +2,16 @@
 
     21:43:44.123 POST   /github/push?a=1  application/json  17 B  {"zen": "hi"}
 
-Time is local, to the millisecond; the preview is the body on one line, cut to fit, with
-nothing a terminal would act on (``hookscope._display.preview``).
+Time is local, to the millisecond; the preview is the body on one line, cut to fit. Nothing
+captured reaches the terminal raw: method, path, query and content type go through
+``hookscope._display.printable``, the body through ``preview``.
 """
 
 from __future__ import annotations
 
 import click
 
-from .._display import clock_time, format_size, preview
+from .._display import clock_time, format_size, preview, printable
 from .._models import CapturedRequest
 
 __all__ = ["request_line"]
@@ -32,11 +33,10 @@ def _shorten(text: str, width: int) -> str:
 def request_line(request: CapturedRequest, width: int = 120) -> str:
     """The line for ``request``, with click styles (``click.echo`` drops them off a tty)."""
     time = clock_time(request.received_at)
-    target = request.target
-    target = _shorten(target, _PATH_WIDTH)
-    kind = request.content_type or "-"
+    target = _shorten(printable(request.target), _PATH_WIDTH)
+    kind = printable(request.content_type or "-")
     size = format_size(request.size)
-    method = f"{request.method:<7}"
+    method = f"{printable(request.method):<7}"
     used = len(time) + len(method) + len(target) + len(kind) + len(size) + 8
     parts = [
         click.style(time, dim=True),

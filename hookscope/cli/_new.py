@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from .._display import printable
 from ..client import AsyncClient
 from ._common import DEFAULT_URL, duration, run, server_options
 
@@ -83,19 +84,20 @@ def new(
         response["delay_ms"] = delay_ms or 0
     created = run(_create(url, api_key, name, response, max_requests, ttl), url=url)
     if as_json:
-        click.echo(json.dumps(created, indent=2))
+        click.echo(printable(json.dumps(created, indent=2), json=True))
         return
-    label = f" {created['name']!r}" if created.get("name") else ""
-    token = created["token"]
-    click.echo(f"Created bin {created['id']}{label}")
-    click.echo(f"  capture URL  {click.style(created['url'], bold=True)}")
+    # What the server answered, escaped: the name may hold anything.
+    bin_id, token = printable(str(created["id"])), printable(str(created["token"]))
+    label = f" {printable(repr(created['name']))}" if created.get("name") else ""
+    click.echo(f"Created bin {bin_id}{label}")
+    click.echo(f"  capture URL  {click.style(printable(str(created['url'])), bold=True)}")
     click.echo(f"  token        {token}")
     click.echo()
     click.echo("Send webhooks to the capture URL. The token reads the bin: keep it secret.")
     if url.rstrip("/") != DEFAULT_URL:
         click.echo(f"  export HOOKSCOPE_URL={url.rstrip('/')}")
     click.echo(f"  export HOOKSCOPE_TOKEN={token}")
-    click.echo(f"  hookscope tail {created['id']}")
+    click.echo(f"  hookscope tail {bin_id}")
 
 
 async def _create(

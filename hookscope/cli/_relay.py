@@ -9,6 +9,9 @@ Byte-exact: the method, the captured path (still percent-encoded) appended to th
 path, the raw query, every end-to-end header in arrival order with duplicates, and the body.
 Hop-by-hop headers (RFC 9110 7.6.1, and any named by ``Connection``) are dropped; ``Host``
 and ``Content-Length`` are set for the new hop.
+
+A captured request that the HTTP client cannot even build (a ``#`` or a control character
+in its path, a query that is not ASCII, a method that is not ASCII) raises ``CannotForward``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import httpx
 
 from .._models import CapturedRequest
 
-__all__ = ["HOP_BY_HOP", "relay_headers", "relay_request", "relay_url"]
+__all__ = ["HOP_BY_HOP", "CannotForward", "relay_headers", "relay_request", "relay_url"]
 
 HOP_BY_HOP = frozenset(
     {
@@ -37,6 +40,10 @@ HOP_BY_HOP = frozenset(
         b"content-length",
     }
 )
+
+
+class CannotForward(ValueError):
+    """This request cannot be sent as HTTP/1.1 whatever the target does; the message says why."""
 
 
 def _split(target: str, path: str, query: str) -> tuple[str, str]:
@@ -82,10 +89,22 @@ def relay_headers(request: CapturedRequest) -> list[tuple[bytes, bytes]]:
 def relay_request(
     request: CapturedRequest, target: str, *, id_header: str | None = None
 ) -> httpx.Request:
-    """The request to send to ``target``; ``id_header`` names a header for the request id."""
+    """The request to send to ``target``; ``id_header`` names a header for the request id.
+
+    Raises ``CannotForward`` when the client cannot build it.
+    """
     _, raw_path = _split(target, request.path, request.query)
-    # raw_path: sent as captured, not re-quoted (the server keeps path and query latin-1).
-    url = httpx.URL(target).copy_with(raw_path=raw_path.encode("latin-1"))
+    if not request.method.isascii():
+        raise CannotForward("its method is not ASCII, and HTTP/1.1 methods are")
+    try:
+        # raw_path: sent as captured, not re-quoted (the server keeps path and query latin-1).
+        url = httpx.URL(target).copy_with(raw_path=raw_path.encode("latin-1"))
+    except UnicodeError:
+        raise CannotForward(
+            "its path or query is not ASCII, which the HTTP client refuses"
+        ) from None
+    except httpx.InvalidURL as error:
+        raise CannotForward(f"the HTTP client refuses its path or query ({error})") from None
     headers = relay_headers(request)
     if id_header:
         headers.append((id_header.encode("ascii"), request.id.encode("ascii")))

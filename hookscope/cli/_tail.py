@@ -9,6 +9,7 @@ import sys
 import click
 
 from .._contract import MAX_TAIL
+from .._display import printable
 from ..client import AsyncClient
 from ._common import BinTarget, bin_options, request_id, run
 from ._lines import request_line
@@ -73,7 +74,8 @@ async def _follow(
         async with cursor:
             async for request in cursor:
                 if as_json:
-                    out.write(request.to_json().encode("utf-8") + b"\n")
+                    line = printable(request.to_json(), json=True)  # JSON, terminal-safe
+                    out.write(line.encode("utf-8") + b"\n")
                     out.flush()
                 else:
                     width = shutil.get_terminal_size((120, 24)).columns

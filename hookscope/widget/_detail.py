@@ -84,8 +84,15 @@ class Detail:
             body=body[:TEXT_LIMIT],
             truncated=truncated,
             form=form,
-            curl=request.to_curl(base_url),
+            curl=_curl(request, base_url),
         )
+
+
+def _curl(request: CapturedRequest, base_url: str) -> str:
+    try:
+        return request.to_curl(base_url)
+    except ValueError as error:  # a NUL byte outside the body: no command line can hold it
+        return f"({error})"
 
 
 def _form_value(value: str | FormFile) -> str:

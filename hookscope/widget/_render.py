@@ -1,10 +1,17 @@
-"""Text and HTML for the view, made from the model's snapshot and details (escaped here, once)."""
+"""Text and HTML for the view, made from the model's snapshot and details (escaped here, once).
+
+The detail pane is the only HTML the page receives (table.js sets it as ``innerHTML``; rows are
+plain text it sets with ``textContent``). Every captured value in it is ``html.escape``d; the
+one-line ones (request line, headers, form fields) also go through ``printable``, so control
+characters and bidi overrides show as escapes. Bodies are shown as they are, HTML-escaped.
+"""
 
 from __future__ import annotations
 
 import html
 from datetime import datetime
 
+from .._display import printable
 from ._detail import Detail
 from ._table import Stats
 
@@ -34,10 +41,14 @@ def note_text(stats: Stats, shown: int, filtered: bool) -> str:
     return ""
 
 
+def _field(text: str) -> str:
+    """A one-line captured value, as HTML."""
+    return html.escape(printable(text))
+
+
 def _table(pairs: list[tuple[str, str]]) -> str:
     rows = "".join(
-        f"<tr><td>{html.escape(name)}</td><td>{html.escape(value)}</td></tr>"
-        for name, value in pairs
+        f"<tr><td>{_field(name)}</td><td>{_field(value)}</td></tr>" for name, value in pairs
     )
     return f"<table>{rows}</table>"
 
@@ -56,8 +67,8 @@ def detail_html(detail: Detail | None) -> str:
         ("content type", detail.content_type or "(none)"),
     ]
     parts = [
-        f"<h4 class='hs-request-line'>{esc(detail.method)} {esc(detail.target)} "
-        f"HTTP/{esc(detail.http_version)}</h4>",
+        f"<h4 class='hs-request-line'>{_field(detail.method)} {_field(detail.target)} "
+        f"HTTP/{_field(detail.http_version)}</h4>",
         _table(summary),
         f"<h4>Headers ({len(detail.headers)})</h4>",
         _table(detail.headers),

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._dataframe import to_dataframe
-from .._display import clock_time, decoded_text, format_size, preview
+from .._display import clock_time, decoded_text, format_size, preview, printable
 from .._ids import id_key
 from .._models import CapturedRequest
 from ._detail import Detail
@@ -62,9 +62,11 @@ class _Row:
             self._cells = {
                 "id": request.id,
                 "time": clock_time(request.received_at),
-                "method": request.method,
-                "path": _cut(request.target),
-                "type": _cut(request.content_type or ""),
+                # Plain text for the page (table.js sets textContent), controls and bidi
+                # overrides escaped so that a cell shows what was sent.
+                "method": printable(request.method),
+                "path": _cut(printable(request.target)),
+                "type": _cut(printable(request.content_type or "")),
                 "size": request.size,
                 "size_text": format_size(request.size),
                 "preview": preview(request),

@@ -16,6 +16,7 @@ import anywidget
 import ipywidgets
 import traitlets
 
+from .._display import printable
 from ._render import detail_html, note_text, stats_text
 from ._table import Snapshot, TableModel
 
@@ -23,6 +24,11 @@ __all__ = ["LiveTableView", "TableWidget"]
 
 _STATIC = resources.files(__package__) / "_static"
 _ALL = "All methods"
+
+
+def _method_options(methods: list[str]) -> list[tuple[str, str]]:
+    """The method filter's (label, value) pairs: captured methods are labelled ``printable``."""
+    return [(_ALL, _ALL), *((printable(method), method) for method in methods)]
 
 
 class TableWidget(anywidget.AnyWidget):
@@ -58,7 +64,7 @@ class LiveTableView(ipywidgets.VBox):  # type: ignore[misc]
         self._on_close = on_close
         self._detail_cache: tuple[str | None, str] = (None, "")
         self.method = ipywidgets.Dropdown(
-            options=[_ALL], value=_ALL, description="Method", layout={"width": "190px"}
+            options=_method_options([]), value=_ALL, description="Method", layout={"width": "190px"}
         )
         self.search = ipywidgets.Text(
             placeholder="path, query or body text",
@@ -109,8 +115,8 @@ class LiveTableView(ipywidgets.VBox):  # type: ignore[misc]
     def sync_controls(self) -> None:
         """Make the controls show the model's filters and pause (after a change from Python)."""
         method, text = self._model.filters
-        if method is not None and method not in self.method.options:
-            self.method.options = [*self.method.options, method]
+        if method is not None and method not in [value for _, value in self.method.options]:
+            self.method.options = [*self.method.options, *_method_options([method])[1:]]
         self.method.value = method or _ALL
         if self.search.value.strip().casefold() != text:
             self.search.value = text
@@ -143,7 +149,7 @@ class LiveTableView(ipywidgets.VBox):  # type: ignore[misc]
             with table.hold_sync():
                 for name, value in changed.items():
                     setattr(table, name, value)
-        options = [_ALL, *snapshot.methods]
+        options = _method_options(snapshot.methods)
         if list(self.method.options) != options:
             self.method.options = options  # rare: a method outside the standard ones arrived
 

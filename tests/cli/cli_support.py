@@ -1,9 +1,11 @@
-"""CLI test helpers: a recording HTTP receiver and ``hookscope`` child processes."""
+"""CLI test helpers: a recording HTTP receiver, ``hookscope`` child processes, and senders of
+requests no ordinary client would send (raw HTTP/1.1 bytes, HTTP/2 with control characters)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -13,7 +15,11 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
+import h2.config
+import h2.connection
+import h2.events
 import httpx
 from _support import free_port, wait_until
 
@@ -191,3 +197,77 @@ def send(url: str, method: str = "POST", **kwargs: Any) -> str:
     response = httpx.request(method, url, timeout=10, **kwargs)
     assert response.status_code < 400, response.text
     return str(response.headers["x-hookscope-request-id"])
+
+
+def _split_bin_url(bin_url: str) -> tuple[str, int, bytes]:
+    parts = urlsplit(bin_url)
+    assert parts.hostname is not None and parts.port is not None
+    return parts.hostname, parts.port, parts.path.encode()
+
+
+def send_raw(
+    bin_url: str,
+    method: bytes,
+    path: bytes,
+    body: bytes = b"",
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> str:
+    """Capture one request written byte for byte as HTTP/1.1 (``path`` follows the bin's
+    path); returns its id."""
+    host, port, bin_path = _split_bin_url(bin_url)
+    lines = [method + b" " + bin_path + path + b" HTTP/1.1", f"Host: {host}:{port}".encode()]
+    lines += [name + b": " + value for name, value in headers or []]
+    lines += [f"Content-Length: {len(body)}".encode(), b"Connection: close", b"", b""]
+    head = b"\r\n".join(lines)
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(head + body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.startswith(b"HTTP/1.1 200"), answer
+    found = re.search(rb"(?im)^x-hookscope-request-id: *(\S+)", rest.partition(b"\r\n\r\n")[0])
+    assert found, answer
+    return found.group(1).decode()
+
+
+def send_h2(
+    bin_url: str,
+    method: bytes,
+    path: bytes,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    body: bytes = b"",
+) -> str:
+    """Capture one request sent over HTTP/2 (cleartext, prior knowledge), which lets control
+    characters through in the method, path and header values; returns its id."""
+    host, port, bin_path = _split_bin_url(bin_url)
+    config = h2.config.H2Configuration(
+        client_side=True, validate_outbound_headers=False, normalize_outbound_headers=False
+    )
+    connection = h2.connection.H2Connection(config)
+    request_headers = [
+        (b":method", method),
+        (b":path", bin_path + path),
+        (b":scheme", b"http"),
+        (b":authority", f"{host}:{port}".encode()),
+        *(headers or []),
+    ]
+    answer: dict[bytes, bytes] = {}
+    with socket.create_connection((host, port), timeout=10) as sock:
+        connection.initiate_connection()
+        connection.send_headers(1, request_headers, end_stream=not body)
+        if body:
+            connection.send_data(1, body, end_stream=True)
+        sock.sendall(connection.data_to_send())
+        ended = False
+        while not ended:
+            data = sock.recv(65536)
+            assert data, f"the server closed the connection; answer so far: {answer}"
+            for event in connection.receive_data(data):
+                if isinstance(event, h2.events.ResponseReceived):
+                    answer = dict(event.headers)
+                ended |= isinstance(event, h2.events.StreamEnded | h2.events.StreamReset)
+                ended |= isinstance(event, h2.events.ConnectionTerminated)
+            sock.sendall(connection.data_to_send())
+    assert answer.get(b":status") == b"200", answer
+    return answer[b"x-hookscope-request-id"].decode()

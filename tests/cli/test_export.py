@@ -8,12 +8,13 @@ import io
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from cli_support import send, wire_requests
+from cli_support import send, send_h2, wire_requests
 from click.testing import Result
 
 import hookscope
@@ -218,3 +219,92 @@ def test_csv_has_the_dataframe_columns(
     assert json.loads(rows[0]["json"]) == {"zen": "ünïcödé", "n": 1}
     assert rows[1]["body_encoding"] == "base64"
     assert rows[1]["json"] == ""
+
+
+# -- CSV: formulas -------------------------------------------------------------------------------
+
+FORMULAS = ['=HYPERLINK("http://evil.example","click")', "+1+1", "-2+3", "@SUM(1)", "\t=1", "\r=1"]
+TEXT_COLUMNS = ["id", "method", "path", "query", "content_type", "remote_addr", "body", "json"]
+
+
+def _cells(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def _neutralised(cell: str) -> str:
+    """OWASP: a leading ' on a formula cell (and on a cell that starts with one already)."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r", "'") else cell
+
+
+def _assert_neutralised(safe: list[dict[str, str]], raw: list[dict[str, str]]) -> None:
+    assert len(safe) == len(raw)
+    for safe_row, raw_row in zip(safe, raw, strict=True):
+        assert list(safe_row) == list(raw_row)
+        for column, cell in raw_row.items():
+            assert safe_row[column] == _neutralised(cell), (column, cell)
+            assert not safe_row[column].startswith(FORMULA_CHARS), (column, safe_row[column])
+
+
+FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def test_csv_cells_never_start_a_formula_in_any_column() -> None:
+    from hookscope.cli._formats import CsvWriter
+
+    def crafted(payload: str, body: bytes, content_type: str) -> hookscope.CapturedRequest:
+        return hookscope.CapturedRequest(
+            id=payload, bin="b_x", received_at=datetime.now(UTC), method=payload, path=payload,
+            query=payload, headers=httpx.Headers([("content-type", content_type)]),
+            body=body, remote_addr=payload,
+        )  # fmt: skip
+
+    requests = [crafted(p, p.encode(), p) for p in [*FORMULAS, "'quoted"]]
+    requests.append(crafted("x", b"-2", "application/json"))
+    texts = {}
+    for raw in (False, True):
+        out = io.BytesIO()
+        writer = CsvWriter(out, "http://x/h/b_x", raw=raw)
+        writer.write(requests)
+        writer.close()
+        texts[raw] = out.getvalue().decode()
+
+    safe, raw_cells = _cells(texts[False]), _cells(texts[True])
+    _assert_neutralised(safe, raw_cells)
+    for column in TEXT_COLUMNS:  # every text column held a formula, and none is left
+        assert any(row[column].startswith(FORMULA_CHARS) for row in raw_cells), column
+    assert [row["body"] for row in safe] == [*("'" + p for p in FORMULAS), "''quoted", "'-2"]
+    assert safe[6]["method"] == "''quoted"  # so that dropping one leading ' gives it back
+    assert safe[-1]["json"] == "'-2"
+    assert safe[5]["query"] == "'\r=1"  # a CR inside a cell is quoted: no new row
+
+
+def test_csv_export_of_real_captures_neutralises_formulas(
+    cli: Callable[..., Result], bin: hookscope.Bin
+) -> None:
+    # As far as HTTP/2 lets them through: no tab or CR in a method, no CR in a query, no
+    # whitespace at the ends of a header value. The body carries all of them.
+    for payload in FORMULAS:
+        simple = payload[0] not in "\t\r"
+        method = payload.encode() if simple else b"POST"
+        query = payload.encode() if payload[0] != "\r" else b"cr"
+        headers = [(b"content-type", payload.encode())] if simple else []
+        send_h2(bin.url, method, b"/x?" + query, headers, payload.encode())
+    send(bin.url_for("/n"), content=b"-2", headers={"content-type": "application/json"})
+
+    safe = cli(*_args(bin, "--format", "csv"))
+    raw = cli(*_args(bin, "--format", "csv", "--csv-raw"))
+
+    assert safe.exit_code == 0 and raw.exit_code == 0, safe.output + raw.output
+    raw_rows = _cells(raw.stdout)
+    _assert_neutralised(_cells(safe.stdout), raw_rows)
+    assert [row["method"] for row in raw_rows[:4]] == [p.upper() for p in FORMULAS[:4]]
+    assert [row["query"] for row in raw_rows[:6]] == [*FORMULAS[:5], "cr"]
+    assert [row["body"] for row in raw_rows[:6]] == FORMULAS
+    assert raw_rows[6]["json"] == "-2"
+    assert [row["content_type"][:1] for row in raw_rows[:4]] == ["=", "+", "-", "@"]
+
+
+def test_csv_raw_is_for_csv_only(cli: Callable[..., Result], bin: hookscope.Bin) -> None:
+    result = cli(*_args(bin, "--format", "jsonl", "--csv-raw"))
+    assert result.exit_code == 2
+    assert "--csv-raw goes with --format csv" in result.stderr

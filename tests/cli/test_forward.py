@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 import pytest
 from _support import ServerProcess
-from cli_support import CliProcess, Received, Receiver, send
+from cli_support import CliProcess, Received, Receiver, send, send_h2, send_raw
+from click.testing import Result
 
 import hookscope
 
@@ -263,3 +264,52 @@ def test_forward_survives_a_server_restart(
         assert forward.interrupt() == 0
         assert len(receiver.received) == 6  # nothing repeated
         assert len(forward.stdout) == 6
+
+
+def test_what_cannot_be_forwarded_is_skipped_and_the_run_goes_on(
+    cli_process: Callable[..., CliProcess],
+    receiver_factory: Callable[..., Receiver],
+    bin: hookscope.Bin,
+) -> None:
+    receiver = receiver_factory()
+    unforwardable = {
+        send_raw(bin.url, b"POST", b"/#frag", b"x"): ("POST /#frag", "Invalid URL component 'path'"),
+        send_h2(bin.url, b"A B", b"/space"): ("A B /space", "Illegal method characters"),
+        send_h2(bin.url, b"PO\x1b]0;PWNED\x07ST", b"/title"): (
+            "PO\\x1b]0;PWNED\\x07ST /title", "Illegal method characters"),
+        send_h2(bin.url, b"POST", b"/\x1b[2J\x1bc"): (
+            "POST /\\x1b[2J\\x1bc", "non-printable ASCII character in URL path"),
+        send_h2(bin.url, b"POST", b"/q?\x9b2J"): ("POST /q?\\x9b2J", "is not ASCII"),
+        send_h2(bin.url, b"POST", b"/vt", [(b"x-a", b"a\x0bb")]): (
+            "POST /vt", "Illegal header value b'a\\x0bb'"),
+    }  # fmt: skip
+    quote = send_raw(bin.url, b"X'", b"/quote")  # a legal token: delivered
+    good = send(bin.url_for("/good"), content=b"ok")
+
+    forward = _forward(cli_process, bin, receiver.url, "--since", "0-0")
+
+    received = receiver.wait_for(2)
+    assert [(r.method, r.target, r.body) for r in received] == [
+        ("X'", "/quote", b""),
+        ("POST", "/good", b"ok"),
+    ]
+    assert len(forward.wait_for_stdout(2)) == 2  # both delivered lines are printed
+    assert forward.interrupt() == 1  # requests were skipped
+    skipped_lines = [line for line in forward.stderr if "CANNOT BE FORWARDED" in line]
+    assert len(skipped_lines) == len(unforwardable)
+    for line, (request_id, (what, why)) in zip(skipped_lines, unforwardable.items(), strict=True):
+        assert f" {request_id} {what}: CANNOT BE FORWARDED, " in line, line
+        assert why in line and line.endswith("; skipped"), line
+    stderr = "\n".join(forward.stderr)
+    assert f"cannot be forwarded (skipped): {', '.join(unforwardable)}" in stderr
+    assert f"last settled id: {good}" in stderr
+    assert "\x1b" not in stderr + "".join(forward.stdout)  # escaped, and no colour off a tty
+    assert "Traceback" not in stderr
+    assert quote in forward.stdout[0]
+
+
+def test_id_header_must_be_a_header_name(cli: Callable[..., Result], bin: hookscope.Bin) -> None:
+    result = cli("forward", bin.id, "--token", bin.token, "--url", bin.client.url,
+                 "--to", "http://127.0.0.1:9", "--id-header", "X Id")  # fmt: skip
+    assert result.exit_code == 2
+    assert "'X Id' is not an HTTP header name" in result.stderr

@@ -127,10 +127,12 @@ def test_preview() -> None:
 
 
 def test_preview_never_passes_terminal_controls() -> None:
-    # Escape sequences make a body binary (shown in hex); other non-printables become spaces.
+    # Escape sequences make a body binary (shown in hex); whitespace collapses to one space,
+    # and what else is not printable shows escaped (C1, DEL, bidi overrides).
     escape = preview(with_body(b"\x1b[31mred\x07"), 40)
     assert escape == "<binary> 1b 5b 33 31 6d 72 65 64 …"
-    assert preview(with_body("a\u009b31mb\x7fc\u2028d".encode()), 40) == "a 31mb c d"
+    body = "a\u009b31mb\x7fc\u2028d\u202ee\u2066f".encode()
+    assert preview(with_body(body), 60) == "a\\x9b31mb\\x7fc d\\u202ee\\u2066f"
     latin1 = with_body("caf\xe9 \x1b".encode("latin-1"), "text/plain; charset=latin-1")
     assert preview(latin1, 40) == "<binary> 63 61 66 e9 20 1b"
 

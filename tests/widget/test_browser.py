@@ -205,4 +205,18 @@ def test_live_table_renders_rows_in_the_browser(
     assert all("/browser/1" in text for text in rendered.all_inner_texts())
     widget.screenshot(path=str(tmp_path / "filtered.png"))
     (tmp_path / "rendered.json").write_text(json.dumps(rendered.all_inner_texts()))
+
+    # Markup a sender wrote stays text in rows and detail: no element made, nothing ran.
+    page.get_by_placeholder("path, query or body text").fill("")
+    img = '<img src=x onerror="window.__pwned=1">'
+    httpx.post(bin_url + "/hostile", content=f"{img}<script>window.__pwned=2</script>",
+               headers={"content-type": "text/plain" + img,
+                        "x-evil": '</textarea><svg onload="window.__pwned=3">'})  # fmt: skip
+    expect(widget.locator("tbody td.hs-col-type").first).to_have_text("text/plain" + img)
+    expect(widget.locator("tbody td.hs-col-preview").first).to_contain_text("<script>")
+    widget.locator("tbody tr").first.click()
+    expect(detail.locator(".hs-request-line")).to_contain_text("POST /hostile")
+    expect(detail).to_contain_text('</textarea><svg onload="window.__pwned=3">')
+    assert widget.locator("img, script, svg, textarea").count() == 0
+    assert page.evaluate("window.__pwned") is None
     page.close()

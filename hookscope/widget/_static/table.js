@@ -59,7 +59,9 @@ function render({ model, el }) {
   function renderRows() {
     const body = element("tbody");
     for (const row of model.get("rows")) {
-      const tr = element("tr", `hs-row hs-method-${row.method.toLowerCase()}`);
+      // Cells are text (textContent), never markup; the method names a class only when it is a word.
+      const method = /^[A-Za-z]+$/.test(row.method) ? row.method.toLowerCase() : "other";
+      const tr = element("tr", `hs-row hs-method-${method}`);
       tr.dataset.id = row.id;
       for (const [key] of COLUMNS) {
         const cell = element("td", `hs-col-${key}`, String(row[key] ?? ""));
@@ -112,6 +114,8 @@ function render({ model, el }) {
   url.value = model.get("url");
   renderStats();
   renderRows();
+  // The detail pane is HTML built by the kernel, every captured value escaped (_render.py):
+  // the only innerHTML here.
   detail.innerHTML = model.get("detail");
 
   model.on("change:url", () => (url.value = model.get("url")));
