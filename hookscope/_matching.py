@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass
 from typing import Any, TypedDict, Unpack
 
+from ._display import printable
 from ._models import CapturedRequest
 
 __all__ = ["Match", "MatchCriteria", "arrivals", "json_mismatch"]
@@ -207,5 +208,8 @@ def arrivals(match: Match, requests: Iterable[CapturedRequest], limit: int = 20)
     for request in seen[-limit:]:
         difference = match.mismatch(request)
         verdict = f"  ({difference})" if difference else "  (matches)"
-        lines.append(f"  {request.id} {request.method} {request.target}{verdict}")
+        # Captured values reach the terminal through pytest: escaped (repr() already is).
+        lines.append(
+            f"  {request.id} {printable(request.method)} {printable(request.target)}{verdict}"
+        )
     return "\n".join(lines)

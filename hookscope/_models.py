@@ -225,8 +225,11 @@ class CapturedRequest:
         )
 
     def __repr__(self) -> str:
+        from ._display import printable  # _display imports this module
+
         kind = self.content_type or "no content-type"
-        return f"<CapturedRequest {self.id} {self.method} {self.target} {kind} {self.size} B>"
+        shown = printable(f"{self.method} {self.target} {kind}")  # reprs reach terminals
+        return f"<CapturedRequest {self.id} {shown} {self.size} B>"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CapturedRequest):

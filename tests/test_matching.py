@@ -179,3 +179,11 @@ def test_of_takes_a_match_or_criteria_not_both() -> None:
         Match.of(paid, json={"event": "paid"})
     with pytest.raises(TypeError, match="not both"):
         Match.of(paid, "/x")
+
+
+def test_arrivals_escape_what_a_terminal_would_act_on() -> None:
+    hostile = make("G\x1b]0;owned\x07T", "/x\x1b[2J\u202e")
+    listing = arrivals(Match(method="POST"), [hostile])
+    assert "\x1b" not in listing and "\u202e" not in listing and "\x07" not in listing
+    assert "\\x1b]0;owned\\x07" in listing and "\\u202e" in listing
+    assert "\x1b" not in repr(hostile)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .._display import printable
 from .._exceptions import WaitTimeout
 from .._matching import Match, arrivals
 from .._models import CapturedRequest
@@ -66,6 +67,6 @@ async def assert_nothing_received(bin: AsyncBin, match: Match, within: float) ->
         return None
     return Failure(
         f"expected no request matching {match.describe()} in bin {bin.id} within "
-        f"{within:g} s, but {culprit.method} {culprit.target} arrived ({culprit.id}); "
-        + arrivals(match, await bin.requests())
+        f"{within:g} s, but {printable(f'{culprit.method} {culprit.target}')} arrived "
+        f"({culprit.id}); " + arrivals(match, await bin.requests())
     )
