@@ -15,7 +15,7 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ._interfaces import Backend, Bins, Feed, RequestLog, Store
+from ._interfaces import Backend, Bins, Cursors, Feed, RequestLog, Store
 from ._types import (
     Appended,
     BackendUnavailable,
@@ -40,6 +40,7 @@ __all__ = [
     "BinRecord",
     "Bins",
     "Captured",
+    "Cursors",
     "Feed",
     "FeedEvent",
     "FeedLost",

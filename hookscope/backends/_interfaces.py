@@ -17,7 +17,7 @@ from typing import Protocol
 
 from ._types import Appended, BinRecord, FeedEvent, ResponseSpec, Stored
 
-__all__ = ["Backend", "Bins", "Feed", "RequestLog", "Store"]
+__all__ = ["Backend", "Bins", "Cursors", "Feed", "RequestLog", "Store"]
 
 
 class Bins(Protocol):
@@ -78,8 +78,21 @@ class RequestLog(Protocol):
         ...
 
 
-class Store(Bins, RequestLog, Protocol):
-    """Bins and their request logs, with a lifecycle."""
+class Cursors(Protocol):
+    """Named read positions in a bin's log, kept for readers that cannot say where they got
+    to (a restarted smee-client); they go with the bin."""
+
+    async def save_cursor(self, bin_id: str, name: str, request_id: str) -> bool:
+        """Remember ``request_id`` under ``name``; False for no such bin."""
+        ...
+
+    async def get_cursor(self, bin_id: str, name: str) -> str | None:
+        """The id saved under ``name``, or None (no such cursor or bin)."""
+        ...
+
+
+class Store(Bins, RequestLog, Cursors, Protocol):
+    """Bins, their request logs and cursors, with a lifecycle."""
 
     async def start(self) -> None: ...
 

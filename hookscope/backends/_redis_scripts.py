@@ -6,7 +6,7 @@ so they run on Redis Cluster too. Publishing is ``SPUBLISH`` (sharded pub/sub, R
 
 from __future__ import annotations
 
-__all__ = ["CAPTURE", "CLEAR", "CREATE", "DELETE", "UPDATE"]
+__all__ = ["CAPTURE", "CLEAR", "CREATE", "CURSOR", "DELETE", "UPDATE"]
 
 # ARGV: ttl in ms, then field, value, field, value... (A script rather than MULTI/EXEC: on a
 # cluster, a MOVED reply to one command is followed, to a transaction it is not.)
@@ -48,6 +48,13 @@ DELETE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('SPUBLISH', KEYS[3], ARGV[1])
+return 1
+"""
+
+# ARGV: field, request id. Saves a named cursor in the bin's hash, if the bin exists.
+CURSOR = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 """
 

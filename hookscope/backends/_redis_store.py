@@ -46,7 +46,7 @@ __all__ = ["RedisStore", "is_transient", "unavailable"]
 log = logging.getLogger("hookscope.redis")
 
 _Pending = tuple[str, str, "asyncio.Future[Appended | None]"]
-_SCRIPTS = ("CAPTURE", "CREATE", "UPDATE", "DELETE", "CLEAR")
+_SCRIPTS = ("CAPTURE", "CREATE", "UPDATE", "DELETE", "CLEAR", "CURSOR")
 # Refusals that say "not now" rather than "never": answered 503, like a lost connection.
 _TRANSIENT_CLASSES = (
     BusyLoadingError,
@@ -71,6 +71,7 @@ _TRANSIENT_PREFIXES = (
 
 
 _SECRET = "secret:"  # one hash field per signing scheme: "secret:stripe"
+_CURSOR = "cursor:"  # one hash field per named cursor: "cursor:probot"
 
 
 def record_fields(record: BinRecord) -> dict[str, str]:
@@ -384,6 +385,15 @@ class RedisStore:
             return None
         entry_id, fields = entries[0]
         return with_id(fields["r"], entry_id)
+
+    async def save_cursor(self, bin_id: str, name: str, request_id: str) -> bool:
+        return bool(await self._script("CURSOR", bin_id, [_CURSOR + name, request_id]))
+
+    async def get_cursor(self, bin_id: str, name: str) -> str | None:
+        found: str | None = await self._call(
+            self.redis.hget(self.keys.meta(bin_id), _CURSOR + name)
+        )
+        return found
 
     async def clear(self, bin_id: str) -> bool:
         return bool(await self._script("CLEAR", bin_id, []))

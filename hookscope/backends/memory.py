@@ -58,6 +58,7 @@ class _Bin:
     record: BinRecord
     expires_at: float
     entries: list[_Entry] = field(default_factory=list)
+    cursors: dict[str, str] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -187,6 +188,17 @@ class MemoryStore:
         if index < len(entries) and entries[index][0] == key:
             return entries[index][2]
         return None
+
+    async def save_cursor(self, bin_id: str, name: str, request_id: str) -> bool:
+        stored = self._live(bin_id)
+        if stored is None:
+            return False
+        stored.cursors[name] = request_id
+        return True
+
+    async def get_cursor(self, bin_id: str, name: str) -> str | None:
+        stored = self._live(bin_id)
+        return None if stored is None else stored.cursors.get(name)
 
     async def clear(self, bin_id: str) -> bool:
         stored = self._live(bin_id)

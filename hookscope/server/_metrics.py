@@ -51,7 +51,7 @@ class Metrics:
         )
         for reason in ("unknown_bin", "too_large", "unavailable", "body_timeout"):
             self.rejects.labels(reason)
-        for transport in ("ws", "sse"):
+        for transport in ("ws", "sse", "smee"):
             self.watchers.labels(transport)
 
     def render(self) -> bytes:

@@ -18,7 +18,7 @@ from ._hub import Watcher, WatcherClosed
 from ._replay import History, Mark, chunks, replay_args
 from ._state import AppState, state
 
-__all__ = ["sse"]
+__all__ = ["event_stream", "sse"]
 
 sse = Blueprint("sse", __name__, url_prefix="/api")
 
@@ -26,12 +26,15 @@ sse = Blueprint("sse", __name__, url_prefix="/api")
 class _SseBody:
     """The SSE response body; closing it (always done by Quart) leaves the hub."""
 
-    def __init__(self, app_state: AppState, watcher: Watcher, events: AsyncIterator[str]) -> None:
+    def __init__(
+        self, app_state: AppState, watcher: Watcher, events: AsyncIterator[str], transport: str
+    ) -> None:
         self._state = app_state
         self._watcher = watcher
         self._events = events
         self._closed = False
-        app_state.metrics.watchers.labels("sse").inc()
+        self._gauge = app_state.metrics.watchers.labels(transport)
+        self._gauge.inc()
 
     def __aiter__(self) -> _SseBody:
         return self
@@ -46,7 +49,7 @@ class _SseBody:
             return
         self._closed = True
         self._watcher.finished = True
-        self._state.metrics.watchers.labels("sse").dec()
+        self._gauge.dec()
         try:
             await self._events.aclose()  # type: ignore[attr-defined]
         finally:
@@ -79,17 +82,23 @@ async def _sse_events(
         yield sse_error(CLOSE_ERRORS[closed.code], closed.reason)
 
 
+def event_stream(
+    app_state: AppState, watcher: Watcher, events: AsyncIterator[str], transport: str = "sse"
+) -> Response:
+    """An event-stream response sending ``events``; the watcher leaves the hub when it ends."""
+    response = Response(
+        _SseBody(app_state, watcher, events, transport),
+        content_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+    response.timeout = None  # RESPONSE_TIMEOUT would cut the stream after 60 s
+    return response
+
+
 @sse.get("/bins/<bin_id>/events")
 async def sse_stream(bin_id: str) -> Response:
     app_state = state()
     await open_bin(app_state.store, bin_id, request.scope["headers"], query_args(request.scope))
     since, tail = replay_args(request.args, request.headers.get("Last-Event-ID"))
     watcher = await app_state.hub.join(bin_id)
-    body = _SseBody(app_state, watcher, _sse_events(app_state, watcher, since, tail))
-    response = Response(
-        body,
-        content_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
-    response.timeout = None  # RESPONSE_TIMEOUT would cut the stream after 60 s
-    return response
+    return event_stream(app_state, watcher, _sse_events(app_state, watcher, since, tail))

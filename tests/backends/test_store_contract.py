@@ -61,6 +61,22 @@ async def test_secrets_are_kept_merged_and_removed(harness: Harness) -> None:
     assert "whsec_b" not in repr(renamed)  # never in a log line by accident
 
 
+async def test_cursors_are_kept_per_name_and_go_with_the_bin(harness: Harness) -> None:
+    store = harness.store
+    rec = record()
+    await store.create_bin(rec)
+    assert await store.get_cursor(rec.id, "probot") is None
+    assert await store.save_cursor(rec.id, "probot", "5-0") is True
+    assert await store.save_cursor(rec.id, "other", "7-1") is True
+    assert await store.save_cursor(rec.id, "probot", "6-0") is True
+    assert await store.get_cursor(rec.id, "probot") == "6-0"
+    assert await store.get_cursor(rec.id, "other") == "7-1"
+    assert (await store.get_bin(rec.id)) == rec  # cursors are not part of the record
+    await store.delete_bin(rec.id)
+    assert await store.get_cursor(rec.id, "probot") is None
+    assert await store.save_cursor(rec.id, "probot", "8-0") is False
+
+
 async def test_existing_names_only_live_bins(harness: Harness) -> None:
     store = harness.store
     alive, deleted, never = record(), record(), new_bin_id()
