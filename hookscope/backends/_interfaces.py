@@ -17,7 +17,16 @@ from typing import Protocol
 
 from ._types import Appended, BinRecord, FeedEvent, ResponseSpec, Stored
 
-__all__ = ["Backend", "Bins", "Feed", "RequestLog", "Store"]
+__all__ = ["Backend", "BinSummary", "Bins", "Feed", "RequestLog", "Store"]
+
+
+@dataclass(frozen=True, slots=True)
+class BinSummary:
+    """A bin in a listing: its record, how many requests it holds, the newest one's id."""
+
+    record: BinRecord
+    requests: int
+    last_request_id: str | None
 
 
 class Bins(Protocol):
@@ -39,6 +48,10 @@ class Bins(Protocol):
 
     async def delete_bin(self, bin_id: str) -> bool:
         """Delete the bin and its history and publish ``BinDeleted`` to every process."""
+        ...
+
+    async def list_bins(self, *, limit: int) -> list[BinSummary]:
+        """The newest ``limit`` bins (by ``created_at``, newest first), with their counts."""
         ...
 
 
