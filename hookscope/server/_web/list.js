@@ -44,9 +44,7 @@ export class RequestList {
   }
 
   schedule() {
-    if (!this.frame && !this.paused) {
-      this.frame = requestAnimationFrame(() => this.flush());
-    }
+    if (!this.frame) this.frame = requestAnimationFrame(() => this.flush());
   }
 
   get held() {
@@ -61,7 +59,10 @@ export class RequestList {
 
   flush() {
     this.frame = 0;
-    if (this.paused) return;
+    if (this.paused) {
+      this.onChange(); // counts what waits
+      return;
+    }
     const batch = this.pending.splice(0, CHUNK);
     const fragment = document.createDocumentFragment();
     for (let i = batch.length - 1; i >= 0; i -= 1) {
