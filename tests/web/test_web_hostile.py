@@ -130,7 +130,7 @@ def target(request: dict[str, Any]) -> str:
 
 
 def select(watched: Watched, request: dict[str, Any]) -> Any:
-    watched.page.locator(f'#rows tr[data-id="{request["id"]}"]').click()
+    watched.page.locator(f'#rows .req[data-id="{request["id"]}"]').click()
     detail = watched.page.locator("#detail")
     detail.locator(f'xpath=self::*[@data-id="{request["id"]}"]').wait_for()
     return detail
@@ -144,11 +144,11 @@ def test_every_captured_field_is_shown_literally(
     hook, requests = hostile
     page = watched_bin.page
     expect(page.locator("#bin-name")).to_have_text(hook["name"])
-    rows = page.locator("#rows tr")
-    assert rows.locator("td.path").all_inner_texts() == [target(r) for r in reversed(requests)]
-    assert rows.locator("td.method").all_inner_texts() == [r["method"] for r in reversed(requests)]
+    rows = page.locator("#rows .req")
+    assert rows.locator(".path").all_inner_texts() == [target(r) for r in reversed(requests)]
+    assert rows.locator(".method").all_inner_texts() == [r["method"] for r in reversed(requests)]
     assert (
-        rows.nth(len(requests) - 3).locator("td.type").inner_text()
+        rows.nth(len(requests) - 3).locator(".type").inner_text()
         == "<script>window.__pwned=13</script>"
     )
     for request in requests:
@@ -173,7 +173,7 @@ def test_every_captured_field_is_shown_literally(
                 view.locator("button.show-all").click()
             expect(view.locator("pre")).to_have_js_property("textContent", request["body"])
     page.locator("#text-filter").fill("<svg onload")
-    expect(page.locator("#rows tr:not([hidden]) td.path")).to_have_text([target(requests[2])])
+    expect(page.locator("#rows .req:not([hidden]) .path")).to_have_text([target(requests[2])])
     page.locator("#text-filter").fill("")
     # Nothing became markup: no element the page did not make itself.
     made = page.evaluate(

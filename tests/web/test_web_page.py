@@ -63,13 +63,13 @@ def test_rows_appear_live_and_the_detail_shows_every_kind_of_body(
         http.put(f"{url}/binary", content=bytes(range(256)) * 40)
     watched.wait_rows(4)
     expect(page.locator("#empty")).to_be_hidden()
-    paths = page.locator("#rows td.path").all_inner_texts()
+    paths = page.locator("#rows .path").all_inner_texts()
     assert paths == ["/binary", "/upload", "/form", "/json?x=1"]  # newest first
-    assert page.locator("#rows td.method").all_inner_texts() == ["PUT", "POST", "POST", "POST"]
-    assert page.locator("#rows td.size").all_inner_texts()[0] == "10 KB"
+    assert page.locator("#rows .method").all_inner_texts() == ["PUT", "POST", "POST", "POST"]
+    assert page.locator("#rows .size").all_inner_texts()[0] == "10 KB"
     expect(page.locator("#counts")).to_have_attribute("data-count", "4")
 
-    page.locator("#rows tr").nth(3).click()
+    page.locator("#rows .req").nth(3).click()
     detail = page.locator("#detail")
     assert detail_line(watched) == "POST /json?x=1 HTTP/1.1"
     headers = [
@@ -121,15 +121,15 @@ def test_rows_appear_live_and_the_detail_shows_every_kind_of_body(
     detail.locator("button.show-all").click()
     assert hex_view.inner_text().count("\n") == 10240 // 16 - 1
 
-    page.locator("#rows tr.selected").focus()
+    page.locator("#rows .req.selected").focus()
     page.keyboard.press("Enter")  # Enter: into the detail pane; Escape: back to the row
     expect(detail).to_be_focused()
     page.keyboard.press("Escape")
-    expect(page.locator("#rows tr.selected")).to_be_focused()
+    expect(page.locator("#rows .req.selected")).to_be_focused()
     page.keyboard.press("End")
     assert detail_line(watched) == "POST /json?x=1 HTTP/1.1"
     page.keyboard.press("Escape")  # Escape in the list: no selection
-    expect(page.locator("#rows tr.selected")).to_have_count(0)
+    expect(page.locator("#rows .req.selected")).to_have_count(0)
     expect(detail.locator(".placeholder")).to_be_visible()
     watched.assert_clean()
 
@@ -147,7 +147,7 @@ def test_filters_pause_and_clear(watched: Watched, web_server: BackgroundServer)
                 method, f"{hook['url']}/item/{n}", content=b"" if n % 3 == 0 else f"body-{n}"
             )
     watched.wait_rows(6)
-    visible = page.locator("#rows tr:not([hidden]) td.path")
+    visible = page.locator("#rows .req:not([hidden]) .path")
     page.locator("#method-filter").select_option("GET")
     expect(visible).to_have_text(["/item/3", "/item/0"])
     page.locator("#method-filter").select_option("")
@@ -163,10 +163,10 @@ def test_filters_pause_and_clear(watched: Watched, web_server: BackgroundServer)
         for n in range(6, 9):
             http.post(f"{hook['url']}/item/{n}", content=b"late")
     expect(page.locator("#counts")).to_contain_text("3 new while paused")
-    expect(page.locator("#rows tr")).to_have_count(6)
+    expect(page.locator("#rows .req")).to_have_count(6)
     page.locator("#pause").click()
     watched.wait_rows(9)
-    assert page.locator("#rows td.path").first.inner_text() == "/item/8"
+    assert page.locator("#rows .path").first.inner_text() == "/item/8"
 
     page.locator("#clear").click()
     dialog = page.locator("#confirm-clear")
@@ -177,10 +177,10 @@ def test_filters_pause_and_clear(watched: Watched, web_server: BackgroundServer)
     page.locator("#clear").click()
     page.locator("#clear-confirm").click()
     expect(dialog).to_be_hidden()
-    expect(page.locator("#rows tr")).to_have_count(0)
+    expect(page.locator("#rows .req")).to_have_count(0)
     assert stored(web_server.url, hook) == []
     httpx.post(f"{hook['url']}/after-clear", content=b"x")
-    expect(page.locator("#rows td.path")).to_have_text(["/after-clear"])
+    expect(page.locator("#rows .path")).to_have_text(["/after-clear"])
     watched.assert_clean()
 
 

@@ -63,11 +63,11 @@ class Watched:
         self.page.locator("#connection[data-state=live]").wait_for()
 
     def rows(self) -> Any:
-        return self.page.locator("#rows tr")
+        return self.page.locator("#rows .req")
 
     def wait_rows(self, count: int) -> None:
         self.page.wait_for_function(
-            "n => document.querySelectorAll('#rows tr').length === n", arg=count
+            "n => document.querySelectorAll('#rows .req').length === n", arg=count
         )
 
     def longtasks(self) -> list[float]:
@@ -92,11 +92,11 @@ def new_bin(base_url: str, **body: Any) -> dict[str, Any]:
     return data
 
 
-def stored(base_url: str, bin: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every stored request of ``bin`` (up to 1000), oldest first."""
+def stored(base_url: str, bin: dict[str, Any], *, tail: int | None = None) -> list[dict[str, Any]]:
+    """The stored requests of ``bin``, oldest first: the first 1000, or the newest ``tail``."""
     answer = httpx.get(
         f"{base_url}/api/bins/{bin['id']}/requests",
-        params={"limit": 1000},
+        params={"limit": 1000} if tail is None else {"tail": tail},
         headers={"Authorization": f"Bearer {bin['token']}"},
         timeout=10,
     )

@@ -49,14 +49,17 @@ function updateCounts() {
   counts.dataset.count = String(kept);
   counts.dataset.received = String(list.received);
   empty.hidden = kept > 0 || list.held > 0;
+  const older = stream !== null && stream.replayed >= WINDOW;
+  windowNote.hidden = list.dropped === 0 && !older;
   if (list.dropped > 0) {
-    windowNote.hidden = false;
     windowNote.textContent =
       `This page keeps the newest ${WINDOW} requests: ${list.dropped.toLocaleString()} older ` +
-      "ones have left the view (they stay stored until the bin's limit; read them with the API " +
-      "or `hookscope export`).";
-  } else {
-    windowNote.hidden = true;
+      "ones have left the view. The bin keeps them up to its limit: read them with the API " +
+      "or `hookscope export`.";
+  } else if (older) {
+    windowNote.textContent =
+      `This page shows the newest ${WINDOW} requests; the bin holds older ones too: read them ` +
+      "with the API or `hookscope export`.";
   }
 }
 

@@ -37,6 +37,7 @@ export class BinStream {
     Object.assign(this, { binId, token, tail, onRequests, onState });
     this.lastId = null;
     this.wasLive = false;
+    this.replayed = 0; // requests of the first replay: `tail` of them means older ones exist
     this.failures = 0;
     this.socket = null;
     this.timer = null;
@@ -113,6 +114,7 @@ export class BinStream {
         this.lastId = request.id;
       }
     }
+    if (!this.wasLive) this.replayed += fresh.length;
     if (fresh.length) this.onRequests(fresh);
   }
 
