@@ -7,7 +7,10 @@ Every test ends with ``assert_clean``: no CSP violation, no console error, no di
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -308,3 +311,104 @@ def test_with_an_api_key_the_start_page_asks_for_it(
     page.goto(keyed_server.url + "/")  # the key lives in this tab's session storage
     expect(page.locator("#bin-rows tr")).to_have_count(1)
     watched.assert_clean(allow_errors=("401", "403"))
+
+
+def realistic_traffic(url: str) -> None:
+    push = {
+        "ref": "refs/heads/main",
+        "before": "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+        "after": "9c8e1f0f4a1d2b3c4d5e6f708192a3b4c5d6e7f8",
+        "repository": {"id": 1296269, "full_name": "octocat/hello-world", "private": False},
+        "pusher": {"name": "octocat", "email": "octocat@github.com"},
+        "commits": [{"id": "9c8e1f0", "message": "Fix the retry loop", "distinct": True}],
+    }
+    invoice = {
+        "id": "evt_1QzX2bC3dE4fG5hI",
+        "object": "event",
+        "type": "invoice.paid",
+        "data": {"object": {"id": "in_1QzX", "amount_paid": 4200, "currency": "eur"}},
+        "livemode": False,
+    }
+    with httpx.Client(timeout=10) as http:
+        http.get(f"{url}/health?probe=1")
+        http.post(
+            f"{url}/stripe",
+            content=json.dumps(invoice),
+            headers={
+                "content-type": "application/json; charset=utf-8",
+                "user-agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+                "stripe-signature": "t=1764366000,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd",
+            },
+        )
+        http.post(
+            f"{url}/slack/commands",
+            data={"command": "/deploy", "text": "api production", "user_name": "ada"},
+        )
+        http.put(f"{url}/artifacts/build.tar.gz", content=bytes(range(256)) * 3)
+        http.post(
+            f"{url}/github/push",
+            content=json.dumps(push),
+            headers=[
+                ("content-type", "application/json"),
+                ("user-agent", "GitHub-Hookshot/7c2e1d4"),
+                ("x-github-event", "push"),
+                ("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+                (
+                    "x-hub-signature-256",
+                    "sha256=d57c68ca6f92289e6987922ff26938930f6e66a2d161ef06abdf1859230aa23c",
+                ),
+            ],
+        )
+
+
+def save(page_or_locator: Any, name: str, directory: Path) -> None:
+    """Into the test's directory; also into $HOOKSCOPE_WEB_SCREENSHOTS (docs/images) if set."""
+    page_or_locator.screenshot(path=str(directory / name))
+    target = os.environ.get("HOOKSCOPE_WEB_SCREENSHOTS")
+    if target:
+        shutil.copy(directory / name, Path(target) / name)
+
+
+def test_readable_at_1000_px_with_screenshots(
+    chromium: Any, web_server: BackgroundServer, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    hook = new_bin(web_server.url, name="payments-staging")
+    realistic_traffic(hook["url"])
+    for scheme in ("light", "dark"):
+        watched = Watched.open(chromium, width=1000, height=900, color_scheme=scheme)
+        page = watched.page
+        watched.open_bin(web_server.url, hook)
+        watched.wait_rows(5)
+        # Nothing pushed off screen: no horizontal scrolling, every column visible and usable.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1000
+        list_box = page.locator("#list").bounding_box()
+        for header in page.locator(".req-head [role=columnheader]").all():
+            box = header.bounding_box()
+            assert (
+                box["width"] >= 40
+                and box["x"] + box["width"] <= list_box["x"] + list_box["width"] + 1
+            )
+        if scheme == "light":
+            save(page, "page-list.png", tmp_path)
+        page.locator("#rows .req").first.click()
+        expect(page.locator("#detail .request-line")).to_contain_text("POST /github/push")
+        save(page, f"page-detail{'-dark' if scheme == 'dark' else ''}.png", tmp_path)
+        if scheme == "light":
+            page.locator("#edit-response").click()
+            page.locator("#response-status").fill("503")
+            page.locator("#response-headers").fill("Retry-After: 30")
+            page.locator("#response-default-body").uncheck()
+            page.locator("#response-body").fill('{"error": "try again later"}')
+            page.locator("#response-delay").fill("1500")
+            save(page, "page-editor.png", tmp_path)
+            page.locator("#editor-cancel").click()
+            page.goto(web_server.url + "/")
+            expect(page.locator("#bin-rows tr").first).to_contain_text("payments-staging")
+            save(page, "page-home.png", tmp_path)
+        watched.assert_clean()
+        watched.close()
+    assert all(
+        (tmp_path / name).stat().st_size > 20_000 for name in ("page-list.png", "page-detail.png")
+    )
