@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from web_support import CHROMIUM, CHROMIUM_ARGS
+from web_support import API_KEY, CHROMIUM, CHROMIUM_ARGS, Watched
 
 from hookscope._embedded import BackgroundServer, serve_in_background
 
@@ -35,3 +35,19 @@ def web_server() -> Iterator[BackgroundServer]:
     server = serve_in_background(max_requests=20_000)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def keyed_server() -> Iterator[BackgroundServer]:
+    """A server whose bins need the API key ``API_KEY`` to be created and listed."""
+    server = serve_in_background(api_key=API_KEY)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def watched(chromium: Any) -> Iterator[Watched]:
+    """A fresh page (its own context) with tripwires, 1000 x 760."""
+    page = Watched.open(chromium)
+    yield page
+    page.close()

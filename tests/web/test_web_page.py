@@ -9,24 +9,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from web_support import Watched, new_bin, stored
+from web_support import API_KEY, Watched, new_bin, stored
 
-from hookscope._embedded import BackgroundServer, serve_in_background
+from hookscope._embedded import BackgroundServer
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def watched(chromium: Any) -> Iterator[Watched]:
-    page = Watched.open(chromium)
-    yield page
-    page.close()
 
 
 def detail_line(watched: Watched) -> str:
@@ -282,13 +274,6 @@ def test_the_start_page_creates_and_lists_bins(
     watched.assert_clean()
 
 
-@pytest.fixture(scope="module")
-def keyed_server() -> Iterator[BackgroundServer]:
-    server = serve_in_background(api_key="page-key")
-    yield server
-    server.stop()
-
-
 def test_with_an_api_key_the_start_page_asks_for_it(
     watched: Watched, keyed_server: BackgroundServer
 ) -> None:
@@ -302,10 +287,10 @@ def test_with_an_api_key_the_start_page_asks_for_it(
     page.locator("#api-key").fill("wrong")
     page.locator("#key-form button").click()
     expect(page.locator("#key-form")).to_be_visible()  # refused, and forgotten
-    page.locator("#api-key").fill("page-key")
+    page.locator("#api-key").fill(API_KEY)
     page.locator("#key-form button").click()
     expect(page.locator("#bins-note")).to_contain_text("No bins yet")
-    assert "page-key" not in page.url
+    assert API_KEY not in page.url
     page.locator("#create-form button").click()
     page.locator("#connection[data-state=live]").wait_for()
     page.goto(keyed_server.url + "/")  # the key lives in this tab's session storage

@@ -10,12 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
+from web_support import API_KEY
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from hookscope._config import Settings
 from hookscope._contract import WS_SUBPROTOCOL, WS_TOKEN_PREFIX
-from hookscope._embedded import BackgroundServer, serve_in_background
+from hookscope._embedded import BackgroundServer
 from hookscope.server import create_app
 from hookscope.server._pages import CSP
 
@@ -121,23 +122,16 @@ def test_bin_list_is_open_on_loopback_without_an_api_key(http: httpx.Client) -> 
         assert answer.json()["error"]["code"] == "invalid_limit"
 
 
-@pytest.fixture(scope="module")
-def keyed_server() -> Iterator[BackgroundServer]:
-    server = serve_in_background(api_key="s3cret")
-    yield server
-    server.stop()
-
-
 def test_bin_list_needs_the_api_key_when_there_is_one(keyed_server: BackgroundServer) -> None:
     url = f"{keyed_server.url}/api/bins"
-    made = httpx.post(url, json={}, headers={"Authorization": "Bearer s3cret"}).json()
+    made = httpx.post(url, json={}, headers={"Authorization": f"Bearer {API_KEY}"}).json()
     missing = httpx.get(url)
     assert (missing.status_code, missing.json()["error"]["code"]) == (401, "api_key_required")
     wrong = httpx.get(url, headers={"Authorization": "Bearer nope"})
     assert (wrong.status_code, wrong.json()["error"]["code"]) == (403, "api_key_invalid")
     token = httpx.get(url, headers={"Authorization": f"Bearer {made['token']}"})
     assert token.status_code == 403  # a bin's token is not the API key
-    listed = httpx.get(url, headers={"Authorization": "Bearer s3cret"})
+    listed = httpx.get(url, headers={"Authorization": f"Bearer {API_KEY}"})
     assert [b["id"] for b in listed.json()["bins"]] == [made["id"]]
 
 

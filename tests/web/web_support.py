@@ -15,6 +15,7 @@ import httpx
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 TIMEOUT_MS = 30_000
+API_KEY = "s3cret-key"
 
 TRIPWIRES = """
 window.__pwned = 0;
