@@ -73,7 +73,7 @@ function views(request) {
     const pretty = type.includes("json") || /^\s*[[{]/.test(text) ? prettyJson(text) : null;
     if (pretty !== null) found.push({ name: "JSON", render: () => jsonView(pretty) });
     if (type === "application/x-www-form-urlencoded") {
-      found.push({ name: "Form", render: () => fieldsTable(formFields(text).map(([n, v]) => [n, v])) });
+      found.push({ name: "Form", render: () => fieldsTable(formFields(text)) });
     }
   }
   if (type === "multipart/form-data") {
