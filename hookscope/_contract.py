@@ -21,8 +21,10 @@ from urllib.parse import urlencode
 __all__ = [
     "CAPTURE_PREFIX",
     "CLOSE_ERRORS",
+    "DEFAULT_BIN_LIST",
     "DEFAULT_PAGE",
     "LIVE_FRAME",
+    "MAX_BIN_LIST",
     "MAX_DELAY_MS",
     "MAX_NAME",
     "MAX_PAGE",
@@ -31,6 +33,8 @@ __all__ = [
     "SSE_LIVE",
     "SSE_PING",
     "SSE_RETRY",
+    "WS_SUBPROTOCOL",
+    "WS_TOKEN_PREFIX",
     "CloseCode",
     "ErrorCode",
     "FrameType",
@@ -75,6 +79,7 @@ class ErrorCode(enum.StrEnum):
     INVALID_HOST = "invalid_host"
     HOST_NOT_ALLOWED = "host_not_allowed"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
+    BIN_LIST_CLOSED = "bin_list_closed"
     # lookups
     BIN_NOT_FOUND = "bin_not_found"
     REQUEST_NOT_FOUND = "request_not_found"
@@ -126,6 +131,10 @@ MAX_NAME = 200
 """Longest bin name, in characters."""
 MAX_DELAY_MS = 60_000
 """Longest configured response delay."""
+MAX_BIN_LIST = 500
+"""Most bins one ``GET /api/bins`` lists (``limit``), newest first."""
+DEFAULT_BIN_LIST = 100
+"""Bins listed when ``limit`` is not given."""
 
 # -- URLs ----------------------------------------------------------------------------------------
 
@@ -151,6 +160,14 @@ def ws_url(base_url: str, bin_id: str, query: Mapping[str, str]) -> str:
     ws_scheme = {"http": "ws", "https": "wss"}.get(scheme.lower(), scheme)
     suffix = f"?{urlencode(query)}" if query else ""
     return f"{ws_scheme}://{rest}{bin_path(bin_id, '/ws')}{suffix}"
+
+
+WS_SUBPROTOCOL = "hookscope.v1"
+"""The WebSocket subprotocol the server accepts when a client offers it (the web page does)."""
+WS_TOKEN_PREFIX = "hookscope.token."
+"""A browser cannot set headers on a WebSocket: it offers ``hookscope.token.<token>`` as a
+second subprotocol instead (tokens are URL-safe base64, valid protocol names), which keeps
+the token out of the URL. The server never echoes it back."""
 
 
 def split_capture_path(raw_path: bytes) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ._types import Appended, BinRecord, FeedEvent, ResponseSpec, Stored
+from ._types import Appended, BinRecord, BinSummary, FeedEvent, ResponseSpec, Stored
 
 __all__ = ["Backend", "Bins", "Cursors", "Feed", "RequestLog", "Store"]
 
@@ -47,6 +47,10 @@ class Bins(Protocol):
 
     async def delete_bin(self, bin_id: str) -> bool:
         """Delete the bin and its history and publish ``BinDeleted`` to every process."""
+        ...
+
+    async def list_bins(self, *, limit: int) -> list[BinSummary]:
+        """The newest ``limit`` bins (by ``created_at``, newest first), with their counts."""
         ...
 
 

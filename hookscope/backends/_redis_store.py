@@ -35,11 +35,12 @@ from redis.exceptions import (
     TryAgainError,
 )
 
+from .._ids import is_bin_id
 from .._wire import format_timestamp, parse_timestamp, with_id
 from . import _redis_scripts as scripts
 from ._redis_keys import DELETED, RedisKeys
 from ._redis_topology import FAILURES, Topology
-from ._types import Appended, BackendUnavailable, BinRecord, ResponseSpec, Stored
+from ._types import Appended, BackendUnavailable, BinRecord, BinSummary, ResponseSpec, Stored
 
 __all__ = ["RedisStore", "is_transient", "unavailable"]
 
@@ -398,6 +399,49 @@ class RedisStore:
     async def clear(self, bin_id: str) -> bool:
         return bool(await self._script("CLEAR", bin_id, []))
 
+    # -- listing (GET /api/bins) --------------------------------------------------------------
+
+    async def list_bins(self, *, limit: int) -> list[BinSummary]:
+        """The newest ``limit`` bins: SCAN for their hashes (on every primary of a cluster:
+        ``scan_iter`` does that), their creation times, then the chosen few in full."""
+        bin_ids = await self._call(self._scan_bin_ids())
+        created: list[str | None] = []
+        for start in range(0, len(bin_ids), _LIST_CHUNK):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for bin_id in bin_ids[start : start + _LIST_CHUNK]:
+                    pipe.hget(self.keys.meta(bin_id), "created_at")
+                created += await self._call(pipe.execute())
+        newest = sorted(
+            ((when, bin_id) for when, bin_id in zip(created, bin_ids, strict=True) if when),
+            reverse=True,
+        )[:limit]
+        if not newest:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for _, bin_id in newest:
+                pipe.hgetall(self.keys.meta(bin_id))
+                pipe.xlen(self.keys.log(bin_id))
+                pipe.xrevrange(self.keys.log(bin_id), count=1)
+            found = await self._call(pipe.execute())
+        summaries = []
+        for (_, bin_id), fields, count, last in zip(
+            newest, found[::3], found[1::3], found[2::3], strict=True
+        ):
+            if fields:  # else it expired meanwhile
+                record = record_from_fields(bin_id, fields)
+                summaries.append(BinSummary(record, count, last[0][0] if last else None))
+        return summaries
+
+    async def _scan_bin_ids(self) -> list[str]:
+        head, tail = self.keys.meta("\0").split("\0")
+        pattern = _glob_escape(head) + "*" + _glob_escape(tail)
+        found: set[str] = set()
+        async for key in self.redis.scan_iter(match=pattern, count=1000):
+            bin_id = key[len(head) : -len(tail)]
+            if is_bin_id(bin_id):
+                found.add(bin_id)
+        return sorted(found)
+
 
 def _refuses_writes(info: dict[str, Any]) -> bool:
     """A full Redis that evicts nothing: every write fails with OOM."""
@@ -410,3 +454,11 @@ def _fail(batch: list[_Pending], error: BaseException) -> None:
     for _, _, future in batch:
         if not future.done():
             future.set_exception(error)
+
+
+_LIST_CHUNK = 1000
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` as a literal in a Redis MATCH pattern."""
+    return "".join("\\" + char if char in "*?[]\\" else char for char in text)

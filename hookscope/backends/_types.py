@@ -15,6 +15,7 @@ __all__ = [
     "BackendUnavailable",
     "BinDeleted",
     "BinRecord",
+    "BinSummary",
     "Captured",
     "FeedEvent",
     "FeedLost",
@@ -68,6 +69,15 @@ class BinRecord:
     @staticmethod
     def now() -> datetime:
         return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class BinSummary:
+    """A bin in a listing: its record, how many requests it holds, the newest one's id."""
+
+    record: BinRecord
+    requests: int
+    last_request_id: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,16 @@ from .._config import Settings
 from .._ids import IdClock, id_key
 from .._wire import with_id
 from ._interfaces import Backend
-from ._types import Appended, BinDeleted, BinRecord, Captured, FeedEvent, ResponseSpec, Stored
+from ._types import (
+    Appended,
+    BinDeleted,
+    BinRecord,
+    BinSummary,
+    Captured,
+    FeedEvent,
+    ResponseSpec,
+    Stored,
+)
 
 __all__ = ["MemoryFeed", "MemoryStore", "open_memory"]
 
@@ -142,6 +151,15 @@ class MemoryStore:
             return False
         self._expire(bin_id)
         return True
+
+    async def list_bins(self, *, limit: int) -> list[BinSummary]:
+        live = [stored for bin_id in list(self._bins) if (stored := self._live(bin_id))]
+        live.sort(key=lambda stored: (stored.record.created_at, stored.record.id), reverse=True)
+        summaries = []
+        for stored in live[:limit]:
+            newest = stored.entries[-1][1] if stored.entries else None
+            summaries.append(BinSummary(stored.record, len(stored.entries), newest))
+        return summaries
 
     # -- requests ----------------------------------------------------------------------------
 

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from quart import Blueprint, Response, request
 
-from .._contract import DEFAULT_PAGE, MAX_PAGE, MAX_TAIL, ErrorCode, capture_url
-from .._ids import is_request_id, new_bin_id, new_token
+from .._contract import (
+    DEFAULT_BIN_LIST,
+    DEFAULT_PAGE,
+    MAX_BIN_LIST,
+    MAX_PAGE,
+    MAX_TAIL,
+    ErrorCode,
+    capture_url,
+)
+from .._ids import id_key, is_request_id, new_bin_id, new_token
 from .._wire import format_timestamp
 from ..backends import BinRecord, ResponseSpec, Stored
 from . import _validation as valid
@@ -110,6 +119,39 @@ async def create_bin() -> Response:
     await app_state.store.create_bin(record)
     app_state.secrets.put(record.id, record.secrets)
     return _json(describe(record), 201)
+
+
+@api.get("/bins")
+async def list_bins() -> Response:
+    """The newest bins, with their tokens: as guarded as creating bins, and never open to
+    the network (a loopback bind behind ``--public-url`` is reachable through the proxy)."""
+    settings = state().settings
+    if not settings.api_key and (not settings.loopback or settings.public_url):
+        raise ApiProblem(
+            403,
+            ErrorCode.BIN_LIST_CLOSED,
+            "listing bins shows their tokens; on a server reachable from the network it "
+            "needs --api-key (then send 'Authorization: Bearer <api key>')",
+        )
+    check_api_key(settings.api_key, request.scope["headers"])
+    limit = _int_arg("limit", ErrorCode.INVALID_LIMIT, DEFAULT_BIN_LIST, 1, MAX_BIN_LIST)
+    assert limit is not None
+    listed = []
+    for summary in await state().store.list_bins(limit=limit):
+        last = summary.last_request_id
+        listed.append(
+            {
+                **describe(summary.record),
+                "requests": summary.requests,
+                "last_request_at": None if last is None else _time_of(last),
+            }
+        )
+    return _json({"bins": listed})
+
+
+def _time_of(request_id: str) -> str:
+    """When a request was stored, from its id (``<ms>-<seq>``)."""
+    return format_timestamp(datetime.fromtimestamp(id_key(request_id)[0] / 1000, UTC))
 
 
 @api.get("/bins/<bin_id>")

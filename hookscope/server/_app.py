@@ -17,6 +17,7 @@ from ._guard import Guard
 from ._http import ApiProblem, error_response
 from ._hub import Hub
 from ._metrics import Metrics
+from ._pages import pages
 from ._signing import SecretCache
 from ._smee import smee
 from ._sse import sse
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     app.register_blueprint(api)
     app.register_blueprint(sse)
     app.register_blueprint(smee)
+    app.register_blueprint(pages)
     front = Guard(HotPaths(app.asgi_app, app_state), settings)
     app.asgi_app = front  # type: ignore[method-assign,assignment]
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from .._contract import ErrorCode
+from .._contract import WS_TOKEN_PREFIX, ErrorCode
 from .._ids import is_bin_id
 from ..backends import BinRecord, Bins
 from ._http import ApiProblem
@@ -41,6 +41,17 @@ def _bearer(headers: RawHeaders) -> str | None:
     return None
 
 
+def _offered_token(headers: RawHeaders) -> str | None:
+    """The token offered as a WebSocket subprotocol ``hookscope.token.<token>``, if any."""
+    for name, value in headers:
+        if name == b"sec-websocket-protocol":
+            for offered in value.decode("latin-1").split(","):
+                offered = offered.strip()
+                if offered.startswith(WS_TOKEN_PREFIX) and len(offered) > len(WS_TOKEN_PREFIX):
+                    return offered[len(WS_TOKEN_PREFIX) :]
+    return None
+
+
 def _same(presented: str, expected: str) -> bool:
     return hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8"))
 
@@ -48,7 +59,8 @@ def _same(presented: str, expected: str) -> bool:
 async def open_bin(
     bins: Bins, bin_id: str, headers: RawHeaders, args: Mapping[str, str]
 ) -> BinRecord:
-    """The bin, if the request shows its token (``Authorization: Bearer`` or ``?token=``).
+    """The bin, if the request shows its token: ``Authorization: Bearer``, ``?token=`` or,
+    on a WebSocket handshake from a browser, the subprotocol ``hookscope.token.<token>``.
 
     404 for no such bin, 401 without a token, 403 with a wrong one (constant-time compare).
     """
@@ -57,12 +69,13 @@ async def open_bin(
     record = await bins.get_bin(bin_id)
     if record is None:
         raise ApiProblem(404, ErrorCode.BIN_NOT_FOUND, f"no bin {bin_id!r} (deleted or expired?)")
-    presented = _bearer(headers) or args.get("token") or None
+    presented = _bearer(headers) or args.get("token") or _offered_token(headers)
     if presented is None:
         raise ApiProblem(
             401,
             ErrorCode.TOKEN_REQUIRED,
-            "reading a bin needs its token: 'Authorization: Bearer <token>' or ?token=",
+            "reading a bin needs its token: 'Authorization: Bearer <token>' or ?token= "
+            f"(WebSocket: or the subprotocol {WS_TOKEN_PREFIX}<token>)",
         )
     if not _same(presented, record.token):
         raise ApiProblem(403, ErrorCode.TOKEN_INVALID, "that token does not open this bin")

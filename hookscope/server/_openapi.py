@@ -10,7 +10,16 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from .._contract import DEFAULT_PAGE, MAX_DELAY_MS, MAX_NAME, MAX_PAGE, MAX_TAIL, ErrorCode
+from .._contract import (
+    DEFAULT_BIN_LIST,
+    DEFAULT_PAGE,
+    MAX_BIN_LIST,
+    MAX_DELAY_MS,
+    MAX_NAME,
+    MAX_PAGE,
+    MAX_TAIL,
+    ErrorCode,
+)
 from .._version import __version__
 
 __all__ = ["openapi"]
@@ -31,7 +40,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
     text = {
         400: "invalid input (see error.code)",
         401: "no token or API key",
-        403: "wrong token or API key, or a refused browser origin or host",
+        403: "wrong token or API key, a refused browser origin or host, or a closed listing",
         404: "no such bin or request",
         415: "the body is not JSON",
         503: "storage unavailable; retry",
@@ -63,7 +72,10 @@ _BIN: dict[str, Any] = {
     "required": ["id", "url", "created_at", "response", "max_requests", "ttl_s", "name"],
     "properties": {
         "id": {"type": "string"},
-        "token": {"type": "string", "description": "only in the answer to POST /api/bins"},
+        "token": {
+            "type": "string",
+            "description": "the secret that reads the bin",
+        },
         "name": {"type": ["string", "null"]},
         "url": {"type": "string", "description": "the capture URL to give senders"},
         "created_at": {"type": "string", "format": "date-time"},
@@ -169,6 +181,28 @@ def openapi() -> dict[str, Any]:
             "next": {"type": ["string", "null"]},
         },
     }
+    bin_list = {
+        "type": "object",
+        "required": ["bins"],
+        "properties": {
+            "bins": {
+                "type": "array",
+                "items": {
+                    "allOf": [_ref("Bin")],
+                    "type": "object",
+                    "required": ["token", "requests", "last_request_at"],
+                    "properties": {
+                        "requests": {"type": "integer", "minimum": 0},
+                        "last_request_at": {
+                            "type": ["string", "null"],
+                            "format": "date-time",
+                            "description": "when the newest stored request arrived",
+                        },
+                    },
+                },
+            }
+        },
+    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -179,6 +213,28 @@ def openapi() -> dict[str, Any]:
         },
         "paths": {
             "/api/bins": {
+                "get": {
+                    "operationId": "listBins",
+                    "summary": "The newest bins with their tokens (needs the API key when the "
+                    "server has one; refused without one unless served on loopback only)",
+                    "security": [{"apiKey": []}, {}],
+                    "parameters": [
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": MAX_BIN_LIST,
+                                "default": DEFAULT_BIN_LIST,
+                            },
+                        }
+                    ],
+                    "responses": {
+                        "200": _json(bin_list, "newest first"),
+                        **_errors(400, 401, 403, 503),
+                    },
+                },
                 "post": {
                     "operationId": "createBin",
                     "summary": "Create a bin (needs the API key when the server has one)",
@@ -191,7 +247,7 @@ def openapi() -> dict[str, Any]:
                         "201": _json(_ref("Bin"), "the new bin, with its token"),
                         **_errors(400, 401, 403, 415, 503),
                     },
-                }
+                },
             },
             "/api/bins/{bin_id}": {
                 "parameters": [_BIN_PARAM],

@@ -12,7 +12,14 @@ import asyncio
 import contextlib
 from typing import Any
 
-from .._contract import CLOSE_ERRORS, LIVE_FRAME, CloseCode, batch_frame, error_frame
+from .._contract import (
+    CLOSE_ERRORS,
+    LIVE_FRAME,
+    WS_SUBPROTOCOL,
+    CloseCode,
+    batch_frame,
+    error_frame,
+)
 from ._auth import open_bin, query_args
 from ._http import refuse
 from ._hub import Watcher, WatcherClosed
@@ -51,7 +58,10 @@ async def watch(
     watcher.owner = asyncio.current_task()
     listener = asyncio.ensure_future(_until_disconnect(receive, watcher))
     try:
-        await send({"type": "websocket.accept"})
+        accept: dict[str, Any] = {"type": "websocket.accept"}
+        if WS_SUBPROTOCOL in scope.get("subprotocols", ()):
+            accept["subprotocol"] = WS_SUBPROTOCOL  # never the token offer
+        await send(accept)
         await _stream(state, send, watcher, since, tail)
     except WatcherClosed as closed:
         if closed.code != CloseCode.NORMAL or not listener.done():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import Harness, payload, record
@@ -194,3 +195,38 @@ async def test_concurrent_appends_are_all_stored(harness: Harness) -> None:
 
 async def test_ready(harness: Harness) -> None:
     assert await harness.store.ready() is True
+
+
+async def test_list_bins_newest_first_with_counts(harness: Harness) -> None:
+    store = harness.store
+    assert await store.list_bins(limit=10) == []
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    recs = [record(name=f"n{n}", created_at=start + timedelta(seconds=n)) for n in range(5)]
+    for rec in recs:
+        await store.create_bin(rec)
+    last = None
+    for n in range(3):
+        last = await store.append(recs[1].id, payload(recs[1].id, str(n).encode()))
+    assert last is not None
+    await store.delete_bin(recs[4].id)
+
+    listed = await store.list_bins(limit=10)
+    assert [s.record for s in listed] == [recs[3], recs[2], recs[1], recs[0]]
+    assert [s.requests for s in listed] == [0, 0, 3, 0]
+    assert [s.last_request_id for s in listed] == [None, None, last.id, None]
+    assert [s.record.id for s in await store.list_bins(limit=2)] == [recs[3].id, recs[2].id]
+
+    await store.clear(recs[1].id)
+    cleared = await store.list_bins(limit=10)
+    assert (cleared[2].requests, cleared[2].last_request_id) == (0, None)
+
+
+async def test_list_bins_leaves_out_expired_bins(harness: Harness) -> None:
+    store = harness.store
+    short, long = record(ttl_s=0.3), record()
+    await store.create_bin(short)
+    await store.create_bin(long)
+    async with asyncio.timeout(10):
+        while await store.get_bin(short.id) is not None:
+            await asyncio.sleep(0.05)
+    assert [s.record.id for s in await store.list_bins(limit=10)] == [long.id]
