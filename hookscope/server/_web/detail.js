@@ -30,7 +30,17 @@ export function renderDetail(pane, request, captureUrl) {
     el("span", { className: "muted", text: `HTTP/${request.http_version || "1.1"}` }),
   );
   const curl = el("button", { type: "button", className: "copy-curl", text: "Copy as curl" });
-  curl.addEventListener("click", () => copyText(toCurl(request, captureUrl), curl));
+  curl.addEventListener("click", () => {
+    let command;
+    try {
+      command = toCurl(request, captureUrl);
+    } catch (error) {
+      curl.textContent = error.message; // a NUL byte outside the body: no command line can
+      curl.disabled = true; //             carry it, as CapturedRequest.to_curl() says too
+      return;
+    }
+    copyText(command, curl);
+  });
   const facts = el("dl", { className: "facts" });
   const fact = (name, value, title) =>
     facts.append(el("dt", { text: name }), el("dd", { text: value, title }));
