@@ -126,6 +126,12 @@ function setUpControls() {
   });
   byId("reconnect").addEventListener("click", () => stream && stream.retryNow());
   byId("copy-url").addEventListener("click", (event) => copyText(byId("capture-url").value, event.currentTarget));
+  // The smee channel (docs/smee.md): the token is in its query, as smee-client sends no
+  // headers; the cursor lets a restarted client resume where it left off.
+  byId("copy-smee").addEventListener("click", (event) => {
+    const channel = `${location.origin}/${binPath(binId, "/smee")}?token=${encodeURIComponent(token)}&cursor=smee`;
+    copyText(channel, event.currentTarget);
+  });
 
   const confirm = byId("confirm-clear");
   byId("clear").addEventListener("click", () => confirm.showModal());
@@ -223,6 +229,7 @@ function showBin(record) {
   if (response.body !== null) summary.push(`custom body`);
   if (Object.keys(response.headers).length) summary.push(`${Object.keys(response.headers).length} header(s)`);
   if (response.delay_ms) summary.push(`${response.delay_ms} ms delay`);
+  if (record.signing && record.signing.length) summary.push(`verifies ${record.signing.join(", ")}`);
   byId("response-summary").textContent = `Answers ${summary.join(", ")}`;
 }
 

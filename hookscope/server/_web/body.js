@@ -5,6 +5,50 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 const lenient = new TextDecoder("utf-8");
 
 /** The body's exact bytes. */
+const SIGNATURE_REASONS = {
+  bad_signature: "the signature does not match the body and secret",
+  missing_header: "the request carries no signature header of this scheme",
+  malformed_header: "the signature header is not in this scheme's format",
+  timestamp_outside_tolerance:
+    "the signature matches, but its timestamp is outside the tolerance (a replay, or a clock that is off)",
+  url_needed: "this scheme signs the URL the sender called",
+};
+
+/** The server's signature verdict as `{mark, valid, short, long}`, or null when it gave none
+ * (the bin holds no signing secret). */
+export function signature(request) {
+  const verdict = request.signature;
+  if (!verdict || typeof verdict !== "object") return null;
+  const scheme = String(verdict.scheme);
+  if (verdict.valid === true) {
+    return { mark: "✓", valid: true, short: `${scheme} ✓`, long: `${scheme}: valid` };
+  }
+  const reason = String(verdict.reason ?? "invalid");
+  const words = SIGNATURE_REASONS[reason];
+  return {
+    mark: "✗",
+    valid: false,
+    short: `${scheme} ✗`,
+    long: `${scheme}: ${reason}${words ? ` (${words})` : ""}`,
+  };
+}
+
+/** Why smee-client would not forward this body byte-exact, or null when it would: it posts
+ * JSON.stringify(JSON.parse(body)), so only compact JSON arrives unchanged (docs/smee.md). */
+export function smeeInexact(request) {
+  if (!request.size) return 'an empty body is forwarded as ""';
+  if (request.body_encoding !== "utf-8") return "a binary body is forwarded as JSON text";
+  let parsed;
+  try {
+    parsed = JSON.parse(request.body);
+  } catch {
+    return "a body that is not JSON is forwarded as a JSON string";
+  }
+  return JSON.stringify(parsed) === request.body
+    ? null
+    : "JSON that smee-client re-encodes (whitespace, escapes, numbers or key order)";
+}
+
 export function bodyBytes(request) {
   if (request.body_encoding === "base64") {
     const raw = atob(request.body);

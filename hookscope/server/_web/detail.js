@@ -1,6 +1,8 @@
 // The detail pane: one request in full. Every captured value goes in through textContent.
 
 import {
+  signature,
+  smeeInexact,
   bodyBytes,
   bodyText,
   formFields,
@@ -49,6 +51,23 @@ export function renderDetail(pane, request, captureUrl) {
   fact("From", request.remote_addr || "unknown");
   fact("Content type", mediaType(request) || "none");
   fact("Id", request.id);
+  const verdict = signature(request);
+  if (verdict) {
+    facts.append(
+      el("dt", { text: "Signature" }),
+      el("dd", {
+        className: verdict.valid ? "verdict-valid" : "verdict-invalid",
+        text: `${verdict.mark} ${verdict.long}`,
+      }),
+    );
+  }
+  const inexact = smeeInexact(request);
+  const smeeNote = inexact
+    ? el("p", {
+        className: "smee-note muted",
+        text: `Through a smee channel: smee-client would not forward this body byte-exact (${inexact}); hookscope forward relays the exact bytes.`,
+      })
+    : "";
 
   const rows = request.headers.map(([name, value]) =>
     el("tr", {}, el("th", { scope: "row", text: name }), el("td", { text: value })),
@@ -69,6 +88,7 @@ export function renderDetail(pane, request, captureUrl) {
     facts,
     headers,
     bodySection(request),
+    smeeNote,
   );
   pane.dataset.id = request.id;
 }

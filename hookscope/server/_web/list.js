@@ -7,7 +7,7 @@
 // are skipped by the renderer (content-visibility, style.css): a table re-laid out all 500
 // rows for each insertion at the top.
 
-import { preview, mediaType } from "./body.js";
+import { preview, mediaType, signature } from "./body.js";
 import { el, formatSize, formatTime } from "./dom.js";
 
 const CHUNK = 100;
@@ -106,8 +106,21 @@ export class RequestList {
       cell("time", formatTime(request.received_at), request.received_at),
       cell("size", formatSize(request.size)),
       cell("type", type.replace(/^application\//, ""), type),
+      this.signatureCell(request),
       cell("preview", preview(request)),
     );
+  }
+
+  signatureCell(request) {
+    const verdict = signature(request);
+    const cell = el("span", { className: "sig", role: "cell" });
+    if (verdict) {
+      cell.textContent = verdict.mark;
+      cell.title = verdict.long;
+      cell.dataset.valid = String(verdict.valid);
+      cell.setAttribute("aria-label", verdict.long);
+    }
+    return cell;
   }
 
   /** Show only the requests for which `match(entry)` holds (see `matcher`). */
