@@ -24,6 +24,21 @@ window.__longtasks = [];
 document.addEventListener("securitypolicyviolation", (event) => {
   window.__violations.push(`${event.violatedDirective} ${event.blockedURI}`);
 });
+// Every row the list ever renders, by request id: rendering incrementally means each request
+// gets one row element, once; rebuilding the list would render some twice.
+window.__rows = { added: 0, removed: 0, ids: new Set() };
+new MutationObserver((records) => {
+  for (const record of records) {
+    if (record.target.id !== "rows") continue;
+    for (const node of record.addedNodes) {
+      if (node.dataset && node.dataset.id) {
+        window.__rows.added += 1;
+        window.__rows.ids.add(node.dataset.id);
+      }
+    }
+    for (const node of record.removedNodes) if (node.dataset && node.dataset.id) window.__rows.removed += 1;
+  }
+}).observe(document, { childList: true, subtree: true });
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) window.__longtasks.push(entry.duration);
 }).observe({ type: "longtask", buffered: true });
@@ -70,6 +85,13 @@ class Watched:
         self.page.wait_for_function(
             "n => document.querySelectorAll('#rows .req').length === n", arg=count
         )
+
+    def rendered(self) -> tuple[int, int, int]:
+        """``(row elements added, removed, distinct requests among those added)``."""
+        found = self.page.evaluate(
+            "[window.__rows.added, window.__rows.removed, window.__rows.ids.size]"
+        )
+        return int(found[0]), int(found[1]), int(found[2])
 
     def longtasks(self) -> list[float]:
         return list(self.page.evaluate("window.__longtasks"))
