@@ -5,6 +5,7 @@
 
 Columns, always in this order and with these dtypes (also for an empty input):
 
+================ ===================== ==================================================
 column           dtype                 value
 ================ ===================== ==================================================
 id               string                the request id (``"1764366000123-0"``)
