@@ -20,7 +20,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._dataframe import to_dataframe
-from .._display import clock_time, decoded_text, format_size, preview, printable
+from .._display import (
+    clock_time,
+    decoded_text,
+    format_size,
+    preview,
+    printable,
+    signature_detail,
+    signature_mark,
+    signature_verdict,
+)
 from .._ids import id_key
 from .._models import CapturedRequest
 from ._detail import Detail
@@ -43,6 +52,21 @@ CELL_LIMIT = 200
 
 def _cut(text: str) -> str:
     return text if len(text) <= CELL_LIMIT else text[: CELL_LIMIT - 1] + "…"
+
+
+def _signature_cells(request: CapturedRequest) -> dict[str, str]:
+    """The signature column: ``✓ stripe`` / ``✗ stripe: bad_signature``, its state (a class
+    table.js picks from a fixed set) and its tooltip (the reason in words)."""
+    verdict = request.signature
+    if verdict is None:
+        return {"signature": "", "signature_state": "", "signature_title": ""}
+    text = f"{signature_mark(verdict)} {signature_verdict(verdict)}"
+    detail = signature_detail(verdict)
+    return {
+        "signature": text,
+        "signature_state": "valid" if verdict.valid else "invalid",
+        "signature_title": f"{text}: {detail}" if detail else text,
+    }
 
 
 class _Row:
@@ -70,6 +94,7 @@ class _Row:
                 "size": request.size,
                 "size_text": format_size(request.size),
                 "preview": preview(request),
+                **_signature_cells(request),
             }
         return self._cells
 

@@ -4,6 +4,7 @@
 const COLUMNS = [
   ["time", "Time"],
   ["method", "Method"],
+  ["signature", "Signature"],
   ["path", "Path"],
   ["type", "Content type"],
   ["size_text", "Size"],
@@ -66,6 +67,13 @@ function render({ model, el }) {
       for (const [key] of COLUMNS) {
         const cell = element("td", `hs-col-${key}`, String(row[key] ?? ""));
         if (key === "path" || key === "preview") cell.title = cell.textContent;
+        if (key === "signature") {
+          // A class from a fixed set only; the reason in words is the tooltip (text).
+          if (row.signature_state === "valid" || row.signature_state === "invalid") {
+            cell.classList.add(`hs-sig-${row.signature_state}`);
+          }
+          cell.title = String(row.signature_title ?? "");
+        }
         tr.append(cell);
       }
       body.append(tr);
