@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -25,6 +26,13 @@ def _header(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
     return headers
 
 
+def _ask(scheme: str) -> str:
+    """The secret of ``scheme``: typed without echo at a terminal, else a line of stdin."""
+    if sys.stdin.isatty():
+        return str(click.prompt(f"{scheme} secret", hide_input=True, err=True))
+    return sys.stdin.readline().rstrip("\r\n")  # one line per scheme asked for
+
+
 def _secrets(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
     # A secret never appears in an error: only the scheme, which names the --secret at fault.
     secrets: dict[str, str] = {}
@@ -36,7 +44,7 @@ def _secrets(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
             known = ", ".join([*_signatures.SCHEMES, *_signatures.ALIASES])
             raise click.BadParameter(f"SCHEME=SECRET needs a known scheme: {known}") from None
         if not equals:
-            secret = click.prompt(f"{scheme} secret", hide_input=True, err=True)
+            secret = _ask(scheme)
         if scheme in secrets:
             raise click.BadParameter(f"{scheme} is given twice")
         try:

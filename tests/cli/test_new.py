@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 
 import httpx
@@ -147,3 +153,42 @@ def test_a_scheme_given_twice_is_refused(
     assert result.exit_code == 2
     assert "standard-webhooks is given twice" in result.stderr
     assert SVIX not in result.output
+
+
+def _read_until(fd: int, wanted: bytes, seen: bytearray, timeout: float = 30) -> None:
+    """Read the terminal's output into ``seen`` until ``wanted`` shows, or the end."""
+    deadline = time.monotonic() + timeout
+    while wanted not in seen:
+        ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+        assert ready, f"no {wanted!r} within {timeout} s; the terminal shows {bytes(seen)!r}"
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            chunk = b""
+        if not chunk:
+            return
+        seen += chunk
+
+
+def test_a_secret_asked_for_at_a_terminal_is_not_echoed(
+    embedded_server: BackgroundServer,
+) -> None:
+    terminal, child = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hookscope", "new", "--url", embedded_server.url,
+         "--secret", "stripe"],
+        stdin=child, stdout=child, stderr=child,
+    )  # fmt: skip
+    os.close(child)
+    seen = bytearray()
+    try:
+        _read_until(terminal, b"stripe secret: ", seen)
+        os.write(terminal, STRIPE.encode() + b"\n")
+        _read_until(terminal, b"hookscope tail b_", seen)
+        assert process.wait(30) == 0
+    finally:
+        process.kill()
+        process.wait()
+        os.close(terminal)
+    assert b"  signing      stripe" in seen
+    assert STRIPE.encode() not in seen  # typed without echo
