@@ -26,7 +26,6 @@ from .._display import (
     format_size,
     preview,
     printable,
-    signature_detail,
     signature_mark,
     signature_verdict,
 )
@@ -55,17 +54,15 @@ def _cut(text: str) -> str:
 
 
 def _signature_cells(request: CapturedRequest) -> dict[str, str]:
-    """The signature column: ``✓ stripe`` / ``✗ stripe: bad_signature``, its state (a class
-    table.js picks from a fixed set) and its tooltip (the reason in words)."""
+    """The signature column, only for a request with a verdict (rows stay small without):
+    ``✓ stripe`` / ``✗ stripe: bad_signature``, and its state, by which table.js picks a
+    class from a fixed set. The reason in words is in the detail pane."""
     verdict = request.signature
     if verdict is None:
-        return {"signature": "", "signature_state": "", "signature_title": ""}
-    text = f"{signature_mark(verdict)} {signature_verdict(verdict)}"
-    detail = signature_detail(verdict)
+        return {}
     return {
-        "signature": text,
+        "signature": f"{signature_mark(verdict)} {signature_verdict(verdict)}",
         "signature_state": "valid" if verdict.valid else "invalid",
-        "signature_title": f"{text}: {detail}" if detail else text,
     }
 
 

@@ -141,7 +141,7 @@ def test_table_js_sets_captured_values_as_text_only() -> None:
     assert not re.search(r"outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function", code)
     assert "node.textContent = text" in code  # how every cell is filled
     # The signature cell's class comes from a fixed set, never from the row's text.
-    assert 'row.signature_state === "valid" || row.signature_state === "invalid"' in code
+    assert '["valid", "invalid"].includes(row.signature_state)' in code
 
 
 def test_control_characters_in_cells_show_as_escapes(table: Any, fake_stream: FakeStream) -> None:

@@ -86,9 +86,6 @@ def test_rows_detail_and_df_show_the_servers_signature_verdicts(
             rows = widget.rows  # newest first, as the page shows them
             assert [row["signature"] for row in rows] == ["✗ stripe: bad_signature", "✓ stripe"]
             assert [row["signature_state"] for row in rows] == ["invalid", "valid"]
-            assert rows[0]["signature_title"] == (
-                "✗ stripe: bad_signature: the signature does not match the body and secret"
-            )
             assert frame["signature_valid"].tolist() == [True, False]
             pd.testing.assert_frame_equal(frame, bin.dataframe())
             page = _select(table, str(frame.id[1]))
@@ -100,7 +97,7 @@ def test_rows_detail_and_df_show_the_servers_signature_verdicts(
             httpx.post(unsigned.url, content=body, headers={"Stripe-Signature": header})
             frame = table.wait_for_rows(1)
             wait_until(lambda: table.view.table.rows, timeout=5, what="the row")
-            assert table.view.table.rows[0]["signature"] == ""
+            assert "signature" not in table.view.table.rows[0]  # a blank cell
             assert frame["signature_valid"].isna().all()
             page = _select(table, str(frame.id[0]))
             assert "the bin held no stripe secret when it arrived" in page

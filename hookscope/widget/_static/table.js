@@ -66,13 +66,12 @@ function render({ model, el }) {
       tr.dataset.id = row.id;
       for (const [key] of COLUMNS) {
         const cell = element("td", `hs-col-${key}`, String(row[key] ?? ""));
-        if (key === "path" || key === "preview") cell.title = cell.textContent;
-        if (key === "signature") {
-          // A class from a fixed set only; the reason in words is the tooltip (text).
-          if (row.signature_state === "valid" || row.signature_state === "invalid") {
-            cell.classList.add(`hs-sig-${row.signature_state}`);
-          }
-          cell.title = String(row.signature_title ?? "");
+        if (key === "path" || key === "preview" || key === "signature") {
+          cell.title = cell.textContent;
+        }
+        // The signature's colour: a class from a fixed set only, never from the row's text.
+        if (key === "signature" && ["valid", "invalid"].includes(row.signature_state)) {
+          cell.classList.add(`hs-sig-${row.signature_state}`);
         }
         tr.append(cell);
       }
