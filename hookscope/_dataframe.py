@@ -5,24 +5,30 @@
 
 Columns, always in this order and with these dtypes (also for an empty input):
 
-============== ======================= ==================================================
-column         dtype                   value
-============== ======================= ==================================================
-id             string                  the request id (``"1764366000123-0"``)
-received_at    datetime64[us, UTC]     when the server received it
-method         string                  ``"POST"``
-path           string                  after ``/h/{bin}``, still percent-encoded
-query          string                  raw query string without ``?`` (``""`` for none)
-content_type   string                  media type without parameters, or <NA>
-size           int64                   body size in bytes
-remote_addr    string                  the sender's address, or <NA>
-headers        object                  list of ``(name, value)`` pairs, in arrival order,
+================ ===================== ==================================================
+column           dtype                 value
+================ ===================== ==================================================
+id               string                the request id (``"1764366000123-0"``)
+received_at      datetime64[us, UTC]   when the server received it
+method           string                ``"POST"``
+path             string                after ``/h/{bin}``, still percent-encoded
+query            string                raw query string without ``?`` (``""`` for none)
+content_type     string                media type without parameters, or <NA>
+size             int64                 body size in bytes
+remote_addr      string                the sender's address, or <NA>
+signature_valid  boolean               the server's verdict on the signature: True, False,
+                                       or <NA> when there is none (the bin held no signing
+                                       secret when the request arrived)
+signature_scheme string                the scheme of the verdict (``"stripe"``), or <NA>
+signature_reason string                why it is invalid (``"bad_signature"``...), or <NA>
+                                       (reasons and their meaning: docs/signatures.md)
+headers          object                list of ``(name, value)`` pairs, in arrival order,
                                        duplicates kept, names as received
-body           object                  the exact body ``bytes``
-json           object                  the parsed JSON body, or None when not JSON
+body             object                the exact body ``bytes``
+json             object                the parsed JSON body, or None when not JSON
                                        (``hookscope._display.parse_json`` says which
                                        bodies are JSON; the live table uses it too)
-============== ======================= ==================================================
+================ ===================== ==================================================
 
 ``expand_json=True`` adds one ``json.<key>`` column per key of the JSON objects (nested keys
 joined with dots, like ``json.data.amount``), via ``pandas.json_normalize``.
@@ -56,6 +62,9 @@ COLUMNS: dict[str, str] = {
     "content_type": "string",
     "size": "int64",
     "remote_addr": "string",
+    "signature_valid": "boolean",
+    "signature_scheme": "string",
+    "signature_reason": "string",
     "headers": "object",
     "body": "object",
     "json": "object",
@@ -110,6 +119,9 @@ def _frame(requests: list[CapturedRequest]) -> pd.DataFrame:
     headers: list[list[tuple[str, str]]] = []
     content_types: list[str | None] = []
     parsed: list[Any] = []
+    valid: list[bool | None] = []
+    schemes: list[str | None] = []
+    reasons: list[str | None] = []
     for request in requests:
         pairs = request.header_pairs
         media_type = None
@@ -120,6 +132,15 @@ def _frame(requests: list[CapturedRequest]) -> pd.DataFrame:
         headers.append(pairs)
         content_types.append(media_type)
         parsed.append(parse_json(request.body, media_type)[1])
+        verdict = request.signature
+        if verdict is None:
+            valid.append(None)
+            schemes.append(None)
+            reasons.append(None)
+        else:
+            valid.append(verdict.valid)
+            schemes.append(verdict.scheme)
+            reasons.append(verdict.reason)
     bodies = [request.body for request in requests]
     columns: dict[str, Any] = {
         "id": [request.id for request in requests],
@@ -130,6 +151,9 @@ def _frame(requests: list[CapturedRequest]) -> pd.DataFrame:
         "content_type": content_types,
         "size": [len(body) for body in bodies],
         "remote_addr": [request.remote_addr for request in requests],
+        "signature_valid": valid,
+        "signature_scheme": schemes,
+        "signature_reason": reasons,
         "headers": headers,
         "body": bodies,
         "json": parsed,

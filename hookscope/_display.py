@@ -4,8 +4,9 @@ dumps, sizes; and what of it may reach a terminal.
 One module for every view of a request: the DataFrame (``json`` column), the live table (rows,
 detail pane) and the CLI (``tail`` lines, ``forward`` labels, CSV export). In particular, one
 rule decides whether a body is JSON (``parse_json``), so that ``df.json`` and the table agree,
-and one rule (``printable``) escapes what a terminal would act on, wherever a captured value
-meets one.
+one rule (``printable``) escapes what a terminal would act on, wherever a captured value
+meets one, and one wording says what the server's signature verdict is (``signature_mark``,
+``signature_verdict``, ``signature_detail``).
 
 >>> print(printable("POST\\x1b]0;pwned\\x07 /\\u202eexe.txt"))
 POST\\x1b]0;pwned\\x07 /\\u202eexe.txt
@@ -17,6 +18,9 @@ POST\\x1b]0;pwned\\x07 /\\u202eexe.txt
 ((True, {'a': 1}), (False, None))
 >>> hexdump(b"\\x89PNG\\r\\n")
 '00000000  89 50 4e 47 0d 0a                                 |.PNG..|'
+>>> late = Verification("stripe", False, "timestamp_outside_tolerance")
+>>> signature_mark(late), signature_verdict(late), signature_mark(None)
+('✗', 'stripe: timestamp_outside_tolerance', '')
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any, Literal
 from werkzeug.http import parse_options_header
 
 from ._models import CapturedRequest
+from ._signatures import Verification
 
 __all__ = [
     "FORM_TYPES",
@@ -44,6 +49,9 @@ __all__ = [
     "preview",
     "printable",
     "request_json",
+    "signature_detail",
+    "signature_mark",
+    "signature_verdict",
 ]
 
 BodyKind = Literal["empty", "json", "form", "text", "binary"]
@@ -193,6 +201,35 @@ def _json_escape(char: str) -> str:
         return f"\\u{code:04x}"
     code -= 0x10000
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+# -- signatures --------------------------------------------------------------------------------
+
+
+def signature_mark(verdict: Verification | None) -> str:
+    """``✓`` for a valid signature, ``✗`` for an invalid one, ``""`` without a verdict."""
+    if verdict is None:
+        return ""
+    return "✓" if verdict.valid else "✗"
+
+
+def signature_verdict(verdict: Verification) -> str:
+    """``"stripe"`` when valid, ``"stripe: bad_signature"`` when not; terminal-safe.
+
+    The scheme and reason come from the wire (a server wrote them): escaped like captured values.
+    """
+    scheme = printable(verdict.scheme)
+    if verdict.valid:
+        return scheme
+    return f"{scheme}: {printable(verdict.reason or 'invalid')}"
+
+
+def signature_detail(verdict: Verification) -> str:
+    """The reason in words (``""`` when valid, or for a reason this version does not know)."""
+    try:
+        return verdict.detail
+    except KeyError:  # a newer server's reason
+        return ""
 
 
 # -- numbers and times -------------------------------------------------------------------------

@@ -18,7 +18,10 @@ Rules: ``method`` ignores case; ``path`` is exact, or a glob (``fnmatch``) when 
 several times matches when one of its values does); ``json`` is a subset of the JSON body
 (nested objects recursively, lists and scalars exactly); ``query`` is a subset of the query
 parameters (a string matches one of the values, a list must equal all of them, in order);
-``predicate`` is any callable that returns True for a match.
+``signed=True`` matches a request whose signature the server found valid under the bin's
+secret, ``signed=False`` one it found invalid (a request without a verdict, captured while
+the bin held no signing secret, matches neither); ``predicate`` is any callable that returns
+True for a match.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass
 from typing import Any, TypedDict, Unpack
 
-from ._display import printable
+from ._display import printable, signature_detail
 from ._models import CapturedRequest
 
 __all__ = ["Match", "MatchCriteria", "arrivals", "json_mismatch"]
@@ -46,6 +49,8 @@ class MatchCriteria(TypedDict, total=False):
     """A subset of the JSON body."""
     query: Mapping[str, str | Sequence[str]]
     """A subset of the query parameters."""
+    signed: bool
+    """The server's verdict on the signature: True valid (under the bin's secret), False invalid."""
     predicate: Callable[[CapturedRequest], object]
     """True for a match."""
 
@@ -87,6 +92,38 @@ def json_mismatch(expected: Any, actual: Any, where: str = "json") -> str | None
     return None
 
 
+def _signature_mismatch(request: CapturedRequest, signed: bool) -> str | None:
+    """Why ``request``'s verdict is not the one wanted, in words a test's author can act on."""
+    verdict = request.signature
+    announced = request.signature_scheme  # from the headers: which secret the bin lacks
+    if verdict is None:
+        if announced is None:
+            return (
+                "signed: no verdict: the request carries no signature header hookscope knows, "
+                "and the bin held no signing secret when it arrived (set_secrets(...))"
+            )
+        return (
+            f"signed: no verdict: the bin held no secret for this request's {announced} "
+            f"signature when it arrived; set one with set_secrets({{{announced!r}: ...}}) "
+            "before the sender sends"
+        )
+    scheme = printable(verdict.scheme)
+    if verdict.valid:
+        return None if signed else f"signed: {scheme} signature valid, expected an invalid one"
+    if not signed:
+        return None
+    difference = f"signed: {scheme} signature invalid: {printable(verdict.reason or '?')}"
+    detail = signature_detail(verdict)
+    if detail:
+        difference += f" ({detail})"
+    if verdict.reason == "missing_header" and announced not in (None, verdict.scheme):
+        difference += (
+            f"; it carries a {announced} signature, and the bin held no {announced} secret: "
+            f"set_secrets({{{announced!r}: ...}})"
+        )
+    return difference
+
+
 def _predicate_name(predicate: Callable[[CapturedRequest], object]) -> str:
     return getattr(predicate, "__name__", None) or repr(predicate)
 
@@ -105,6 +142,7 @@ class Match:
     headers: Mapping[str, str] | None = None
     json: Any = None
     query: Mapping[str, str | Sequence[str]] | None = None
+    signed: bool | None = None
     predicate: Callable[[CapturedRequest], object] | None = None
 
     def __post_init__(self) -> None:
@@ -173,6 +211,10 @@ class Match:
             difference = json_mismatch(self.json, body)
             if difference is not None:
                 return difference
+        if self.signed is not None:
+            difference = _signature_mismatch(request, self.signed)
+            if difference is not None:
+                return difference
         if self.predicate is not None and not self.predicate(request):
             return f"predicate {_predicate_name(self.predicate)}() returned false"
         return None
@@ -186,6 +228,8 @@ class Match:
             parts.append(f"query={self.query!r}")
         if self.json is not None:
             parts.append(f"json={self.json!r}")
+        if self.signed is not None:
+            parts.append(f"signed={self.signed!r}")
         if self.predicate is not None:
             parts.append(f"predicate={_predicate_name(self.predicate)}")
         return " ".join(parts)

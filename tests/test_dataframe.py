@@ -11,6 +11,7 @@ import pytest
 from hookscope import CapturedRequest, to_dataframe
 from hookscope._dataframe import COLUMNS
 from hookscope._models import _new_headers
+from hookscope._signatures import Verification
 
 START = datetime(2026, 11, 28, 21, 43, 44, 123456, tzinfo=UTC)
 
@@ -157,6 +158,24 @@ def test_expand_json_flattens_objects_into_columns() -> None:
     assert frame["json.data.reason"].iloc[1] == "card"
     assert frame[["json.event"]].iloc[2:].isna().all().all()
     assert frame["json"].iloc[2] == [1, 2]  # the json column stays whole
+
+
+def test_signature_columns_are_the_servers_verdicts() -> None:
+    frame = to_dataframe(
+        [
+            make(0, signature=Verification("stripe", True)),
+            make(1, signature=Verification("stripe", False, "timestamp_outside_tolerance")),
+            make(2),  # the bin held no secret: no verdict
+        ]
+    )
+    assert str(frame["signature_valid"].dtype) == "boolean"
+    assert frame["signature_valid"].tolist() == [True, False, pd.NA]
+    assert frame["signature_scheme"].tolist() == ["stripe", "stripe", pd.NA]
+    assert frame["signature_reason"].tolist() == [pd.NA, "timestamp_outside_tolerance", pd.NA]
+    # The usual questions read naturally: NA is neither valid nor invalid.
+    assert frame[frame["signature_valid"] == False]["id"].tolist() == [make(1).id]  # noqa: E712
+    assert frame["signature_valid"].fillna(False).sum() == 1
+    assert frame["signature_valid"].isna().sum() == 1
 
 
 def test_to_dataframe_takes_any_iterable() -> None:

@@ -12,6 +12,7 @@ import pytest
 from hookscope import CapturedRequest, Match, MatchCriteria
 from hookscope._matching import arrivals, json_mismatch
 from hookscope._models import _new_headers
+from hookscope._signatures import Verification
 
 
 def make(
@@ -23,6 +24,7 @@ def make(
     body: Any = None,
     raw: bytes | None = None,
     id: str = "1-0",
+    signature: Verification | None = None,
 ) -> CapturedRequest:
     if raw is None:
         raw = json.dumps(body).encode() if body is not None else b""
@@ -37,6 +39,7 @@ def make(
         query=query,
         headers=_new_headers(headers),
         body=raw,
+        signature=signature,
     )
 
 
@@ -123,13 +126,78 @@ def test_predicate_failure_is_named() -> None:
 
 def test_describe() -> None:
     match = Match(
-        "post", "/hooks/*", headers={"x-a": "1"}, query={"q": "1"}, json={"event": "paid"}
+        "post",
+        "/hooks/*",
+        headers={"x-a": "1"},
+        query={"q": "1"},
+        json={"event": "paid"},
+        signed=True,
     )
     assert match.describe() == (
-        "POST /hooks/* headers={'x-a': '1'} query={'q': '1'} json={'event': 'paid'}"
+        "POST /hooks/* headers={'x-a': '1'} query={'q': '1'} json={'event': 'paid'} signed=True"
     )
     assert Match().describe() == "any method any path"
     assert repr(Match(method="GET")) == "<Match GET any path>"
+
+
+STRIPE_HEADER = [("stripe-signature", "t=1,v1=00")]
+
+
+def signed(reason: str | None, scheme: str = "stripe") -> CapturedRequest:
+    verdict = Verification(scheme, reason is None, reason)  # type: ignore[arg-type]
+    return make(headers=STRIPE_HEADER, body={"a": 1}, signature=verdict)
+
+
+def test_signed_true_wants_the_servers_valid_verdict() -> None:
+    assert Match(signed=True).matches(signed(None))
+    assert Match(signed=True).mismatch(signed("timestamp_outside_tolerance")) == (
+        "signed: stripe signature invalid: timestamp_outside_tolerance (the signature matches, "
+        "but its timestamp is outside the tolerance (a replay, or a clock that is off))"
+    )
+    assert Match(signed=True).mismatch(signed("bad_signature")) == (
+        "signed: stripe signature invalid: bad_signature "
+        "(the signature does not match the body and secret)"
+    )
+
+
+def test_signed_false_wants_an_invalid_verdict() -> None:
+    assert Match(signed=False).matches(signed("bad_signature"))
+    assert Match(signed=False).mismatch(signed(None)) == (
+        "signed: stripe signature valid, expected an invalid one"
+    )
+
+
+def test_without_a_verdict_nothing_is_signed_and_the_message_says_what_to_do() -> None:
+    # The bin held no secret when the request arrived: the server gave no verdict.
+    stripe_signed = make(headers=STRIPE_HEADER, body={"a": 1})
+    for wanted in (True, False):
+        assert Match(signed=wanted).mismatch(stripe_signed) == (
+            "signed: no verdict: the bin held no secret for this request's stripe signature "
+            "when it arrived; set one with set_secrets({'stripe': ...}) before the sender sends"
+        )
+    assert Match(signed=True).mismatch(PAID) == (
+        "signed: no verdict: the request carries no signature header hookscope knows, and the "
+        "bin held no signing secret when it arrived (set_secrets(...))"
+    )
+
+
+def test_a_signature_of_another_scheme_is_named() -> None:
+    # The bin holds a github secret only; the sender signed for Stripe.
+    github_verdict = Verification("github", False, "missing_header")
+    request = make(headers=STRIPE_HEADER, body={"a": 1}, signature=github_verdict)
+    assert Match(signed=True).mismatch(request) == (
+        "signed: github signature invalid: missing_header (the request carries no signature "
+        "header of this scheme); it carries a stripe signature, and the bin held no stripe "
+        "secret: set_secrets({'stripe': ...})"
+    )
+
+
+def test_a_verdict_from_the_wire_is_shown_escaped_and_unknown_reasons_do_not_break() -> None:
+    hostile = Verification("st\x1b[2Jripe\u202e", False, "some_new_reason\x07")  # type: ignore[arg-type]
+    request = make(body={"a": 1}, signature=hostile)
+    assert Match(signed=True).mismatch(request) == (
+        "signed: st\\x1b[2Jripe\\u202e signature invalid: some_new_reason\\x07"
+    )
 
 
 def test_arrivals_lists_what_did_arrive() -> None:

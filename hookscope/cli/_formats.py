@@ -96,7 +96,8 @@ class CsvWriter:
 
     ``received_at`` is RFC 3339 UTC; ``headers`` a JSON list of ``[name, value]`` pairs;
     ``body`` the wire format's text (UTF-8, or base64 as ``body_encoding`` says); ``json``
-    the parsed JSON body as JSON text, empty when the body is not JSON.
+    the parsed JSON body as JSON text, empty when the body is not JSON; ``signature_valid``
+    ``True``, ``False``, or empty when the server gave no verdict.
 
     Every text cell goes through ``csv_cell`` unless ``raw``. Lines end with CRLF (RFC 4180),
     so that a cell holding a carriage return or a newline is always quoted: a bare CR would

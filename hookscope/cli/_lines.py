@@ -1,17 +1,29 @@
 """One readable terminal line per captured request (``hookscope tail``).
 
-    21:43:44.123 POST   /github/push?a=1  application/json  17 B  {"zen": "hi"}
+    21:43:44.123 POST    ✓ /stripe  application/json  37 B  {"id": "evt_1"}
+    21:43:44.123 POST    ✗ /stripe  application/json  38 B  stripe: bad_signature  {"id": …
+    21:43:44.123 POST      /github/push?a=1  application/json  17 B  {"zen": "hi"}
 
-Time is local, to the millisecond; the preview is the body on one line, cut to fit. Nothing
-captured reaches the terminal raw: method, path, query and content type go through
-``hookscope._display.printable``, the body through ``preview``.
+Time is local, to the millisecond; then the method, the server's signature verdict (``✓``,
+``✗``, blank without one: a column of its own, so that the paths stay aligned), the path;
+an invalid signature's scheme and reason come before the preview, which is the body on one
+line, cut to fit. Nothing captured reaches the terminal raw: method, path, query and content
+type go through ``hookscope._display.printable``, the body through ``preview``, the verdict
+through ``signature_verdict``.
 """
 
 from __future__ import annotations
 
 import click
 
-from .._display import clock_time, format_size, preview, printable
+from .._display import (
+    clock_time,
+    format_size,
+    preview,
+    printable,
+    signature_mark,
+    signature_verdict,
+)
 from .._models import CapturedRequest
 
 __all__ = ["request_line"]
@@ -37,13 +49,20 @@ def request_line(request: CapturedRequest, width: int = 120) -> str:
     kind = printable(request.content_type or "-")
     size = format_size(request.size)
     method = f"{printable(request.method):<7}"
-    used = len(time) + len(method) + len(target) + len(kind) + len(size) + 8
+    verdict = request.signature
+    mark = signature_mark(verdict)
+    colour = "green" if verdict is not None and verdict.valid else "red"
+    why = signature_verdict(verdict) if verdict is not None and not verdict.valid else ""
+    used = len(time) + len(method) + 1 + len(target) + len(kind) + len(size) + 9
+    used += len(why) + 2 if why else 0
     parts = [
         click.style(time, dim=True),
         click.style(method, fg=_METHOD_COLOURS.get(request.method, "magenta"), bold=True),
+        click.style(mark, fg=colour, bold=True) if mark else " ",
         target + " ",
         click.style(kind, fg="cyan") + " ",
         click.style(size, dim=True) + " ",
+        *([click.style(why, fg="red") + " "] if why else []),
         preview(request, max(width - used, 24)),
     ]
     return " ".join(parts).rstrip()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
 
+from .. import _signatures
 from .._display import printable
 from ..client import AsyncClient
 from ._common import DEFAULT_URL, duration, run, server_options
@@ -22,6 +24,35 @@ def _header(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
             raise click.BadParameter(f"{value!r} is not 'Name: value'")
         headers[name.strip()] = content.strip()
     return headers
+
+
+def _ask(scheme: str) -> str:
+    """The secret of ``scheme``: typed without echo at a terminal, else a line of stdin."""
+    if sys.stdin.isatty():
+        return str(click.prompt(f"{scheme} secret", hide_input=True, err=True))
+    return sys.stdin.readline().rstrip("\r\n")  # one line per scheme asked for
+
+
+def _secrets(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    # A secret never appears in an error: only the scheme, which names the --secret at fault.
+    secrets: dict[str, str] = {}
+    for value in values:
+        name, equals, secret = value.partition("=")
+        try:
+            scheme = _signatures.canonical(name.strip())
+        except ValueError:  # not echoed: what was meant as a scheme may be the secret itself
+            known = ", ".join([*_signatures.SCHEMES, *_signatures.ALIASES])
+            raise click.BadParameter(f"SCHEME=SECRET needs a known scheme: {known}") from None
+        if not equals:
+            secret = _ask(scheme)
+        if scheme in secrets:
+            raise click.BadParameter(f"{scheme} is given twice")
+        try:
+            _signatures.read_secret(scheme, secret)
+        except ValueError as error:
+            raise click.BadParameter(f"the {scheme} secret: {error}") from None
+        secrets[scheme] = secret
+    return secrets
 
 
 @click.command(short_help="Create a bin; print its capture URL and token.")
@@ -59,6 +90,17 @@ def _header(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
 @click.option(
     "--ttl", callback=duration, default=None, help="Expire after this long idle (90s, 12h, 7d)."
 )
+@click.option(
+    "--secret",
+    "secrets",
+    multiple=True,
+    callback=_secrets,
+    metavar="SCHEME=SECRET",
+    help="A signing secret (repeatable): the server verifies each capture with it, and tail "
+    "shows the verdict. Schemes: "
+    + ", ".join([*_signatures.SCHEMES, *_signatures.ALIASES])
+    + ". SCHEME alone asks for the secret (kept out of shell history). Never shown again.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead.")
 def new(
     url: str,
@@ -70,6 +112,7 @@ def new(
     delay_ms: int | None,
     max_requests: int | None,
     ttl: float | None,
+    secrets: dict[str, str],
     as_json: bool,
 ) -> None:
     """Create a bin; print its capture URL and its token.
@@ -77,12 +120,13 @@ def new(
     \b
       hookscope new --name stripe
       hookscope new --status 503 --body 'try later' -H 'Retry-After: 5'
+      hookscope new --secret stripe        # asks for the whsec_... secret
     """
     response: dict[str, Any] | None = None
     if status is not None or body is not None or headers or delay_ms is not None:
         response = {"status": status or 200, "headers": headers, "body": body}
         response["delay_ms"] = delay_ms or 0
-    created = run(_create(url, api_key, name, response, max_requests, ttl), url=url)
+    created = run(_create(url, api_key, name, response, max_requests, ttl, secrets), url=url)
     if as_json:
         click.echo(printable(json.dumps(created, indent=2), json=True))
         return
@@ -92,6 +136,8 @@ def new(
     click.echo(f"Created bin {bin_id}{label}")
     click.echo(f"  capture URL  {click.style(printable(str(created['url'])), bold=True)}")
     click.echo(f"  token        {token}")
+    if created.get("signing"):  # the schemes only: the server never shows a secret again
+        click.echo(f"  signing      {printable(', '.join(map(str, created['signing'])))}")
     click.echo()
     click.echo("Send webhooks to the capture URL. The token reads the bin: keep it secret.")
     if url.rstrip("/") != DEFAULT_URL:
@@ -107,10 +153,11 @@ async def _create(
     response: dict[str, Any] | None,
     max_requests: int | None,
     ttl: float | None,
+    secrets: dict[str, str],
 ) -> dict[str, Any]:
     async with AsyncClient(url, api_key=api_key) as client:
         bin = await client.create_bin(
-            name=name, response=response, max_requests=max_requests, ttl_s=ttl
+            name=name, response=response, max_requests=max_requests, ttl_s=ttl, secrets=secrets
         )
         # create_bin keeps only what a bin object needs; the API's full answer is one GET away.
         data = await bin.info()

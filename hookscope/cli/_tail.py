@@ -46,7 +46,9 @@ def tail(
     """Print requests to BIN as they arrive, until Ctrl-C.
 
     Starts with the newest 10 stored ones unless --since or --tail says otherwise. Resumes
-    by itself after disconnects, without losing or repeating a request.
+    by itself after disconnects, without losing or repeating a request. After the method,
+    the server's signature verdict: ✓ valid, ✗ invalid (its reason follows the size), blank
+    without one (a bin verifies with secrets: hookscope new --secret).
 
     \b
       hookscope tail b_Zx8...                 # newest 10, then live

@@ -16,6 +16,9 @@ Fixtures:
 - ``hookbin``: a fresh ``HookBin`` per test, deleted afterwards.
 - ``async_hookbin``: the same as an ``AsyncHookBin``, whose methods are awaited; a plain
   fixture, so it works in pytest-asyncio's strict and auto modes with any loop scope.
+- ``hookbin_secrets``: ``{}``; the signing secrets (by scheme) both bins are created with.
+  Override it in a ``conftest.py``, a module or a class, or parametrize it for one test, to
+  have the server verify each capture from the start (``wait_for(..., signed=True)``).
 
 Guide: docs/pytest.md; examples: tests/examples/.
 """
@@ -23,7 +26,7 @@ Guide: docs/pytest.md; examples: tests/examples/.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -105,26 +108,49 @@ def hookscope_server(
 
 
 @pytest.fixture
-def hookbin(hookscope_server: HookscopeServer, request: pytest.FixtureRequest) -> Iterator[HookBin]:
+def hookbin_secrets() -> Mapping[str, str]:
+    """The signing secrets ``hookbin`` and ``async_hookbin`` are created with: ``{}``.
+
+    Override it where the sender's secret is known, and the server verifies every capture
+    from the first one (``hookbin.wait_for("POST", "/stripe", signed=True)``)::
+
+        @pytest.fixture
+        def hookbin_secrets():
+            return {"stripe": STRIPE_SECRET}
+
+    or for one test: ``@pytest.mark.parametrize("hookbin_secrets", [{"github": SECRET}])``.
+    Mid-test, ``hookbin.set_secrets(...)`` changes them.
+    """
+    return {}
+
+
+@pytest.fixture
+def hookbin(
+    hookscope_server: HookscopeServer,
+    hookbin_secrets: Mapping[str, str],
+    request: pytest.FixtureRequest,
+) -> Iterator[HookBin]:
     """A fresh bin for this test (named after it), deleted afterwards.
 
     ``hookbin.url`` goes to the webhook sender; ``hookbin.wait_for(...)`` and
-    ``hookbin.assert_received(...)`` check what it sent.
+    ``hookbin.assert_received(...)`` check what it sent. It holds ``hookbin_secrets``.
     """
-    bin = hookscope_server.create_bin(name=request.node.nodeid)
+    bin = hookscope_server.create_bin(name=request.node.nodeid, secrets=hookbin_secrets)
     yield bin
     hookscope_server._discard(bin)
 
 
 @pytest.fixture
 def async_hookbin(
-    hookscope_server: HookscopeServer, request: pytest.FixtureRequest
+    hookscope_server: HookscopeServer,
+    hookbin_secrets: Mapping[str, str],
+    request: pytest.FixtureRequest,
 ) -> Iterator[AsyncHookBin]:
     """``hookbin`` for ``async def`` tests: ``await async_hookbin.wait_for(...)``.
 
     Its I/O runs on the plugin's own loop, so it does not matter which loop the test (or its
     other fixtures) runs on.
     """
-    bin = hookscope_server.create_async_bin(name=request.node.nodeid)
+    bin = hookscope_server.create_async_bin(name=request.node.nodeid, secrets=hookbin_secrets)
     yield bin
     hookscope_server._discard(bin)

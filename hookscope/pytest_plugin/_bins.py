@@ -123,9 +123,11 @@ class HookBin(_Base):
         """The first request that matches (a list of the first ``count`` when ``count > 1``).
 
         Looks at what already arrived, then waits for more. ``path`` is exact or a glob
-        (``"/github/*"``); ``headers``, ``json`` and ``query`` match as subsets (rules:
-        ``hookscope.Match``). After ``timeout`` seconds raises ``WaitTimeout`` (an
-        ``AssertionError``) listing what did arrive and how each request differs.
+        (``"/github/*"``); ``headers``, ``json`` and ``query`` match as subsets;
+        ``signed=True`` wants the server's verdict that the signature is valid under the
+        bin's secret (rules: ``hookscope.Match``). After ``timeout`` seconds raises
+        ``WaitTimeout`` (an ``AssertionError``) listing what did arrive and how each request
+        differs.
 
             req = hookbin.wait_for("POST", "/github/*", json={"action": "opened"})
         """
@@ -194,6 +196,18 @@ class HookBin(_Base):
         """
         respond = self._bin.respond_with
         self._loop.call(respond, status, body=body, json=json, headers=headers, delay_ms=delay_ms)
+
+    def set_secrets(self, secrets: Mapping[str, str | None]) -> None:
+        """Add or replace the bin's signing secrets by scheme (``None`` removes one): the
+        server then verifies each later capture, which ``signed=True`` waits for.
+
+            hookbin.set_secrets({"stripe": "whsec_..."})
+            hookbin.wait_for("POST", "/stripe", signed=True)
+
+        Write-only (the SDK's ``Bin.set_secrets``). To start the test with them, override
+        the ``hookbin_secrets`` fixture.
+        """
+        self._loop.call(self._bin.set_secrets, secrets)
 
     def requests(self) -> list[CapturedRequest]:
         """Every request the bin holds, oldest first."""
@@ -300,6 +314,10 @@ class AsyncHookBin(_Base):
         await self._loop.acall(
             respond, status, body=body, json=json, headers=headers, delay_ms=delay_ms
         )
+
+    async def set_secrets(self, secrets: Mapping[str, str | None]) -> None:
+        """See ``HookBin.set_secrets``."""
+        await self._loop.acall(self._bin.set_secrets, secrets)
 
     async def requests(self) -> list[CapturedRequest]:
         """Every request the bin holds, oldest first."""

@@ -81,11 +81,11 @@ class HookscopeServer:
             self.close()
             raise
 
-    async def _create(self, name: str | None) -> AsyncBin:
+    async def _create(self, name: str | None, secrets: Mapping[str, str] | None) -> AsyncBin:
         if self._client is None:
             raise RuntimeError("the hookscope pytest session is over; no more bins")
         try:
-            created = await self._client.create_bin(name=_bin_name(name))
+            created = await self._client.create_bin(name=_bin_name(name), secrets=secrets)
         except Unauthorized as error:
             raise Unauthorized(
                 f"{error}; give the tests the key with --hookscope-api-key or ${API_KEY_ENV}",
@@ -100,13 +100,18 @@ class HookscopeServer:
         with contextlib.suppress(BinNotFound):  # the test deleted it itself
             await bin.delete()
 
-    def create_bin(self, *, name: str | None = None) -> HookBin:
-        """A new bin on this server, for sync code."""
-        return HookBin(self._loop.call(self._create, name), self._loop)
+    def create_bin(
+        self, *, name: str | None = None, secrets: Mapping[str, str] | None = None
+    ) -> HookBin:
+        """A new bin on this server, for sync code; ``secrets``: its signing secrets by
+        scheme (``{"stripe": "whsec_..."}``), as ``hookscope.Client.create_bin`` takes them."""
+        return HookBin(self._loop.call(self._create, name, secrets), self._loop)
 
-    def create_async_bin(self, *, name: str | None = None) -> AsyncHookBin:
+    def create_async_bin(
+        self, *, name: str | None = None, secrets: Mapping[str, str] | None = None
+    ) -> AsyncHookBin:
         """A new bin on this server, for ``async def`` tests (created synchronously)."""
-        return AsyncHookBin(self._loop.call(self._create, name), self._loop)
+        return AsyncHookBin(self._loop.call(self._create, name, secrets), self._loop)
 
     def _discard(self, bin: HookBin | AsyncHookBin) -> None:
         self._loop.call(self._delete, bin._bin)

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from .._display import BodyKind, body_kind, decoded_text, format_size, hexdump, request_json
 from .._models import CapturedRequest, FormFile
+from .._signatures import Verification
 
 __all__ = ["Detail"]
 
@@ -41,6 +42,10 @@ class Detail:
     truncated: bool
     form: list[tuple[str, str]]
     curl: str
+    signature: Verification | None = None
+    """The server's verdict on the signature, or None."""
+    signature_scheme: str | None = None
+    """The scheme the headers announce (``req.signature_scheme``), verdict or not."""
 
     @property
     def target(self) -> str:
@@ -85,6 +90,8 @@ class Detail:
             truncated=truncated,
             form=form,
             curl=_curl(request, base_url),
+            signature=request.signature,
+            signature_scheme=request.signature_scheme,
         )
 
 

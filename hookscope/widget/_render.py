@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from datetime import datetime
 
-from .._display import printable
+from .._display import printable, signature_detail, signature_mark
 from ._detail import Detail
 from ._table import Stats
 
@@ -46,11 +46,31 @@ def _field(text: str) -> str:
     return html.escape(printable(text))
 
 
-def _table(pairs: list[tuple[str, str]]) -> str:
+def _table(pairs: list[tuple[str, str]], classes: str = "") -> str:
     rows = "".join(
         f"<tr><td>{_field(name)}</td><td>{_field(value)}</td></tr>" for name, value in pairs
     )
-    return f"<table>{rows}</table>"
+    return f"<table class='{classes}'>{rows}</table>" if classes else f"<table>{rows}</table>"
+
+
+def _signature(detail: Detail) -> str:
+    """The verdict (scheme, valid or not, reason, in words), or what to do to get one."""
+    verdict = detail.signature
+    if verdict is None:
+        if detail.signature_scheme is None:
+            return ""
+        scheme = detail.signature_scheme
+        note = (
+            f"{scheme} (by its headers), not verified: the bin held no {scheme} secret when it "
+            f'arrived. bin.set_secrets({{"{scheme}": ...}}) verifies the next ones; '
+            f'req.verify("{scheme}", secret) this one.'
+        )
+        return f"<h4>Signature</h4><p>{_field(note)}</p>"
+    state = "valid" if verdict.valid else "invalid"
+    rows = [("scheme", verdict.scheme), ("verdict", f"{signature_mark(verdict)} {state}")]
+    if not verdict.valid:
+        rows += [("reason", verdict.reason or "?"), ("why", signature_detail(verdict))]
+    return f"<h4>Signature</h4>{_table(rows, f'hs-signature hs-sig-{state}')}"
 
 
 def detail_html(detail: Detail | None) -> str:
@@ -70,6 +90,7 @@ def detail_html(detail: Detail | None) -> str:
         f"<h4 class='hs-request-line'>{_field(detail.method)} {_field(detail.target)} "
         f"HTTP/{_field(detail.http_version)}</h4>",
         _table(summary),
+        _signature(detail),
         f"<h4>Headers ({len(detail.headers)})</h4>",
         _table(detail.headers),
     ]

@@ -20,7 +20,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._dataframe import to_dataframe
-from .._display import clock_time, decoded_text, format_size, preview, printable
+from .._display import (
+    clock_time,
+    decoded_text,
+    format_size,
+    preview,
+    printable,
+    signature_mark,
+    signature_verdict,
+)
 from .._ids import id_key
 from .._models import CapturedRequest
 from ._detail import Detail
@@ -43,6 +51,19 @@ CELL_LIMIT = 200
 
 def _cut(text: str) -> str:
     return text if len(text) <= CELL_LIMIT else text[: CELL_LIMIT - 1] + "…"
+
+
+def _signature_cells(request: CapturedRequest) -> dict[str, str]:
+    """The signature column, only for a request with a verdict (rows stay small without):
+    ``✓ stripe`` / ``✗ stripe: bad_signature``, and its state, by which table.js picks a
+    class from a fixed set. The reason in words is in the detail pane."""
+    verdict = request.signature
+    if verdict is None:
+        return {}
+    return {
+        "signature": f"{signature_mark(verdict)} {signature_verdict(verdict)}",
+        "signature_state": "valid" if verdict.valid else "invalid",
+    }
 
 
 class _Row:
@@ -70,6 +91,7 @@ class _Row:
                 "size": request.size,
                 "size_text": format_size(request.size),
                 "preview": preview(request),
+                **_signature_cells(request),
             }
         return self._cells
 

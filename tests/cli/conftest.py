@@ -23,11 +23,12 @@ def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def cli() -> Callable[..., Result]:
-    """``cli("export", bin_id, ...)``: run a command in-process; stdout and stderr apart."""
+    """``cli("export", bin_id, ...)``: run a command in-process; stdout and stderr apart;
+    ``input=``: what it reads from stdin."""
     runner = CliRunner()
 
-    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-        return runner.invoke(main, list(args), env=env, catch_exceptions=False)
+    def invoke(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
+        return runner.invoke(main, list(args), env=env, input=input, catch_exceptions=False)
 
     return invoke
 

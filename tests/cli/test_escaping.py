@@ -38,10 +38,10 @@ def _hostile(bin: hookscope.Bin) -> list[tuple[str, str]]:
     link = send_h2(bin.url, b"GET", b"/x?" + OSC8)
     reset = send_raw(bin.url, b"POST", b"/reset", b"\x1b[2J", [(b"Content-Type", b"\x1bc")])
     return [
-        (title, "PO\\x1b]0;PWNED\\x07ST /\\x1b[2J\\x1b[?1049h?\\x9bq  text/plain\\x1bc  "
+        (title, "PO\\x1b]0;PWNED\\x07ST   /\\x1b[2J\\x1b[?1049h?\\x9bq  text/plain\\x1bc  "
                 "20 B  a\\u202etxt.exe \\u2066b\\u2069\\x7f"),
-        (link, "GET     /x?\\x1b]8;;http://evil.example/\\x1b\\click\\x1b]8;;\\x1b\\  -  0 B"),
-        (reset, "POST    /reset  \\x1bc  4 B  <binary> 1b 5b 32 4a"),
+        (link, "GET       /x?\\x1b]8;;http://evil.example/\\x1b\\click\\x1b]8;;\\x1b\\  -  0 B"),
+        (reset, "POST      /reset  \\x1bc  4 B  <binary> 1b 5b 32 4a"),
     ]  # fmt: skip
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
+import hmac
 import io
 import json
 import re
@@ -19,6 +21,7 @@ from click.testing import Result
 
 import hookscope
 from hookscope._dataframe import COLUMNS
+from hookscope._signatures import Verification
 from hookscope.cli import _export
 
 BINARY = bytes(range(256)) * 3
@@ -89,7 +92,8 @@ def test_empty_bin(cli: Callable[..., Result], bin: hookscope.Bin) -> None:
     assert jsonl.stdout == ""
     assert json.loads(har.stdout)["log"]["entries"] == []
     header = next(csv.reader(io.StringIO(table.stdout)))
-    assert header[: len(COLUMNS) + 1] == [*list(COLUMNS)[:10], "body_encoding", "json"]
+    columns = list(COLUMNS)
+    assert header == [*columns[: columns.index("body") + 1], "body_encoding", "json"]
 
 
 # -- HAR ---------------------------------------------------------------------------------------
@@ -221,10 +225,34 @@ def test_csv_has_the_dataframe_columns(
     assert rows[1]["json"] == ""
 
 
+def test_csv_carries_the_servers_signature_verdicts(
+    cli: Callable[..., Result], client: hookscope.Client
+) -> None:
+    secret = "gh-secret"
+    signed = client.create_bin(secrets={"github": secret})
+    body = b'{"zen": "hi"}'
+    good = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    send(signed.url, content=body, headers={"x-hub-signature-256": good})
+    send(signed.url, content=body + b" ", headers={"x-hub-signature-256": good})
+    unsigned = client.create_bin()
+    send(unsigned.url, content=body, headers={"x-hub-signature-256": good})
+
+    rows = _cells(cli(*_args(signed, "--format", "csv")).stdout)
+    plain = _cells(cli(*_args(unsigned, "--format", "csv")).stdout)
+
+    verdicts = [(r["signature_valid"], r["signature_scheme"], r["signature_reason"]) for r in rows]
+    assert verdicts == [("True", "github", ""), ("False", "github", "bad_signature")]
+    assert (plain[0]["signature_valid"], plain[0]["signature_scheme"]) == ("", "")
+    assert secret not in "".join(str(row) for row in rows)
+
+
 # -- CSV: formulas -------------------------------------------------------------------------------
 
 FORMULAS = ['=HYPERLINK("http://evil.example","click")', "+1+1", "-2+3", "@SUM(1)", "\t=1", "\r=1"]
-TEXT_COLUMNS = ["id", "method", "path", "query", "content_type", "remote_addr", "body", "json"]
+TEXT_COLUMNS = [
+    "id", "method", "path", "query", "content_type", "remote_addr", "signature_scheme",
+    "signature_reason", "body", "json",
+]  # fmt: skip
 
 
 def _cells(text: str) -> list[dict[str, str]]:
@@ -256,6 +284,8 @@ def test_csv_cells_never_start_a_formula_in_any_column() -> None:
             id=payload, bin="b_x", received_at=datetime.now(UTC), method=payload, path=payload,
             query=payload, headers=httpx.Headers([("content-type", content_type)]),
             body=body, remote_addr=payload,
+            # The verdict's fields come from the wire too: a server could write anything.
+            signature=Verification(payload, False, payload),  # type: ignore[arg-type]
         )  # fmt: skip
 
     requests = [crafted(p, p.encode(), p) for p in [*FORMULAS, "'quoted"]]

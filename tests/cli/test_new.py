@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 
 import httpx
+import pytest
+import stripe
 from click.testing import Result
 
 import hookscope
@@ -87,3 +96,99 @@ def test_new_with_api_key(
     assert "refused the API key" in wrong.stderr
     assert allowed.exit_code == 0, allowed.output
     assert json.loads(allowed.stdout)["id"].startswith("b_")
+
+
+STRIPE = "whsec_cli_stripe_secret"
+SVIX = "whsec_" + base64.b64encode(b"the svix key, 24 bytes..").decode()
+
+
+def test_new_with_secrets_shows_the_schemes_never_the_secrets(
+    cli: Callable[..., Result], embedded_server: BackgroundServer
+) -> None:
+    args = ("new", "--url", embedded_server.url, "--secret", f"stripe={STRIPE}")
+    as_json = cli(*args, "--secret", f"svix={SVIX}", "--json")
+    human = cli(*args, "--secret", "github", input="gh-typed-secret\n")  # asked for, hidden
+
+    assert as_json.exit_code == 0 and human.exit_code == 0, as_json.output + human.output
+    data = json.loads(as_json.stdout)
+    assert data["signing"] == ["standard-webhooks", "stripe"]  # svix is standard-webhooks
+    assert "  signing      github, stripe\n" in human.stdout
+    everything = as_json.output + human.output
+    for secret in (STRIPE, SVIX, SVIX[6:], "gh-typed-secret"):
+        assert secret not in everything
+    # The server verifies with them: a capture carries its verdict.
+    body = '{"type": "invoice.paid"}'
+    header = stripe.WebhookSignature.generate_signature_header(body, STRIPE)
+    httpx.post(data["url"], content=body, headers={"Stripe-Signature": header}, timeout=10)
+    with hookscope.Client(embedded_server.url) as client:
+        assert client.bin(data["id"], data["token"]).wait_for(signed=True, timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("paypal=whsec_leak", "SCHEME=SECRET needs a known scheme: github, stripe"),
+        ("whsec_leak", "SCHEME=SECRET needs a known scheme"),  # the secret alone
+        ("whsec_leak=", "SCHEME=SECRET needs a known scheme"),
+        ("stripe=", "the stripe secret: the secret is empty"),
+        ("svix=whsec_***leak***", "the standard-webhooks secret: a standard-webhooks secret"),
+    ],
+)
+def test_a_bad_secret_is_refused_without_echoing_it(
+    cli: Callable[..., Result], embedded_server: BackgroundServer, value: str, error: str
+) -> None:
+    result = cli("new", "--url", embedded_server.url, "--secret", value)
+
+    assert result.exit_code == 2
+    assert error in result.stderr
+    assert "leak" not in result.output
+
+
+def test_a_scheme_given_twice_is_refused(
+    cli: Callable[..., Result], embedded_server: BackgroundServer
+) -> None:
+    result = cli("new", "--url", embedded_server.url,
+                 "--secret", "svix=" + SVIX, "--secret", "standard-webhooks=" + SVIX)  # fmt: skip
+
+    assert result.exit_code == 2
+    assert "standard-webhooks is given twice" in result.stderr
+    assert SVIX not in result.output
+
+
+def _read_until(fd: int, wanted: bytes, seen: bytearray, timeout: float = 30) -> None:
+    """Read the terminal's output into ``seen`` until ``wanted`` shows, or the end."""
+    deadline = time.monotonic() + timeout
+    while wanted not in seen:
+        ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+        assert ready, f"no {wanted!r} within {timeout} s; the terminal shows {bytes(seen)!r}"
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            chunk = b""
+        if not chunk:
+            return
+        seen += chunk
+
+
+def test_a_secret_asked_for_at_a_terminal_is_not_echoed(
+    embedded_server: BackgroundServer,
+) -> None:
+    terminal, child = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hookscope", "new", "--url", embedded_server.url,
+         "--secret", "stripe"],
+        stdin=child, stdout=child, stderr=child,
+    )  # fmt: skip
+    os.close(child)
+    seen = bytearray()
+    try:
+        _read_until(terminal, b"stripe secret: ", seen)
+        os.write(terminal, STRIPE.encode() + b"\n")
+        _read_until(terminal, b"hookscope tail b_", seen)
+        assert process.wait(30) == 0
+    finally:
+        process.kill()
+        process.wait()
+        os.close(terminal)
+    assert b"  signing      stripe" in seen
+    assert STRIPE.encode() not in seen  # typed without echo

@@ -11,6 +11,7 @@ import pytest
 from hookscope import CapturedRequest
 from hookscope._display import format_size as human_size
 from hookscope._display import preview
+from hookscope._signatures import Verification
 from hookscope.cli._common import BinTarget
 from hookscope.cli._har import har_entry
 from hookscope.cli._lines import request_line
@@ -143,7 +144,49 @@ def test_request_line_is_plain_without_colour() -> None:
 
     line = click.unstyle(request_line(request, 120))
 
-    assert line == (f"{local:%H:%M:%S}.123 POST    /p?x=1  application/json  8 B  " + '{"a": 1}')
+    # The blank after the method is the signature column: this request has no verdict.
+    assert line == f"{local:%H:%M:%S}.123 POST      /p?x=1  application/json  8 B  " + '{"a": 1}'
+
+
+@pytest.mark.parametrize("width", [60, 120])
+def test_request_line_shows_the_verdict_in_a_column_of_its_own(width: int) -> None:
+    request = captured([("content-type", "application/json")], b'{"id": "evt_1"}', path="/s")
+    late = Verification("stripe", False, "timestamp_outside_tolerance")
+    lines = [
+        click.unstyle(request_line(dataclasses.replace(request, signature=verdict), width))
+        for verdict in (Verification("stripe", True), late, None)
+    ]
+
+    assert [line[13:] for line in lines] == [
+        'POST    ✓ /s  application/json  15 B  {"id": "evt_1"}',
+        'POST    ✗ /s  application/json  15 B  stripe: timestamp_outside_tolerance  {"id": "evt_1"}',
+        'POST      /s  application/json  15 B  {"id": "evt_1"}',
+    ]
+    assert len({line.index("/s") for line in lines}) == 1  # the paths stay aligned
+    long = dataclasses.replace(request, body=b"x" * 500, signature=late)
+    assert len(click.unstyle(request_line(long, 120))) == 120  # still cut to the width
+
+
+def test_request_line_colours_the_verdict() -> None:
+    request = captured(path="/s")
+    valid = request_line(dataclasses.replace(request, signature=Verification("stripe", True)))
+    invalid = request_line(
+        dataclasses.replace(request, signature=Verification("stripe", False, "bad_signature"))
+    )
+
+    assert "\x1b[32m\x1b[1m✓\x1b[0m" in valid  # green
+    assert "\x1b[31m\x1b[1m✗\x1b[0m" in invalid  # red, and the reason too
+    assert "\x1b[31mstripe: bad_signature\x1b[0m" in invalid
+    assert "POST   \x1b[0m   /s" in request_line(request)  # no verdict: a plain blank
+
+
+def test_request_line_escapes_the_verdict_fields() -> None:
+    # The server writes the verdict; a compromised or future one could write anything.
+    odd = Verification("st\x1b]0;x\x07", False, "new\u202ereason")  # type: ignore[arg-type]
+    line = request_line(dataclasses.replace(captured(), signature=odd))
+
+    assert "st\\x1b]0;x\\x07: new\\u202ereason" in click.unstyle(line)
+    assert "\x07" not in line and "\u202e" not in line
 
 
 def test_har_entry_with_http2_and_no_body() -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 import signal
+import time
 from collections.abc import Callable
 
 import pytest
+import stripe
 from _support import ServerProcess, wait_until
 from cli_support import CliProcess, send, wire_requests
 
@@ -61,6 +63,41 @@ def test_readable_lines(cli_process: Callable[..., CliProcess], bin: hookscope.B
     assert "\x1b[" not in "".join(lines)  # no colour when stdout is not a terminal
     assert tail.interrupt(signal.SIGTERM) == 0
     assert tail.stderr == []
+
+
+def test_lines_show_the_servers_signature_verdict(
+    cli_process: Callable[..., CliProcess], client: hookscope.Client
+) -> None:
+    secret = "whsec_tail_secret"
+    bin = client.create_bin(secrets={"stripe": secret})
+    body = '{"id": "evt_1", "type": "invoice.paid"}'
+    now = stripe.WebhookSignature.generate_signature_header(body, secret)
+    old = stripe.WebhookSignature.generate_signature_header(body, secret, int(time.time()) - 900)
+    for content, header in ((body, now), (body + " ", now), (body, old)):
+        headers = {"Stripe-Signature": header, "Content-Type": "application/json"}
+        send(bin.url_for("/stripe"), content=content, headers=headers)
+    send(bin.url_for("/health"), "GET")  # the bin holds a secret: unsigned is missing_header
+
+    plain = _tail(cli_process, bin, "--no-color")
+    coloured = _tail(cli_process, bin, "--color")
+    lines = [line[13:] for line in plain.wait_for_stdout(4)]
+
+    assert lines == [
+        'POST    ✓ /stripe  application/json  39 B  {"id": "evt_1", "type": "invoice.paid"}',
+        "POST    ✗ /stripe  application/json  40 B  stripe: bad_signature  "
+        '{"id": "evt_1", "type": "invoice.paid"}',
+        "POST    ✗ /stripe  application/json  39 B  stripe: timestamp_outside_tolerance  "
+        '{"id": "evt_1", "type": "invoice.paid"}',
+        "GET     ✗ /health  -  0 B  stripe: missing_header",
+    ]
+    shown = coloured.wait_for_stdout(4)
+    assert "\x1b[32m\x1b[1m✓\x1b[0m" in shown[0]
+    assert "\x1b[31m\x1b[1m✗\x1b[0m" in shown[1]
+    assert "\x1b[31mstripe: bad_signature\x1b[0m" in shown[1]
+    assert secret not in "".join(plain.stdout + shown)
+    for process in (plain, coloured):
+        assert process.interrupt() == 0
+        assert process.stderr == []
 
 
 def test_tail_zero_shows_only_new_requests(

@@ -8,8 +8,11 @@ test's temp dir. Everything it starts, it stops.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -36,7 +39,7 @@ import hookscope
 
 server = hookscope.serve_in_background()
 client = hookscope.Client(server.url)
-bin = client.create_bin(name="browser")
+bin = client.create_bin(name="browser", secrets={"github": "gh-secret"})
 table = bin.live_table(window=20)
 pathlib.Path("bin_url.txt").write_text(bin.url)
 """
@@ -219,4 +222,24 @@ def test_live_table_renders_rows_in_the_browser(
     expect(detail).to_contain_text('</textarea><svg onload="window.__pwned=3">')
     assert widget.locator("img, script, svg, textarea").count() == 0
     assert page.evaluate("window.__pwned") is None
+
+    # The server's signature verdicts: a green ✓, a red ✗ and the reason; in words in the detail.
+    body = b'{"zen": "signed"}'
+    signature = "sha256=" + hmac.new(b"gh-secret", body, hashlib.sha256).hexdigest()
+    httpx.post(bin_url + "/signed", content=body, headers={"x-hub-signature-256": signature})
+    signatures = widget.locator("tbody td.hs-col-signature")
+    expect(signatures.first).to_have_text("✓ github")
+    expect(signatures.first).to_have_class(re.compile(r"\bhs-sig-valid\b"))
+    expect(signatures.nth(1)).to_have_text("✗ github: missing_header")  # /hostile: unsigned
+    expect(signatures.nth(1)).to_have_class(re.compile(r"\bhs-sig-invalid\b"))
+    expect(signatures.nth(1)).to_have_attribute("title", "✗ github: missing_header")
+    color = signatures.first.evaluate("cell => getComputedStyle(cell).color")
+    assert color == "rgb(26, 127, 55)", color  # the stylesheet's green
+    widget.locator("tbody tr").first.click()
+    expect(detail.locator(".hs-signature")).to_contain_text("✓ valid")
+    widget.locator("tbody tr").nth(1).click()
+    expect(detail.locator(".hs-signature.hs-sig-invalid")).to_contain_text(
+        "the request carries no signature header of this scheme"
+    )
+    widget.screenshot(path=str(tmp_path / "signatures.png"))
     page.close()

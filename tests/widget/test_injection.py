@@ -8,6 +8,7 @@ kernel writes, and its text is the captured values.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from html.parser import HTMLParser
@@ -20,6 +21,7 @@ from _support import wait_until
 from widget_support import FakeStream, make_request
 
 from hookscope._display import printable
+from hookscope._signatures import Verification
 from hookscope.widget import LiveTable
 
 IMG = '<img src=x onerror="window.__pwned=1">'
@@ -47,7 +49,8 @@ class _Markup(HTMLParser):
 
 
 def hostile_requests() -> list[Any]:
-    """Every field a sender controls, holding markup: text, JSON, form and binary bodies."""
+    """Every field a sender controls, holding markup: text, JSON, form and binary bodies; and
+    the signature verdict, which the server writes (a compromised one could write anything)."""
     headers = [(name, ALL) for name in ("x-img", "x-script", "x-textarea")]
     return [
         make_request(1, method=SCRIPT, path="/" + IMG, query=TEXTAREA, body=ALL,
@@ -57,6 +60,10 @@ def hostile_requests() -> list[Any]:
                      content_type="application/x-www-form-urlencoded"),
         make_request(4, path="/binary", body=b"\x00\xff" + ALL.encode(),
                      content_type="application/octet-stream"),
+        dataclasses.replace(
+            make_request(5, path="/signed", headers=[("stripe-signature", ALL)]),
+            signature=Verification(IMG, False, SCRIPT),  # type: ignore[arg-type]
+        ),
     ]  # fmt: skip
 
 
@@ -74,7 +81,10 @@ def test_rows_are_the_captured_text(table: Any, fake_stream: FakeStream) -> None
     widget = table.view.table
     wait_until(lambda: len(widget.rows) == len(requests), timeout=5, what="the rows")
 
-    first = widget.rows[-1]  # newest first
+    signed = widget.rows[0]  # newest first
+    assert signed["signature"] == f"✗ {IMG}: {SCRIPT}"  # text: table.js sets textContent
+    assert signed["signature_state"] == "invalid"  # one of two classes table.js knows
+    first = widget.rows[-1]
     assert first["method"] == SCRIPT
     assert first["path"] == f"/{IMG}?{TEXTAREA}"
     assert first["type"] == "text/plain" + IMG.lower()  # media types are lower-cased
@@ -85,7 +95,7 @@ def test_rows_are_the_captured_text(table: Any, fake_stream: FakeStream) -> None
     assert SCRIPT in labels  # ipywidgets sets option labels with textContent too
 
 
-@pytest.mark.parametrize("seq", [1, 2, 3, 4])
+@pytest.mark.parametrize("seq", [1, 2, 3, 4, 5])
 def test_the_detail_pane_holds_no_captured_markup(
     table: Any, fake_stream: FakeStream, seq: int
 ) -> None:
@@ -114,8 +124,10 @@ def test_the_detail_pane_holds_no_captured_markup(
         assert json.dumps({IMG: [SCRIPT, TEXTAREA, QUOTES]}, indent=2) in text
     elif seq == 3:
         assert "a<script>" in text and "<img></textarea>" in text  # decoded form fields
-    else:
+    elif seq == 4:
         assert "|..<img src=x one|" in text  # the hex dump's text column
+    else:
+        assert f"scheme{IMG}verdict✗ invalidreason{SCRIPT}" in text  # the verdict, as text
 
 
 def test_table_js_sets_captured_values_as_text_only() -> None:
@@ -128,6 +140,8 @@ def test_table_js_sets_captured_values_as_text_only() -> None:
     ]
     assert not re.search(r"outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function", code)
     assert "node.textContent = text" in code  # how every cell is filled
+    # The signature cell's class comes from a fixed set, never from the row's text.
+    assert '["valid", "invalid"].includes(row.signature_state)' in code
 
 
 def test_control_characters_in_cells_show_as_escapes(table: Any, fake_stream: FakeStream) -> None:

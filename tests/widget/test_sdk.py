@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
+import stripe
+from _support import wait_until
 
 from hookscope._embedded import BackgroundServer
 from hookscope._exceptions import BinNotFound, Unauthorized
@@ -55,6 +57,50 @@ def test_tail_limits_the_history(embedded_server: BackgroundServer) -> None:
             assert list(table.wait_for_rows(3).id) == sent[-3:]
             sent += send(bin.url, 2, start=10)
             assert list(table.wait_for_rows(5).id) == sent[-5:]
+        table.view.close()
+
+
+def _select(table: Any, request_id: str) -> str:
+    """Click the row of ``request_id``; the detail pane's HTML once it shows it."""
+    widget = table.view.table
+    widget._handle_custom_msg({"event": "select", "id": request_id}, [])
+    wait_until(lambda: request_id in widget.detail, timeout=5, what="the detail")
+    return str(widget.detail)
+
+
+def test_rows_detail_and_df_show_the_servers_signature_verdicts(
+    embedded_server: BackgroundServer,
+) -> None:
+    secret = "whsec_table_secret"
+    body = '{"type": "invoice.paid"}'
+    header = stripe.WebhookSignature.generate_signature_header(body, secret)
+    with Client(embedded_server.url) as client:
+        bin = client.create_bin(secrets={"stripe": secret})
+        unsigned = client.create_bin()
+        with LiveTable(bin, tail=0, display=False) as table:
+            for content in (body, body + " "):
+                httpx.post(bin.url, content=content, headers={"Stripe-Signature": header})
+            frame = table.wait_for_rows(2)
+            widget = table.view.table
+            wait_until(lambda: len(widget.rows) == 2, timeout=5, what="the rows")
+            rows = widget.rows  # newest first, as the page shows them
+            assert [row["signature"] for row in rows] == ["✗ stripe: bad_signature", "✓ stripe"]
+            assert [row["signature_state"] for row in rows] == ["invalid", "valid"]
+            assert frame["signature_valid"].tolist() == [True, False]
+            pd.testing.assert_frame_equal(frame, bin.dataframe())
+            page = _select(table, str(frame.id[1]))
+            assert "<td>reason</td><td>bad_signature</td>" in page
+            assert "the signature does not match the body and secret" in page
+            assert "<td>verdict</td><td>✓ valid</td>" in _select(table, str(frame.id[0]))
+        table.view.close()
+        with LiveTable(unsigned, tail=0, display=False) as table:
+            httpx.post(unsigned.url, content=body, headers={"Stripe-Signature": header})
+            frame = table.wait_for_rows(1)
+            wait_until(lambda: table.view.table.rows, timeout=5, what="the row")
+            assert "signature" not in table.view.table.rows[0]  # a blank cell
+            assert frame["signature_valid"].isna().all()
+            page = _select(table, str(frame.id[0]))
+            assert "the bin held no stripe secret when it arrived" in page
         table.view.close()
 
 

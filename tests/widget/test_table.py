@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pandas as pd
@@ -10,6 +11,7 @@ from widget_support import make_request
 
 from hookscope._dataframe import to_dataframe
 from hookscope._display import body_kind, format_size, hexdump, preview
+from hookscope._signatures import Verification
 from hookscope.widget._detail import HEX_LIMIT, Detail
 from hookscope.widget._render import detail_html
 from hookscope.widget._table import TableModel
@@ -160,6 +162,30 @@ def test_detail_json_headers_and_curl() -> None:
     assert "Stripe-Signature" in page
     assert "charge.succeeded" in page
     assert "curl -X POST" in page
+
+
+def test_signature_cell_and_detail() -> None:
+    late = Verification("stripe", False, "timestamp_outside_tolerance")
+    stripe_header = [("Stripe-Signature", "t=1,v1=abc")]
+    requests = [
+        dataclasses.replace(make_request(1, headers=stripe_header), signature=late),
+        make_request(2, headers=stripe_header),  # signed, but the bin held no secret
+        make_request(3),  # not signed at all
+    ]
+    model = TableModel()
+    model.ingest(requests)
+    rows = {row["id"]: row for row in model.snapshot(0).rows}
+    assert rows[requests[0].id]["signature"] == "✗ stripe: timestamp_outside_tolerance"
+    # Without a verdict, no signature keys: rows stay as small as before (a blank cell).
+    assert [rows[r.id].get("signature_state") for r in requests] == ["invalid", None, None]
+
+    pages = [detail_html(model.detail(r.id)) for r in requests]
+    assert "<table class='hs-signature hs-sig-invalid'>" in pages[0]
+    assert "<td>reason</td><td>timestamp_outside_tolerance</td>" in pages[0]
+    assert "but its timestamp is outside the tolerance" in pages[0]
+    assert "stripe (by its headers), not verified" in pages[1]
+    assert "bin.set_secrets({&quot;stripe&quot;: ...})" in pages[1]
+    assert "Signature" not in pages[2]
 
 
 def test_detail_form_fields() -> None:

@@ -4,6 +4,7 @@
 const COLUMNS = [
   ["time", "Time"],
   ["method", "Method"],
+  ["signature", "Signature"],
   ["path", "Path"],
   ["type", "Content type"],
   ["size_text", "Size"],
@@ -65,7 +66,13 @@ function render({ model, el }) {
       tr.dataset.id = row.id;
       for (const [key] of COLUMNS) {
         const cell = element("td", `hs-col-${key}`, String(row[key] ?? ""));
-        if (key === "path" || key === "preview") cell.title = cell.textContent;
+        if (key === "path" || key === "preview" || key === "signature") {
+          cell.title = cell.textContent;
+        }
+        // The signature's colour: a class from a fixed set only, never from the row's text.
+        if (key === "signature" && ["valid", "invalid"].includes(row.signature_state)) {
+          cell.classList.add(`hs-sig-${row.signature_state}`);
+        }
         tr.append(cell);
       }
       body.append(tr);
