@@ -106,8 +106,11 @@ class Settings:
             )
         if self.max_body < 0 or self.max_requests < 1 or self.ttl <= 0:
             raise ValueError("--max-body must be >= 0, --max-requests >= 1 and --ttl > 0")
-        if self.replay_page < 1 or self.expiry_check <= 0:
-            raise ValueError("HOOKSCOPE_REPLAY_PAGE must be >= 1 and HOOKSCOPE_EXPIRY_CHECK > 0")
+        if self.replay_page < 1 or self.expiry_check <= 0 or self.secret_cache < 0:
+            raise ValueError(
+                "HOOKSCOPE_REPLAY_PAGE must be >= 1, HOOKSCOPE_EXPIRY_CHECK > 0 and "
+                "HOOKSCOPE_SECRET_CACHE >= 0"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -96,7 +96,7 @@ class Verification:
     @property
     def detail(self) -> str:
         """The reason in words (empty when valid)."""
-        return _DETAILS[self.reason] if self.reason else ""
+        return _DETAILS.get(self.reason, "") if self.reason else ""  # a newer server's reason
 
     def to_wire(self) -> dict[str, Any]:
         """The optional ``signature`` field of the wire format."""
