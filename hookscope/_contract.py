@@ -44,6 +44,7 @@ __all__ = [
     "error_body",
     "error_frame",
     "request_frame",
+    "smee_url",
     "split_capture_path",
     "sse_error",
     "sse_request",
@@ -152,6 +153,18 @@ def capture_url(base_url: str, bin_id: str) -> str:
 def bin_path(bin_id: str, rest: str = "") -> str:
     """The API path of a bin: ``/api/bins/b_1``, ``bin_path("b_1", "/requests")``."""
     return f"/api/bins/{bin_id}{rest}"
+
+
+def smee_url(capture: str, token: str, cursor: str | None = None) -> str:
+    """A bin's smee channel (docs/smee.md) from its capture URL: the token in the query, as
+    smee-client sends no headers.
+
+    >>> smee_url("https://h.example.com/h/b_1", "tok", cursor="probot")
+    'https://h.example.com/api/bins/b_1/smee?token=tok&cursor=probot'
+    """
+    base, _, bin_id = capture.rstrip("/").rpartition(CAPTURE_PREFIX)
+    query = {"token": token, **({"cursor": cursor} if cursor else {})}
+    return f"{base}{bin_path(bin_id, '/smee')}?{urlencode(query)}"
 
 
 def ws_url(base_url: str, bin_id: str, query: Mapping[str, str]) -> str:

@@ -141,3 +141,28 @@ def test_event_data_keeps_what_fetch_accepts() -> None:
     for gone in ("host", "transfer-encoding", "content-encoding", "sec-fetch-mode"):
         assert gone not in data
     assert set(data) >= {"body", "query", "timestamp", "content-type"}
+
+
+def test_the_live_tables_detail_marks_what_smee_would_not_forward_exactly() -> None:
+    from hookscope.widget._detail import Detail
+    from hookscope.widget._render import detail_html
+
+    pretty = Detail.of(_request(b'{"a": 1}'))
+    assert pretty.smee_inexact is not None and "whitespace" in pretty.smee_inexact
+    assert "hs-smee-note" in detail_html(pretty)
+    compact = Detail.of(_request(b'{"a":1}'))
+    assert compact.smee_inexact is None
+    assert "hs-smee-note" not in detail_html(compact)
+
+
+def test_smee_urls_from_the_sdk_and_the_contract(embedded_server: object) -> None:
+    import hookscope
+    from hookscope._contract import smee_url
+
+    url = getattr(embedded_server, "url")  # noqa: B009 (a fixture without a type here)
+    with hookscope.Client(url) as client:
+        bin = client.create_bin()
+        assert bin.smee_url() == f"{url}/api/bins/{bin.id}/smee?token={bin.token}"
+        assert bin.smee_url(cursor="ci") == smee_url(bin.url, bin.token, cursor="ci")
+        with httpx.stream("GET", bin.smee_url(cursor="ci"), timeout=10) as events:
+            assert events.status_code == 200

@@ -25,6 +25,7 @@ from .._display import (
     signature_verdict,
 )
 from .._models import CapturedRequest
+from .._smee import forwarded_exactly
 
 __all__ = ["request_line"]
 
@@ -35,6 +36,7 @@ _METHOD_COLOURS = {
     "PATCH": "yellow",
     "DELETE": "red",
 }
+_SMEE_NOTE = "[not byte-exact via smee]"
 _PATH_WIDTH = 60
 
 
@@ -42,8 +44,11 @@ def _shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
-def request_line(request: CapturedRequest, width: int = 120) -> str:
-    """The line for ``request``, with click styles (``click.echo`` drops them off a tty)."""
+def request_line(request: CapturedRequest, width: int = 120, *, smee: bool = False) -> str:
+    """The line for ``request``, with click styles (``click.echo`` drops them off a tty).
+
+    ``smee``: mark a request whose body smee-client would not forward byte-exact.
+    """
     time = clock_time(request.received_at)
     target = _shorten(printable(request.target), _PATH_WIDTH)
     kind = printable(request.content_type or "-")
@@ -53,8 +58,10 @@ def request_line(request: CapturedRequest, width: int = 120) -> str:
     mark = signature_mark(verdict)
     colour = "green" if verdict is not None and verdict.valid else "red"
     why = signature_verdict(verdict) if verdict is not None and not verdict.valid else ""
+    inexact = _SMEE_NOTE if smee and forwarded_exactly(request) is not None else ""
     used = len(time) + len(method) + 1 + len(target) + len(kind) + len(size) + 9
     used += len(why) + 2 if why else 0
+    used += len(inexact) + 1 if inexact else 0
     parts = [
         click.style(time, dim=True),
         click.style(method, fg=_METHOD_COLOURS.get(request.method, "magenta"), bold=True),
@@ -63,6 +70,7 @@ def request_line(request: CapturedRequest, width: int = 120) -> str:
         click.style(kind, fg="cyan") + " ",
         click.style(size, dim=True) + " ",
         *([click.style(why, fg="red") + " "] if why else []),
+        *([click.style(inexact, fg="yellow")] if inexact else []),
         preview(request, max(width - used, 24)),
     ]
     return " ".join(parts).rstrip()

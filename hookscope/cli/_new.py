@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from .. import _signatures
+from .._contract import smee_url
 from .._display import printable
 from ..client import AsyncClient
 from ._common import DEFAULT_URL, duration, run, server_options
@@ -101,6 +102,12 @@ def _secrets(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
     + ", ".join([*_signatures.SCHEMES, *_signatures.ALIASES])
     + ". SCHEME alone asks for the secret (kept out of shell history). Never shown again.",
 )
+@click.option(
+    "--smee",
+    is_flag=True,
+    help="Also print the bin's smee channel URL, for smee-client and Probot's "
+    "WEBHOOK_PROXY_URL (docs/smee.md).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead.")
 def new(
     url: str,
@@ -113,6 +120,7 @@ def new(
     max_requests: int | None,
     ttl: float | None,
     secrets: dict[str, str],
+    smee: bool,
     as_json: bool,
 ) -> None:
     """Create a bin; print its capture URL and its token.
@@ -138,6 +146,9 @@ def new(
     click.echo(f"  token        {token}")
     if created.get("signing"):  # the schemes only: the server never shows a secret again
         click.echo(f"  signing      {printable(', '.join(map(str, created['signing'])))}")
+    if smee:
+        channel = smee_url(str(created["url"]), str(token), cursor="smee")
+        click.echo(f"  smee URL     {printable(channel)}")
     click.echo()
     click.echo("Send webhooks to the capture URL. The token reads the bin: keep it secret.")
     if url.rstrip("/") != DEFAULT_URL:

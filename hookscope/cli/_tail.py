@@ -39,9 +39,20 @@ DEFAULT_TAIL = 10
     help="Start with the newest N stored requests (0: live ones only) [default without "
     "--since: 10].",
 )
+@click.option(
+    "--smee",
+    is_flag=True,
+    help="Print the bin's smee channel URL first, and mark the requests smee-client would "
+    "not forward byte-exact (docs/smee.md).",
+)
 @click.option("--color/--no-color", default=None, help="Colour (default: when a terminal).")
 def tail(
-    target: BinTarget, as_json: bool, since: str | None, last: int | None, color: bool | None
+    target: BinTarget,
+    as_json: bool,
+    since: str | None,
+    last: int | None,
+    smee: bool,
+    color: bool | None,
 ) -> None:
     """Print requests to BIN as they arrive, until Ctrl-C.
 
@@ -59,7 +70,8 @@ def tail(
     if since is None and last is None:
         last = DEFAULT_TAIL
     try:
-        run(_follow(target, as_json, since, last, color), url=target.url, bin_id=target.bin_id)
+        main = _follow(target, as_json, since, last, color, smee=smee)
+        run(main, url=target.url, bin_id=target.bin_id)
     except KeyboardInterrupt:
         pass  # Ctrl-C is how tail ends
     except BrokenPipeError:  # tail ... | head: the reader is gone, and so is the point
@@ -67,13 +79,23 @@ def tail(
 
 
 async def _follow(
-    target: BinTarget, as_json: bool, since: str | None, last: int | None, color: bool | None
+    target: BinTarget,
+    as_json: bool,
+    since: str | None,
+    last: int | None,
+    color: bool | None,
+    *,
+    smee: bool = False,
 ) -> None:
     out = sys.stdout.buffer
     async with AsyncClient(target.url) as client:
+        bin = client.bin(target.bin_id, target.token)
         # Opening the cursor connects: a wrong token or bin fails now, with one line.
-        cursor = client.bin(target.bin_id, target.token).open_stream(since=since, tail=last)
+        cursor = bin.open_stream(since=since, tail=last)
         async with cursor:
+            if smee:
+                await bin.info()  # the capture URL as the server shows it (--public-url)
+                click.echo(f"smee channel: {printable(bin.smee_url(cursor='smee'))}", err=True)
             async for request in cursor:
                 if as_json:
                     line = printable(request.to_json(), json=True)  # JSON, terminal-safe
@@ -81,4 +103,4 @@ async def _follow(
                     out.flush()
                 else:
                     width = shutil.get_terminal_size((120, 24)).columns
-                    click.echo(request_line(request, width), color=color)
+                    click.echo(request_line(request, width, smee=smee), color=color)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .._contract import MAX_PAGE, bin_path, capture_url
+from .._contract import MAX_PAGE, bin_path, capture_url, smee_url
 from .._exceptions import ConnectionFailed, WaitTimeout
 from .._ids import BEGINNING
 from .._matching import Match, MatchCriteria, arrivals
@@ -177,6 +177,13 @@ class AsyncBin:
     def url_for(self, path: str = "/") -> str:
         """The capture URL of ``path`` (may hold a query): ``bin.url_for("/github?x=1")``."""
         return self.url + "/" + path.lstrip("/")
+
+    def smee_url(self, cursor: str | None = None) -> str:
+        """The bin as a smee channel, for smee-client and Probot's ``WEBHOOK_PROXY_URL``
+        (docs/smee.md). It holds the token: keep it secret. ``cursor`` names a reader whose
+        position the server keeps, so that a restarted client resumes where it was.
+        """
+        return smee_url(self.url, self.token, cursor)
 
     async def info(self) -> dict[str, Any]:
         """The bin as the server describes it: name, url, response, limits, created_at."""

@@ -137,6 +137,10 @@ class Bin:
         """The capture URL of ``path`` (may hold a query): ``bin.url_for("/github?x=1")``."""
         return self._async.url_for(path)
 
+    def smee_url(self, cursor: str | None = None) -> str:
+        """The bin as a smee channel; see ``AsyncBin.smee_url``."""
+        return self._async.smee_url(cursor)
+
     def info(self) -> dict[str, Any]:
         """The bin as the server describes it: name, url, response, limits, created_at."""
         return self._call(self._async.info)

@@ -14,6 +14,7 @@ from datetime import datetime
 from .._display import BodyKind, body_kind, decoded_text, format_size, hexdump, request_json
 from .._models import CapturedRequest, FormFile
 from .._signatures import Verification
+from .._smee import forwarded_exactly
 
 __all__ = ["Detail"]
 
@@ -46,6 +47,8 @@ class Detail:
     """The server's verdict on the signature, or None."""
     signature_scheme: str | None = None
     """The scheme the headers announce (``req.signature_scheme``), verdict or not."""
+    smee_inexact: str | None = None
+    """Why smee-client would not forward the body byte-exact (None: it would)."""
 
     @property
     def target(self) -> str:
@@ -92,6 +95,7 @@ class Detail:
             curl=_curl(request, base_url),
             signature=request.signature,
             signature_scheme=request.signature_scheme,
+            smee_inexact=forwarded_exactly(request),
         )
 
 

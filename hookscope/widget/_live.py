@@ -119,6 +119,12 @@ class LiveTable:
     # -- public API ---------------------------------------------------------------------------
 
     @property
+    def smee_url(self) -> str:
+        """The bin as a smee channel (docs/smee.md); the detail pane marks the requests
+        smee-client would not forward byte-exact."""
+        return str(self.bin.smee_url(cursor="smee"))
+
+    @property
     def df(self) -> pd.DataFrame:
         """Every row in the table now, with the columns and dtypes of ``to_dataframe``."""
         return self._model.dataframe()

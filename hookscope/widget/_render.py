@@ -110,4 +110,10 @@ def detail_html(detail: Detail | None) -> str:
             f"<h4>Body ({detail.kind}){cut}</h4><pre class='hs-body'>{esc(detail.body)}</pre>"
         )
     parts.append(f"<h4>curl</h4><pre>{esc(detail.curl)}</pre>")
+    if detail.smee_inexact:  # our words, escaped all the same
+        parts.append(
+            "<p class='hs-smee-note'>Through a smee channel: smee-client would not forward this "
+            f"body byte-exact ({esc(detail.smee_inexact)}); hookscope forward relays the exact "
+            "bytes.</p>"
+        )
     return f"<div class='hs-detail-{detail.kind}'>{''.join(parts)}</div>"

@@ -192,3 +192,18 @@ def test_a_secret_asked_for_at_a_terminal_is_not_echoed(
         os.close(terminal)
     assert b"  signing      stripe" in seen
     assert STRIPE.encode() not in seen  # typed without echo
+
+
+def test_new_smee_prints_the_channel(
+    cli: Callable[..., Result], embedded_server: BackgroundServer
+) -> None:
+    result = cli("new", "--url", embedded_server.url, "--smee")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    url = next(line.split()[-1] for line in lines if "capture URL" in line)
+    token = next(line.split()[-1] for line in lines if line.strip().startswith("token"))
+    channel = next(line.split()[-1] for line in lines if "smee URL" in line)
+    bin_id = url.rsplit("/", 1)[1]
+    assert channel == (f"{embedded_server.url}/api/bins/{bin_id}/smee?token={token}&cursor=smee")
+    with httpx.stream("GET", channel, timeout=10) as events:
+        assert events.status_code == 200

@@ -166,3 +166,16 @@ def test_tail_resumes_across_a_server_restart(
         assert wire_requests(lines) == bin.requests()
         assert tail.interrupt() == 0
         assert len(tail.stdout) == 6
+
+
+def test_smee_prints_the_channel_and_marks_what_it_would_not_forward_exactly(
+    cli_process: Callable[..., CliProcess], bin: hookscope.Bin
+) -> None:
+    send(bin.url_for("/compact"), content=b'{"a":1}', headers={"content-type": "application/json"})
+    send(bin.url_for("/pretty"), content=b'{"a": 1}', headers={"content-type": "application/json"})
+    tail = _tail(cli_process, bin, "--no-color", "--since", "0-0", "--smee")
+    channel = tail.wait_for_stderr("smee channel: ")
+    assert bin.smee_url(cursor="smee") in channel
+    compact, pretty = tail.wait_for_stdout(2)
+    assert "/compact" in compact and "smee" not in compact
+    assert "/pretty" in pretty and "[not byte-exact via smee]" in pretty
