@@ -117,14 +117,16 @@ def rss_bytes(pid: int) -> int:
 
 
 def _http(method: str, url: str, body: bytes | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=body, method=method)
+    # JSON, as the API takes nothing else (urllib would send a form content type).
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
     with urllib.request.urlopen(request, timeout=5) as response:
         return response.status, response.read()
 
 
 def create_bin(base_url: str) -> tuple[str, str]:
     """A fresh bin on a hookscope server: ``(id, token)``."""
-    status, body = _http("POST", base_url + "/api/bins", b"")
+    status, body = _http("POST", base_url + "/api/bins", b"{}")
     if status != 201:
         raise RuntimeError(f"POST /api/bins answered {status}: {body[:200]!r}")
     data = json.loads(body)

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -84,6 +85,21 @@ class Guard:
         if public:
             allowed.add(public)
         self.allowed_origins = frozenset(origin for origin in allowed if origin)
+        # Each request asks; senders repeat a few Host values.
+        self._host_problem = lru_cache(maxsize=1024)(self._judge_host)
+
+    def _judge_host(self, host: str) -> ApiProblem | None:
+        name = host_name(host)
+        if name is None:
+            return ApiProblem(400, ErrorCode.INVALID_HOST, "the Host header is not a host name")
+        if self.loopback and not (is_loopback(name) or name == self.public_host):
+            return ApiProblem(
+                403,
+                ErrorCode.HOST_NOT_ALLOWED,
+                f"this server listens on loopback and answers only to localhost (or the "
+                f"--public-url host), not to {name!r}",
+            )
+        return None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] in ("http", "websocket"):
@@ -103,16 +119,9 @@ class Guard:
         if host is None:  # HTTP/1.0 without Host: the address it reached
             server = scope.get("server")
             host = f"{server[0]}:{server[1]}" if server else "localhost"
-        name = host_name(host)
-        if name is None:
-            return ApiProblem(400, ErrorCode.INVALID_HOST, "the Host header is not a host name")
-        if self.loopback and not (is_loopback(name) or name == self.public_host):
-            return ApiProblem(
-                403,
-                ErrorCode.HOST_NOT_ALLOWED,
-                f"this server listens on loopback and answers only to localhost (or the "
-                f"--public-url host), not to {name!r}",
-            )
+        problem = self._host_problem(host)
+        if problem is not None:
+            return problem
         origin = _header(headers, b"origin")
         if origin is not None and self._origin_checked(scope):
             own = origin_of(f"http://{host}"), origin_of(f"https://{host}")
