@@ -29,7 +29,11 @@ class AppState:
         return self.backend.store
 
     def problem(self, error: BaseException) -> ApiProblem | None:
-        """``problem_of(error)``, counting storage failures (the one place that does)."""
+        """``problem_of(error)``, counting storage failures (the one place that does).
+
+        Limits reached (``LimitReached``) are counted by whoever answers them: a capture as a
+        reject, anything else as a refusal.
+        """
         if isinstance(error, BackendUnavailable):
             self.metrics.backend_errors.inc()
         return problem_of(error)

@@ -12,10 +12,18 @@ import asyncio
 import contextlib
 from typing import Any
 
-from .._contract import CLOSE_ERRORS, LIVE_FRAME, CloseCode, batch_frame, error_frame
+from .._contract import (
+    CLOSE_ERRORS,
+    LIVE_FRAME,
+    MAX_FRAME_HEADER,
+    CloseCode,
+    batch_frame,
+    error_frame,
+)
 from ._auth import open_bin, query_args
 from ._http import refuse
 from ._hub import Watcher, WatcherClosed
+from ._limits import max_frame
 from ._replay import History, Mark, chunks, replay_args
 from ._state import AppState
 
@@ -43,6 +51,8 @@ async def watch(
         problem = state.problem(error)
         if problem is None:
             raise
+        if problem.status == 429:
+            state.metrics.refusals.labels(problem.code).inc()
         await refuse(scope, send, problem)
         return
 
@@ -51,7 +61,9 @@ async def watch(
     watcher.owner = asyncio.current_task()
     listener = asyncio.ensure_future(_until_disconnect(receive, watcher))
     try:
-        await send({"type": "websocket.accept"})
+        frame_limit = str(max_frame(state.settings)).encode()
+        header = (MAX_FRAME_HEADER.lower().encode(), frame_limit)
+        await send({"type": "websocket.accept", "headers": [header]})
         await _stream(state, send, watcher, since, tail)
     except WatcherClosed as closed:
         if closed.code != CloseCode.NORMAL or not listener.done():
@@ -74,8 +86,15 @@ async def watch(
 async def _stream(
     state: AppState, send: Any, watcher: Watcher, since: str | None, tail: int | None
 ) -> None:
-    page_size = state.settings.replay_page
-    async for chunk in chunks(state.store, watcher, since, tail, page_size=page_size):
+    settings = state.settings
+    async for chunk in chunks(
+        state.store,
+        watcher,
+        since,
+        tail,
+        page_size=settings.replay_page,
+        page_bytes=settings.page_bytes,
+    ):
         if chunk is Mark.LIVE:
             text = LIVE_FRAME
         elif isinstance(chunk, History):
