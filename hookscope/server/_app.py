@@ -13,6 +13,7 @@ from .._contract import CloseCode
 from ..backends import Backend, BackendUnavailable, LimitReached, open_backend
 from ._api import api
 from ._asgi import HotPaths
+from ._connections import ConnectionGate, connection_limit
 from ._guard import Guard
 from ._http import ApiProblem, error_response
 from ._hub import Hub
@@ -49,7 +50,8 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         on_lagged=metrics.lagged.inc,
     )
     secrets = SecretCache(backend.store, settings.secret_cache)
-    app_state = AppState(settings, backend, hub, metrics, secrets)
+    gate = ConnectionGate(connection_limit(settings))
+    app_state = AppState(settings, backend, hub, metrics, secrets, gate)
     app.extensions["hookscope"] = app_state
 
     app.register_blueprint(api)

@@ -1,4 +1,4 @@
-"""What a running app holds: its settings, backend, hub and metrics."""
+"""What a running app holds: its settings, backend, hub, metrics and open connections."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from quart import current_app
 
 from .._config import Settings
 from ..backends import Backend, BackendUnavailable, Store
+from ._connections import ConnectionGate
 from ._http import ApiProblem, problem_of
 from ._hub import Hub
 from ._metrics import Metrics
@@ -23,6 +24,7 @@ class AppState:
     hub: Hub
     metrics: Metrics
     secrets: SecretCache
+    connections: ConnectionGate
 
     @property
     def store(self) -> Store:
