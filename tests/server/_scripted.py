@@ -231,9 +231,7 @@ class ScriptedStore:
         kept = _fitting(found, max_bytes)
         return Page(found[:kept], cut=kept < len(found))
 
-    async def tail(
-        self, bin_id: str, count: int, *, max_bytes: int | None = None
-    ) -> Page | None:
+    async def tail(self, bin_id: str, count: int, *, max_bytes: int | None = None) -> Page | None:
         log = self.logs.get(bin_id)
         if log is None:
             return None
