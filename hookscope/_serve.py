@@ -89,7 +89,7 @@ def worker_app() -> Any:
     Hypercorn's worker loads it before serving, with the parent's (marked) config.
     """
     from .server import create_app
-    from .server._connections import quiet_accept_errors
+    from .server._connections import guard_accept
     from .server._hypercorn_fix import install
 
     install()  # a worker is a fresh interpreter: wrap hypercorn here too
@@ -97,7 +97,7 @@ def worker_app() -> Any:
 
     @app.before_serving
     async def quiet() -> None:  # hypercorn's worker made the loop: reach it from inside
-        quiet_accept_errors(asyncio.get_running_loop())
+        guard_accept(asyncio.get_running_loop())
 
     return app
 
@@ -129,9 +129,9 @@ async def serve_until(app: Any, config: Config, stop: asyncio.Event) -> None:
     from hypercorn.asyncio import serve
 
     from .server import close_streams
-    from .server._connections import quiet_accept_errors
+    from .server._connections import guard_accept
 
-    quiet_accept_errors(asyncio.get_running_loop())
+    guard_accept(asyncio.get_running_loop())
 
     async def shutdown_trigger() -> None:
         await stop.wait()

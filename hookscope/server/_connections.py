@@ -7,11 +7,19 @@
 - Time: a new connection must deliver its first request's headers within
   ``HOOKSCOPE_HEADER_TIMEOUT`` (10 s, against slowloris); an idle keep-alive connection is
   closed after ``HOOKSCOPE_KEEP_ALIVE`` (30 s; hypercorn's ``keep_alive_timeout``). Once a
-  request has begun, bodies have their own timeout and live streams none.
-- Out of descriptors anyway (other processes, a low limit): asyncio reports every failed
-  ``accept()``, up to a thousand times a second; ``quiet_accept_errors`` logs them at most
-  once per ``ACCEPT_LOG_EVERY`` seconds with a count. asyncio tries again every second, so the
-  server answers again as soon as descriptors are free.
+  request has begun, bodies have their own timeout and live streams none. A connection whose
+  client hung up while idle is closed at once (hypercorn keeps it, in CLOSE-WAIT, until its
+  idle timer ends: descriptors that a crowd of closed sockets would hold for that long).
+- Out of descriptors anyway (other processes, a low limit): asyncio's loop (CPython 3.11 to
+  3.13, ``selector_events._accept_connection``) goes on calling ``accept()`` after the first
+  failure, up to the backlog (1,024) times per wake-up, reporting each failure with a traceback
+  and scheduling a retry for each, and each retry wakes it again: failures snowball to tens of
+  thousands a second, the log to hundreds of megabytes, and the loop has no time left to
+  close the connections that would free descriptors. ``guard_accept`` gives hookscope's loops
+  the same method with a stop at the first failure, retrying every ``ACCEPT_RETRY`` seconds,
+  and logs at most once per ``ACCEPT_LOG_EVERY`` seconds with a count, so the server answers
+  again as soon as descriptors are free. (On another Python or loop, only the logging is
+  tamed: ``quiet_accept_errors``.)
 
 The first two are wrappers of hypercorn's ``TCPServer`` (installed by ``_hypercorn_fix`` for
 the versions it checked) that act only for servers hookscope owns, and only for an app made
@@ -22,9 +30,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import logging
 import resource
+import sys
+from asyncio import selector_events
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +45,10 @@ from ._hypercorn_fix import owns
 
 __all__ = [
     "ACCEPT_LOG_EVERY",
+    "ACCEPT_RETRY",
     "ConnectionGate",
     "connection_limit",
+    "guard_accept",
     "quiet_accept_errors",
     "wrap_tcp_server",
 ]
@@ -44,6 +57,11 @@ log = logging.getLogger("hookscope.server")
 
 ACCEPT_LOG_EVERY = 5.0
 """Seconds between two log lines about failed ``accept()`` calls."""
+ACCEPT_RETRY = 0.25
+"""Seconds between two ``accept()`` attempts while out of descriptors (asyncio waits 1 s)."""
+CHECKED_PYTHONS = frozenset({(3, 11), (3, 12), (3, 13)})
+"""Python versions whose ``_accept_connection`` ``guard_accept`` replaces (read in each)."""
+_OUT_OF = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 AUTO_MOST = 10_000
 _ACCEPT_FAILED = "socket.accept() out of system resource"  # asyncio's message
 _STARTED = "_hookscope_idle_started"  # on a TCPServer: its first idle timer has run
@@ -124,11 +142,12 @@ def _state_of(server: Any) -> Any:
 
 
 def wrap_tcp_server(server_class: Any) -> None:
-    """Wrap ``run`` (the connection gate) and ``_idle_timeout`` (the header timeout) of
-    hypercorn's asyncio ``TCPServer``; read in hypercorn/asyncio/tcp_server.py of the versions
-    in ``_hypercorn_fix.CHECKED``."""
+    """Wrap ``run`` (the connection gate), ``_idle_timeout`` (the header timeout) and
+    ``_read_data`` (a hung-up idle connection ends) of hypercorn's asyncio ``TCPServer``; read in
+    hypercorn/asyncio/tcp_server.py and worker_context.py of ``_hypercorn_fix.CHECKED``."""
     original_run = server_class.run
     original_idle = server_class._idle_timeout
+    original_read = server_class._read_data
 
     @functools.wraps(original_run)
     async def run(self: Any) -> None:
@@ -160,8 +179,77 @@ def wrap_tcp_server(server_class: Any) -> None:
             await asyncio.wait_for(self.context.terminated.wait(), state.settings.header_timeout)
         await asyncio.shield(self._initiate_server_close())
 
+    @functools.wraps(original_read)
+    async def _read_data(self: Any) -> None:
+        try:
+            await original_read(self)
+        finally:
+            # Nothing more will arrive. An idle timer still running would hold the connection
+            # (its task group waits for it) until it fires; a request in progress has none.
+            if owns(self.config):
+                await self.idle_task.stop()
+
     setattr(server_class, "run", run)  # noqa: B010 (mypy forbids assigning methods)
     setattr(server_class, "_idle_timeout", _idle_timeout)  # noqa: B010
+    setattr(server_class, "_read_data", _read_data)  # noqa: B010
+
+
+def guard_accept(loop: asyncio.AbstractEventLoop) -> None:
+    """Give ``loop`` an ``accept()`` loop that stops at the first failure (module docstring).
+
+    Only for CPython's selector loops of ``CHECKED_PYTHONS``; elsewhere ``quiet_accept_errors``.
+    Idempotent. Call it before the server starts listening.
+    """
+    if sys.version_info[:2] not in CHECKED_PYTHONS or not isinstance(
+        loop, selector_events.BaseSelectorEventLoop
+    ):
+        quiet_accept_errors(loop)
+        return
+    if getattr(loop.__dict__.get("_accept_connection"), "hookscope_guarded", False):
+        return
+    errors = _AcceptErrors(loop, ACCEPT_LOG_EVERY)
+    this: Any = loop  # the loop's private methods, as CPython's own method calls them
+
+    def accept(
+        protocol_factory: Any,
+        sock: Any,
+        sslcontext: Any = None,
+        server: Any = None,
+        backlog: int = 100,
+        *timeouts: Any,
+    ) -> None:
+        # CPython's _accept_connection of CHECKED_PYTHONS, with a return after the retry.
+        for _ in range(backlog):
+            try:
+                conn, address = sock.accept()
+                conn.setblocking(False)
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return  # nothing more to accept now
+            except OSError as error:
+                if error.errno not in _OUT_OF:
+                    raise  # the loop logs it, as CPython's does
+                errors.failed(error)
+                this._remove_reader(sock.fileno())
+                this.call_later(
+                    ACCEPT_RETRY,
+                    this._start_serving,
+                    protocol_factory,
+                    sock,
+                    sslcontext,
+                    server,
+                    backlog,
+                    *timeouts,
+                )
+                return
+            else:
+                this.create_task(
+                    this._accept_connection2(
+                        protocol_factory, conn, {"peername": address}, sslcontext, server, *timeouts
+                    )
+                )
+
+    accept.hookscope_guarded = True  # type: ignore[attr-defined]
+    this._accept_connection = accept  # an instance's function: called unbound, as CPython does
 
 
 def quiet_accept_errors(loop: asyncio.AbstractEventLoop, every: float = ACCEPT_LOG_EVERY) -> None:
@@ -203,9 +291,9 @@ class _AcceptErrors:
         self._open = True
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
         log.error(
-            "cannot accept connections (%s); retrying every second. Descriptor limit "
-            "(ulimit -n): %s; lower --max-connections or raise the limit. Further failures are "
-            "counted and logged every %g s.",
+            "cannot accept connections (%s); retrying. Descriptor limit (ulimit -n): %s; lower "
+            "--max-connections or raise the limit. Further failures are counted and logged "
+            "every %g s.",
             error or "out of resources",
             soft,
             self._every,

@@ -10,15 +10,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
 import redis
 from conftest import Harness, Limited, payload, record
 
+from hookscope._config import Settings
 from hookscope._contract import ErrorCode
 from hookscope._ids import id_key
-from hookscope.backends import QueueFull, RateLimited, StorageFull
+from hookscope.backends import QueueFull, RateLimited, StorageFull, open_backend
 from hookscope.backends.memory import ENTRY_OVERHEAD
 
 pytestmark = pytest.mark.asyncio
@@ -205,16 +208,26 @@ async def test_a_stored_request_costs_about_its_bytes(harness: Harness, kind: st
 # -- memory budget (memory backend) ---------------------------------------------------------
 
 
-@pytest.fixture
-def memory_only(backend_name: str) -> None:
-    if backend_name != "memory":
-        pytest.skip("--max-memory is the memory backend's (Redis has maxmemory)")
+@pytest_asyncio.fixture
+async def memory() -> AsyncIterator[Limited]:
+    """``await memory(max_memory=...)``: the memory backend only, as ``--max-memory`` is its
+    own (Redis has ``maxmemory``)."""
+    opened: list[Harness] = []
+
+    async def open_with(**changes: Any) -> Harness:
+        settings = Settings(**changes)
+        harness = Harness(open_backend(settings), settings)
+        await harness.backend.start(harness.on_event)
+        opened.append(harness)
+        return harness
+
+    yield open_with
+    for harness in opened:
+        await harness.backend.close()
 
 
-async def test_the_oldest_requests_of_any_bin_are_evicted_first(
-    limited: Limited, memory_only: None
-) -> None:
-    harness = await limited(max_memory=400 * KB)
+async def test_the_oldest_requests_of_any_bin_are_evicted_first(memory: Limited) -> None:
+    harness = await memory(max_memory=400 * KB)
     store = harness.store
     first, second = record(), record()
     await store.create_bin(first)
@@ -238,10 +251,8 @@ async def test_the_oldest_requests_of_any_bin_are_evicted_first(
     assert await store.get_request(ids[0][0], ids[0][1]) is None
 
 
-async def test_what_cannot_fit_is_refused_and_nothing_is_evicted(
-    limited: Limited, memory_only: None
-) -> None:
-    harness = await limited(max_memory=100 * KB)
+async def test_what_cannot_fit_is_refused_and_nothing_is_evicted(memory: Limited) -> None:
+    harness = await memory(max_memory=100 * KB)
     store = harness.store
     rec = record()
     await store.create_bin(rec)
@@ -263,10 +274,11 @@ async def test_what_cannot_fit_is_refused_and_nothing_is_evicted(
 # -- the capture queue (redis) ---------------------------------------------------------------
 
 
-async def test_the_capture_queue_is_capped(limited: Limited, backend_name: str) -> None:
-    if backend_name != "redis":
-        pytest.skip("the queue of captures waiting for Redis (one Redis is enough)")
-    harness = await limited(capture_queue=2)
+@pytest.mark.redis
+async def test_the_capture_queue_is_capped(redis_url: str) -> None:
+    settings = Settings(redis_url=redis_url, capture_queue=2)
+    harness = Harness(open_backend(settings), settings)
+    await harness.backend.start(harness.on_event)
     store = harness.store
     rec = record()
     await store.create_bin(rec)
@@ -283,3 +295,4 @@ async def test_the_capture_queue_is_capped(limited: Limited, backend_name: str) 
     assert all(stored is not None for stored in await asyncio.gather(*waiting))
     assert len(await store.read(rec.id, after=None, limit=10) or []) == 2
     assert await store.append(rec.id, payload(rec.id)) is not None  # room again
+    await harness.backend.close()
