@@ -1,9 +1,12 @@
 """Connections: how many a process holds, how long an idle one stays, and running out.
 
-- ``--max-connections`` (per process): a connection beyond it is answered at once with
-  503 ``too_many_connections`` (``Retry-After: 1``) and closed, before hypercorn reads a
-  byte of it, so that idle sockets cannot take every descriptor. The default is three
-  quarters of the descriptor limit (``ulimit -n``), at most 10,000.
+- ``--max-connections`` (per process): at the limit, a new connection takes the place of
+  the connection that has waited longest for a first request, else for its next one
+  (``ConnectionGate``); when none is waiting (every one serves a request or a live
+  stream), it is answered at once with 503 ``too_many_connections`` (``Retry-After: 1``) and
+  closed, before hypercorn reads a byte of it. Idle sockets cannot take every descriptor,
+  nor lock others out. The default is three quarters of the descriptor limit
+  (``ulimit -n``), at most 10,000.
 - Time: a new connection must deliver its first request's headers within
   ``HOOKSCOPE_HEADER_TIMEOUT`` (10 s, against slowloris); an idle keep-alive connection is
   closed after ``HOOKSCOPE_KEEP_ALIVE`` (30 s; hypercorn's ``keep_alive_timeout``). Once a
@@ -36,7 +39,8 @@ import logging
 import resource
 import sys
 from asyncio import selector_events
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from .._config import Settings
@@ -79,21 +83,50 @@ def connection_limit(settings: Settings) -> int:
     return max(16, min(AUTO_MOST, soft * 3 // 4))
 
 
+Close = Callable[[], Awaitable[None]]
+
+
 @dataclass(slots=True)
 class ConnectionGate:
-    """The open connections of one app (one process), against its limit."""
+    """The open connections of one app (one process), against its limit.
+
+    Connections waiting for a request now, each with what closes it, the longest waiting
+    first: ``fresh`` ones have not sent a whole request yet, ``kept`` ones wait for their next
+    (keep-alive). At the limit, a new connection takes the place of the first fresh one, else
+    of the first kept one, as nginx reuses keep-alive connections: idle or slow sockets that
+    never make a request cannot lock others out and go before a sender's kept connection, and
+    a connection serving a request or a live stream is never closed for another.
+    """
 
     limit: int
     open: int = 0
+    fresh: dict[object, Close] = field(default_factory=dict)
+    kept: dict[object, Close] = field(default_factory=dict)
 
-    def admit(self) -> bool:
+    def admit(self) -> Close | bool:
+        """True: counted. A ``Close``: counted, once that waiting connection is closed (call
+        it). False: the limit is reached and none is waiting."""
+        displaced: Close | bool = True
         if self.open >= self.limit:
-            return False
+            waiting = self.fresh or self.kept
+            if not waiting:
+                return False
+            displaced = waiting.pop(next(iter(waiting)))
         self.open += 1
-        return True
+        return displaced
 
     def release(self) -> None:
         self.open -= 1
+
+    @contextlib.contextmanager
+    def waiting(self, connection: object, close: Close, *, kept: bool) -> Iterator[None]:
+        """While ``connection`` waits for a request, it may be closed to make room."""
+        waiting = self.kept if kept else self.fresh
+        waiting[connection] = close
+        try:
+            yield
+        finally:
+            waiting.pop(connection, None)
 
 
 def _busy_reply(limit: int) -> bytes:
@@ -156,10 +189,14 @@ def wrap_tcp_server(server_class: Any) -> None:
             await original_run(self)
             return
         gate: ConnectionGate = state.connections
-        if not gate.admit():
+        admitted = gate.admit()
+        if not admitted:
             state.metrics.refusals.labels(ErrorCode.TOO_MANY_CONNECTIONS).inc()
             await _turn_away(self.reader, self.writer, gate.limit)
             return
+        if admitted is not True:
+            state.metrics.displaced.inc()
+            await admitted()
         state.metrics.connections.set(gate.open)
         try:
             await original_run(self)
@@ -170,14 +207,23 @@ def wrap_tcp_server(server_class: Any) -> None:
     @functools.wraps(original_idle)
     async def _idle_timeout(self: Any) -> None:
         state = _state_of(self)
-        if state is None or self.__dict__.get(_STARTED):
-            await original_idle(self)  # keep-alive: hypercorn's keep_alive_timeout
+        if state is None:
+            await original_idle(self)
             return
-        # The first timer of a connection runs until its first request's headers are in.
-        self.__dict__[_STARTED] = True
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.context.terminated.wait(), state.settings.header_timeout)
-        await asyncio.shield(self._initiate_server_close())
+        gate: ConnectionGate = state.connections
+        kept = bool(self.__dict__.get(_STARTED))
+        # Cancelled when a request begins: waiting no more.
+        with gate.waiting(self, self._initiate_server_close, kept=kept):
+            if kept:
+                await original_idle(self)  # keep-alive: hypercorn's keep_alive_timeout
+                return
+            # The first timer of a connection runs until its first request's headers are in.
+            self.__dict__[_STARTED] = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self.context.terminated.wait(), state.settings.header_timeout
+                )
+            await asyncio.shield(self._initiate_server_close())
 
     @functools.wraps(original_read)
     async def _read_data(self: Any) -> None:

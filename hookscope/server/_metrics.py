@@ -67,6 +67,11 @@ class Metrics:
             "Open client connections (TCP) of this process.",
             registry=self.registry,
         )
+        self.displaced = Counter(
+            "hookscope_connections_displaced",
+            "Connections waiting for a request, closed to admit a new one (--max-connections).",
+            registry=self.registry,
+        )
         for reason in (
             "unknown_bin",
             "too_large",

@@ -25,6 +25,7 @@ from hookscope._contract import MAX_FRAME_HEADER
 from hookscope._embedded import BackgroundServer, serve_in_background
 from hookscope._ids import BEGINNING
 from hookscope.client._stream import DEFAULT_MAX_FRAME
+from hookscope.server._connections import ConnectionGate
 from hookscope.server._limits import max_frame
 
 Server = Callable[..., tuple[BackgroundServer, httpx.Client]]
@@ -243,19 +244,51 @@ def test_replay_frames_and_list_pages_stop_at_the_byte_budget(server: Server) ->
 # -- connections ---------------------------------------------------------------------------
 
 
-def test_connections_over_the_limit_get_503_and_are_closed(server: Server) -> None:
-    running, client = server(max_connections=3)
-    idle = [socket.create_connection(("127.0.0.1", running.port)) for _ in range(2)]
-    try:  # the client's own keep-alive connection is the third
+def _sse(running: BackgroundServer, hook: Bin) -> socket.socket:
+    """A live SSE stream on a raw socket: a connection serving a request, never idle."""
+    sock = socket.create_connection(("127.0.0.1", running.port))
+    sock.sendall(
+        f"GET /api/bins/{hook.id}/events HTTP/1.1\r\nHost: localhost\r\n"
+        f"Authorization: Bearer {hook.token}\r\n\r\n".encode()
+    )
+    sock.settimeout(10)
+    received = b""
+    while b"retry:" not in received:
+        received += sock.recv(65536)
+    return sock
+
+
+def test_at_the_connection_limit_a_newcomer_replaces_a_socket_that_sent_nothing(
+    server: Server,
+) -> None:
+    running, client = server(max_connections=3, header_timeout=3600)
+    hook = _bin(client)
+    with _sse(running, hook) as stream:  # busy: never replaced
+        idle = socket.create_connection(("127.0.0.1", running.port))
+        # Both the idle socket and the client's keep-alive connection wait for a request;
+        # the one that never sent any goes first.
         wait_until(lambda: _metric(client, "hookscope_connections") == 3, what="3 connections")
+        assert httpx.get(running.url + "/healthz", timeout=10).status_code == 200
+        assert _closed_by_server(idle)
+        idle.close()
+        assert _metric(client, "hookscope_connections_displaced_total") == 1  # kept: works
+        stream.settimeout(0.2)
+        with pytest.raises(TimeoutError):  # still open: nothing arrives, nothing closed it
+            stream.recv(1)
+
+
+def test_connections_over_the_limit_with_none_idle_get_503(server: Server) -> None:
+    running, client = server(max_connections=2)
+    hook = _bin(client)
+    client.close()  # its keep-alive connection goes: room for two streams
+    wait_until(lambda: httpx.get(running.url + "/healthz").status_code == 200, what="ready")
+    with _sse(running, hook), _sse(running, hook):
         refused = httpx.get(running.url + "/healthz", timeout=10)
         _error(refused, 503, "too_many_connections")
         assert refused.headers["retry-after"] == "1"
-        assert _metric(client, 'hookscope_refusals_total{code="too_many_connections"}') == 1
-    finally:
-        for sock in idle:
-            sock.close()
     wait_until(lambda: httpx.get(running.url + "/healthz").status_code == 200, what="room")
+    with httpx.Client(base_url=running.url) as again:
+        assert _metric(again, 'hookscope_refusals_total{code="too_many_connections"}') == 1
 
 
 def test_a_connection_whose_client_hung_up_is_released_at_once(server: Server) -> None:
@@ -389,3 +422,25 @@ async def test_a_larger_announced_limit_is_used_even_for_the_first_frames(
         ):
             request = await asyncio.wait_for(stream.next(), 10)
             assert request.body == b"x" * 5000 and stream.max_frame == 10_000
+
+
+def test_the_gate_replaces_sockets_that_sent_nothing_before_kept_connections() -> None:
+    gate = ConnectionGate(limit=2)
+    closed: list[str] = []
+
+    def closer(name: str) -> Any:
+        async def close() -> None:
+            closed.append(name)
+
+        return close
+
+    assert gate.admit() is True and gate.admit() is True
+    assert gate.admit() is False  # full, and nobody is waiting for a request
+    with gate.waiting("kept", closer("kept"), kept=True):
+        with gate.waiting("fresh", closer("fresh"), kept=False):
+            for _ in range(2):
+                replace = gate.admit()
+                assert callable(replace)
+                asyncio.run(replace())
+    assert closed == ["fresh", "kept"]  # the one that never sent a request first
+    assert gate.open == 4  # until the two replaced connections end and are released
