@@ -436,11 +436,13 @@ def test_the_gate_replaces_sockets_that_sent_nothing_before_kept_connections() -
 
     assert gate.admit() is True and gate.admit() is True
     assert gate.admit() is False  # full, and nobody is waiting for a request
-    with gate.waiting("kept", closer("kept"), kept=True):
-        with gate.waiting("fresh", closer("fresh"), kept=False):
-            for _ in range(2):
-                replace = gate.admit()
-                assert callable(replace)
-                asyncio.run(replace())
+    with (
+        gate.waiting("kept", closer("kept"), kept=True),
+        gate.waiting("fresh", closer("fresh"), kept=False),
+    ):
+        for _ in range(2):
+            replace = gate.admit()
+            assert callable(replace)
+            asyncio.run(replace())
     assert closed == ["fresh", "kept"]  # the one that never sent a request first
     assert gate.open == 4  # until the two replaced connections end and are released
