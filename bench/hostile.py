@@ -48,7 +48,15 @@ from pathlib import Path
 from typing import Any
 
 from _hostile_client import Connection, Prober, Sender, percentile, pool, summary
-from _procs import CpuPlan, Processes, Server, create_bin, machine_cpu_seconds, rss_bytes
+from _procs import (
+    CpuPlan,
+    Processes,
+    Server,
+    cpu_seconds,
+    create_bin,
+    machine_cpu_seconds,
+    rss_bytes,
+)
 
 ATTACKS = ("bins", "responses", "headers", "bodies", "idle", "slowloris", "flood")
 REDIS_ATTACKS = ("bins", "headers", "flood")  # where the backend changes what is bounded
@@ -227,8 +235,11 @@ RUNS: dict[str, Callable[[Attack], Coroutine[Any, Any, None]]] = {
 def run(procs: Processes, name: str, backend: str, args: argparse.Namespace) -> dict[str, Any]:
     flags = ["--log-level", "info"]
     env: dict[str, str] = {}
+    ours: list[int] = []  # the pids whose CPU is not "other load"
     if backend == "redis":
-        flags += ["--redis-url", procs.redis().url]
+        redis = procs.redis()
+        flags += ["--redis-url", redis.url]
+        ours.append(redis.pid)
     if name == "flood":
         env["HOOKSCOPE_IP_RATE_LIMIT"] = "100/s:1000"  # as off loopback
     server = procs.hookscope(
@@ -245,7 +256,8 @@ def run(procs: Processes, name: str, backend: str, args: argparse.Namespace) -> 
     normal = max(0.02, 3 * percentile(baseline, 0.99))
     rss_before = rss_bytes(server.pid)
     log_before, lines_before = server.log_bytes, len(server.output)
-    busy_before = machine_cpu_seconds()[0]
+    ours.append(server.pid)
+    busy_before, ours_before = machine_cpu_seconds()[0], _cpu_of(ours)
     sender = Sender(port, sender_bin).start()
     prober.start()
     attack = Attack(server, port, args.rss_cap)
@@ -272,13 +284,21 @@ def run(procs: Processes, name: str, backend: str, args: argparse.Namespace) -> 
         "log_sample": [line.strip()[:300] for line in server.output[lines_before:][:3]],
         "sender": f"{len(sender.refused)} of {sender.sent}",
         "seconds": round(attack.ended - started, 1),
-        "machine_busy": round(
-            (machine_cpu_seconds()[0] - busy_before) / (time.monotonic() - started), 2
+        "server_cpu_s": round(cpu_seconds(server.pid), 1),
+        "other_load": round(
+            (machine_cpu_seconds()[0] - busy_before - (_cpu_of(ours) - ours_before))
+            / (time.monotonic() - started),
+            2,
         ),
         "outcome": attack.outcome,
     }
     procs.stop(server)
     return result
+
+
+def _cpu_of(pids: list[int]) -> float:
+    """CPU seconds of these processes and of this one (the attacker, prober and sender)."""
+    return sum(cpu_seconds(pid) for pid in pids) + time.process_time()
 
 
 def _row(r: dict[str, Any]) -> str:
@@ -333,6 +353,9 @@ def main() -> None:
                 result = run(procs, name, backend, args)
                 results.append(result)
                 print(_row(result), flush=True)
+    loads = [r["other_load"] for r in results]
+    if loads:
+        print(f"other load during the runs: {min(loads):.2f} to {max(loads):.2f} cores")
     print(f"(took {time.monotonic() - began:.0f} s)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

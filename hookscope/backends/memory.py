@@ -193,6 +193,12 @@ class MemoryStore:
         for bin_id in [b for b, stored in self._bins.items() if stored.expires_at <= now]:
             self._expire(bin_id)
 
+    def _sweep_if_due(self) -> None:
+        """Sweep when a limit needs room, at most once per ``_SWEEP_EVERY`` (it reads every
+        bin: a flood of refused writes must not sweep once each)."""
+        if time.monotonic() - self._last_sweep >= _SWEEP_EVERY:
+            self._sweep()
+
     async def _sweep_forever(self) -> None:
         while True:
             await asyncio.sleep(self._sweep_interval)
@@ -206,7 +212,7 @@ class MemoryStore:
             if address_tat is None:
                 raise address_refusal(self._addresses.wait(client, now))
         if self._max_bins and len(self._bins) >= self._max_bins:
-            self._sweep()
+            self._sweep_if_due()
             if len(self._bins) >= self._max_bins:
                 raise StorageFull(
                     ErrorCode.TOO_MANY_BINS,
@@ -225,7 +231,7 @@ class MemoryStore:
         if not self._max_memory or growth <= 0:
             return
         if self._bin_bytes + growth > self._max_memory // 2:
-            self._sweep()
+            self._sweep_if_due()
             if self._bin_bytes + growth > self._max_memory // 2:
                 raise StorageFull(
                     ErrorCode.MEMORY_FULL,
@@ -284,8 +290,7 @@ class MemoryStore:
             return
         if self._bin_bytes + self._request_bytes + size <= self._max_memory:
             return
-        if time.monotonic() - self._last_sweep >= _SWEEP_EVERY:
-            self._sweep()  # expired bins go before anyone's requests
+        self._sweep_if_due()  # expired bins go before anyone's requests
         while self._bin_bytes + self._request_bytes + size > self._max_memory:
             if not self._evict_oldest():
                 break
