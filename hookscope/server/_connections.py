@@ -174,6 +174,27 @@ def _state_of(server: Any) -> Any:
     return extensions.get("hookscope") if isinstance(extensions, dict) else None
 
 
+Method = Callable[[Any], Awaitable[None]]
+
+
+def _when_owned(original: Method) -> Callable[[Callable[[Any, Any], Awaitable[None]]], Method]:
+    """A wrapper of ``original`` that runs ``body(self, app_state)`` for hookscope's servers
+    and ``original(self)`` for any other."""
+
+    def wrap(body: Callable[[Any, Any], Awaitable[None]]) -> Method:
+        @functools.wraps(original)
+        async def method(self: Any) -> None:
+            state = _state_of(self)
+            if state is None:
+                await original(self)
+            else:
+                await body(self, state)
+
+        return method
+
+    return wrap
+
+
 def wrap_tcp_server(server_class: Any) -> None:
     """Wrap ``run`` (the connection gate), ``_idle_timeout`` (the header timeout) and
     ``_read_data`` (a hung-up idle connection ends) of hypercorn's asyncio ``TCPServer``; read in
@@ -182,12 +203,8 @@ def wrap_tcp_server(server_class: Any) -> None:
     original_idle = server_class._idle_timeout
     original_read = server_class._read_data
 
-    @functools.wraps(original_run)
-    async def run(self: Any) -> None:
-        state = _state_of(self)
-        if state is None:
-            await original_run(self)
-            return
+    @_when_owned(original_run)
+    async def run(self: Any, state: Any) -> None:
         gate: ConnectionGate = state.connections
         admitted = gate.admit()
         if not admitted:
@@ -204,12 +221,8 @@ def wrap_tcp_server(server_class: Any) -> None:
             gate.release()
             state.metrics.connections.set(gate.open)
 
-    @functools.wraps(original_idle)
-    async def _idle_timeout(self: Any) -> None:
-        state = _state_of(self)
-        if state is None:
-            await original_idle(self)
-            return
+    @_when_owned(original_idle)
+    async def _idle_timeout(self: Any, state: Any) -> None:
         gate: ConnectionGate = state.connections
         kept = bool(self.__dict__.get(_STARTED))
         # Cancelled when a request begins: waiting no more.
