@@ -253,7 +253,7 @@ def _sse(running: BackgroundServer, hook: Bin) -> socket.socket:
     )
     sock.settimeout(10)
     received = b""
-    while b"retry:" not in received:
+    while b"event: live" not in received:  # everything the stream sends until a capture
         received += sock.recv(65536)
     return sock
 
