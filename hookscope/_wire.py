@@ -19,7 +19,6 @@ import binascii
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from json.encoder import encode_basestring
 from typing import Any
 
 __all__ = [
@@ -69,14 +68,6 @@ def encode_body(body: bytes) -> tuple[str, str]:
     return base64.b64encode(body).decode("ascii"), "base64"
 
 
-def _body_json(body: bytes) -> tuple[str, str]:
-    """``encode_body`` as a JSON string literal (escaped once, in C), and its encoding."""
-    text, encoding = encode_body(body)
-    if encoding == "base64":
-        return '"' + text + '"', encoding
-    return encode_basestring(text), encoding
-
-
 def decode_body(text: str, encoding: str) -> bytes:
     """The exact bytes behind ``encode_body``'s ``(text, encoding)``."""
     if encoding == "utf-8":
@@ -120,8 +111,8 @@ def encode_capture(
 
     The text always starts with ``{"bin":`` so that ``with_id`` can splice the id in front.
     """
-    body_json, encoding = _body_json(body)
-    head = _dumps(
+    text, encoding = encode_body(body)
+    return _dumps(
         {
             "bin": bin_id,
             "received_at": format_timestamp(received_at),
@@ -129,10 +120,7 @@ def encode_capture(
             "path": path,
             "query": query,
             "headers": headers,
-        }
-    )
-    tail = _dumps(
-        {
+            "body": text,
             "body_encoding": encoding,
             "size": len(body),
             "remote_addr": remote_addr,
@@ -140,8 +128,6 @@ def encode_capture(
             **({"signature": signature} if signature is not None else {}),
         }
     )
-    # The body is spliced in as it was escaped: a large body is not copied by the encoder.
-    return head[:-1] + ',"body":' + body_json + "," + tail[1:]
 
 
 def with_id(payload: str, request_id: str) -> str:

@@ -17,6 +17,7 @@ and one over it gets exactly the wait until its next request would pass.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import time
 from collections import OrderedDict
@@ -54,6 +55,7 @@ def wait(tat: float, now: float, rate: Rate) -> float:
     return max(0.0, max(tat, now) + interval - rate.burst * interval - now)
 
 
+@functools.lru_cache(maxsize=4096)
 def address_key(address: str | None) -> str | None:
     """The bucket of a client address: the address, or its /64 for IPv6 (one host's share).
 

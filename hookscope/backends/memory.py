@@ -50,7 +50,6 @@ ENTRY_OVERHEAD = 240
 """Bytes a stored request costs besides its text: the entry tuple, its id and key."""
 BIN_OVERHEAD = 1024
 """Bytes a bin costs besides its strings: the record, the response, the bin's slot."""
-_ID_ROOM = 48  # what "id" adds to a text, at most (two 20-digit numbers)
 _SWEEP_EVERY = 1.0  # at most this often when memory is needed (expired bins go first)
 
 
@@ -151,8 +150,9 @@ class MemoryStore:
         self._bin_bytes = 0  # records
         self._request_bytes = 0  # entries
         self._evicted = 0
-        # (key of a bin's oldest entry, bin id): the next eviction's candidates. A bin whose
-        # oldest entry changed has its new one pushed; outdated items are skipped when popped.
+        # (key, bin id): the next eviction's candidates. Every bin with requests has an item
+        # here no newer than its oldest request (trimming leaves an older one: still a lower
+        # bound); a popped item older than its bin's oldest is replaced by the oldest.
         self._heads: list[tuple[tuple[int, int], str]] = []
         self._last_sweep = 0.0
 
@@ -299,8 +299,11 @@ class MemoryStore:
         while self._heads:
             key, bin_id = heapq.heappop(self._heads)
             stored = self._bins.get(bin_id)
-            if stored is None or not stored.entries or stored.entries[0][0] != key:
-                continue  # outdated: that entry went already
+            if stored is None or not stored.entries:
+                continue  # the bin or its requests went meanwhile
+            if stored.entries[0][0] != key:  # trimmed meanwhile: its oldest now
+                self._push_head(bin_id, stored)
+                continue
             self._request_bytes -= _entry_size(stored.entries.pop(0))
             self._evicted += 1
             self._push_head(bin_id, stored)
@@ -344,8 +347,10 @@ class MemoryStore:
             address_tat = self._addresses.admit(client, now)
             if address_tat is None:
                 raise address_refusal(self._addresses.wait(client, now))
-        data = payload.encode()
-        size = len(data) + _ID_ROOM + ENTRY_OVERHEAD
+        request_id = self._clock.next()
+        text = with_id(payload, request_id)
+        entry = (id_key(request_id), request_id, text.encode())
+        size = _entry_size(entry)
         if self._max_memory and size > self._max_memory // 2:
             raise StorageFull(
                 ErrorCode.MEMORY_FULL,
@@ -355,20 +360,12 @@ class MemoryStore:
         self._make_room(size)
         if self._bins.get(bin_id) is not stored:  # expired while making room
             return None
-        request_id = self._clock.next()
-        entry = (
-            id_key(request_id),
-            request_id,
-            b'{"id":"' + request_id.encode() + b'",' + data[1:],
-        )
         entries = stored.entries
         entries.append(entry)
-        self._request_bytes += _entry_size(entry)
-        excess = len(entries) - stored.record.max_requests
-        if excess > 0:
-            self._request_bytes -= sum(map(_entry_size, entries[:excess]))
-            del entries[:excess]
-        if len(entries) == 1 or excess > 0:
+        self._request_bytes += size
+        if len(entries) > stored.record.max_requests:
+            self._request_bytes -= _entry_size(entries.pop(0))
+        elif len(entries) == 1:
             self._push_head(bin_id, stored)
         if bin_tat is not None:
             stored.tat = bin_tat
@@ -376,7 +373,6 @@ class MemoryStore:
             self._addresses.commit(client, address_tat)  # type: ignore[union-attr]
         stored.expires_at = time.monotonic() + stored.record.ttl_s
         # Stored and published in one synchronous step: live order is history order.
-        text = with_id(payload, request_id)
         self._feed.publish(Captured(bin_id, request_id, text))
         return Appended(request_id, text, stored.record.response)
 

@@ -109,7 +109,8 @@ async def create_bin() -> Response:
         },
     )
     client = request.scope.get("client")
-    await app_state.store.create_bin(record, client=address_key(client[0] if client else None))
+    address = address_key(client[0]) if client and settings.ip_rate_limit else None
+    await app_state.store.create_bin(record, client=address)
     app_state.secrets.put(record.id, record.secrets)
     return _json(describe(record), 201)
 

@@ -72,7 +72,7 @@ async def capture(state: AppState, scope: dict[str, Any], receive: Any, send: An
     limit = state.settings.max_body
     client = scope.get("client")
     remote_addr = client[0] if client else None
-    rate_key = address_key(remote_addr)
+    rate_key = address_key(remote_addr) if state.settings.ip_rate_limit else None
     refused = state.store.denied(bin_id, rate_key) if is_bin_id(bin_id) else None
 
     declared = _declared_length(headers)

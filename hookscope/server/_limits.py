@@ -11,6 +11,7 @@ header block too large even to parse is cut by hypercorn's parser first (also 43
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 from .._config import Settings
@@ -52,7 +53,7 @@ def header_problem(
             ErrorCode.TOO_MANY_HEADERS,
             f"{len(headers)} header lines; this server takes at most {max_headers}",
         )
-    size = sum(len(name) + len(value) for name, value in headers)
+    size = sum(map(len, chain.from_iterable(headers)))
     if size > max_bytes:
         return ApiProblem(
             431,
