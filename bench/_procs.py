@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -35,6 +36,8 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
+UNLIMITED = {"HOOKSCOPE_RATE_LIMIT": "off", "HOOKSCOPE_IP_RATE_LIMIT": "off"}
+"""Variables that turn the rate limits off: for benchmarks of speed, not of limits."""
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -116,17 +119,18 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-def _http(method: str, url: str, body: bytes | None = None) -> tuple[int, bytes]:
-    # JSON, as the API takes nothing else (urllib would send a form content type).
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+def _http(
+    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     with urllib.request.urlopen(request, timeout=5) as response:
         return response.status, response.read()
 
 
 def create_bin(base_url: str) -> tuple[str, str]:
     """A fresh bin on a hookscope server: ``(id, token)``."""
-    status, body = _http("POST", base_url + "/api/bins", b"{}")
+    json_body = {"Content-Type": "application/json"}  # urllib would say it is a form
+    status, body = _http("POST", base_url + "/api/bins", b"{}", json_body)
     if status != 201:
         raise RuntimeError(f"POST /api/bins answered {status}: {body[:200]!r}")
     data = json.loads(body)
@@ -134,14 +138,34 @@ def create_bin(base_url: str) -> tuple[str, str]:
 
 
 class Server:
-    """A server process that prints ``listening on URL`` once its socket is bound."""
+    """A server process that prints ``listening on URL`` once its socket is bound.
 
-    def __init__(self, name: str, command: Sequence[str], cpus: frozenset[int] | None) -> None:
+    ``tree``: the source tree it runs (another checkout measures older code); ``env``: more
+    variables; ``nofile``: its descriptor limit (``ulimit -n``, soft and hard). Its output is
+    counted (``log_bytes``) and its first ``KEPT_LINES`` lines kept.
+    """
+
+    KEPT_LINES = 200
+
+    def __init__(
+        self,
+        name: str,
+        command: Sequence[str],
+        cpus: frozenset[int] | None,
+        *,
+        tree: Path | None = None,
+        env: dict[str, str] | None = None,
+        nofile: int | None = None,
+    ) -> None:
         self.name = name
         self.command = list(command)
         self.cpus = cpus
+        self.tree = tree or ROOT
+        self.extra_env = env or {}
+        self.nofile = nofile
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []
+        self.log_bytes = 0
         self.url = ""
 
     @property
@@ -150,22 +174,32 @@ class Server:
         return self.process.pid
 
     def start(self, timeout: float = 30) -> Server:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.tree), env.get("PYTHONPATH")]))
+        nofile = self.nofile
+
+        def limit() -> None:  # in the child, before it runs: its own ulimit -n
+            if nofile is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
         self.process = subprocess.Popen(
             self.command,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            errors="replace",
             env=env,
-            cwd=ROOT,
+            cwd=self.tree,
+            preexec_fn=limit if nofile is not None else None,
         )
         pin(self.process.pid, self.cpus)
         listening = threading.Event()
 
         def drain(stream: Any) -> None:
             for line in stream:
-                self.output.append(line)
+                self.log_bytes += len(line.encode())
+                if len(self.output) < self.KEPT_LINES:
+                    self.output.append(line)
                 if "listening on " in line and not listening.is_set():
                     self.url = line.split("listening on ", 1)[1].split()[0]
                     listening.set()
@@ -279,9 +313,9 @@ class Processes:
         self._started.append(redis)
         return redis.start()
 
-    def hookscope(self, name: str, *args: str) -> Server:
-        """A hookscope server, started and answering ``/readyz``."""
-        server = self._server(name, hookscope_command(*args))
+    def hookscope(self, name: str, *args: str, **options: Any) -> Server:
+        """A hookscope server, started and answering ``/readyz`` (``options``: ``Server``'s)."""
+        server = self._server(name, hookscope_command(*args), **options)
         ready = server.url + "/readyz"
         wait_until(lambda: _http("GET", ready)[0] == 200, 30, f"{name} ready")
         return server
@@ -296,8 +330,8 @@ class Processes:
         """The minimal app serving only ``/ws`` (an idle WebSocket); it listens when it prints."""
         return self._server("minimal Quart websocket", minimal_command("--websocket"))
 
-    def _server(self, name: str, command: list[str]) -> Server:
-        server = Server(name, command, self.plan.server)
+    def _server(self, name: str, command: list[str], **options: Any) -> Server:
+        server = Server(name, command, self.plan.server, **options)
         self._started.append(server)
         return server.start()
 

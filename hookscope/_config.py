@@ -4,6 +4,8 @@
 (10485760, 512000, 1000)
 >>> parse_duration("7d"), parse_duration("90s"), parse_duration("1.5h")
 (604800.0, 90.0, 5400.0)
+>>> parse_rate("50/s:200"), parse_rate("600/m"), parse_rate("off")
+(Rate(per_second=50.0, burst=200), Rate(per_second=10.0, burst=600), None)
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-__all__ = ["Settings", "parse_duration", "parse_size"]
+__all__ = ["Rate", "Settings", "parse_duration", "parse_rate", "parse_size"]
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*$", re.IGNORECASE)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|m|h)\s*(?::\s*(\d+))?\s*$", re.IGNORECASE)
+_OFF = frozenset({"off", "none", "0", "no", "false"})
 
 
 def parse_size(text: str | int) -> int:
@@ -45,6 +49,40 @@ def parse_duration(text: str | float) -> float:
     return float(number) * _DURATION_UNITS[(unit or "s").lower()]
 
 
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A rate limit: ``per_second`` on average, up to ``burst`` at once (a token bucket)."""
+
+    per_second: float
+    burst: int
+
+    def __post_init__(self) -> None:
+        if not self.per_second > 0 or self.burst < 1:
+            raise ValueError("a rate needs a positive rate and a burst of at least 1")
+
+    def __str__(self) -> str:
+        return f"{self.per_second:g}/s:{self.burst}"
+
+
+def parse_rate(text: str | Rate | None) -> Rate | None:
+    """A ``Rate`` from ``"50/s"`` (burst 50), ``"50/s:200"`` or ``"600/m"``; None for ``off``.
+
+    Without ``:BURST`` the burst is the count given: ``600/m`` allows 600 at once.
+    """
+    if text is None or isinstance(text, Rate):
+        return text
+    if text.strip().lower() in _OFF:
+        return None
+    match = _RATE.match(text)
+    if match is None:
+        raise ValueError(f"not a rate: {text!r} (try 50/s, 50/s:200, 600/m or off)")
+    count, unit, burst = match.groups()
+    per_second = float(count) / _DURATION_UNITS[unit.lower()]
+    if per_second <= 0:
+        raise ValueError(f"not a rate: {text!r} (a rate limit must be above 0; or say off)")
+    return Rate(per_second, int(burst) if burst else max(1, int(float(count))))
+
+
 def is_loopback(host: str) -> bool:
     """True for localhost and loopback addresses; False for ``0.0.0.0`` and real interfaces."""
     if host == "localhost":
@@ -55,9 +93,49 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+AUTO = "auto"
+DEFAULT_RATE = Rate(100.0, 1000)
+"""What ``auto`` means off loopback, per bin and per client address."""
+_RATES = ("rate_limit", "ip_rate_limit")
+_SIZES = (
+    "max_body",
+    "max_memory",
+    "max_header_bytes",
+    "max_response_body",
+    "watcher_queue_bytes",
+    "page_bytes",
+    "capture_queue_bytes",
+)
+_INTS = (
+    "port",
+    "workers",
+    "max_requests",
+    "watcher_queue",
+    "replay_page",
+    "max_bins",
+    "max_headers",
+    "max_watchers_per_bin",
+    "capture_queue",
+)
+_DURATIONS = (
+    "ttl",
+    "ping_interval",
+    "lag_grace",
+    "expiry_check",
+    "secret_cache",
+    "keep_alive",
+    "header_timeout",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Everything ``hookscope serve`` can be told; each field has a ``HOOKSCOPE_*`` variable."""
+    """Everything ``hookscope serve`` can be told; each field has a ``HOOKSCOPE_*`` variable.
+
+    ``rate_limit`` and ``ip_rate_limit`` left at ``"auto"`` are ``DEFAULT_RATE`` off loopback
+    and off on it: every sender of a loopback server is this machine (a developer's load test,
+    a notebook, a test suite), which a limit would only get in the way of.
+    """
 
     host: str = "127.0.0.1"
     port: int = 8080
@@ -71,8 +149,24 @@ class Settings:
     max_body: int = 10 * 1024 * 1024
     max_requests: int = 1000
     ttl: float = 7 * 86400.0
+    # Limits (docs/server.md, "Limits").
+    max_bins: int = 10_000
+    max_memory: int = 256 * 1024 * 1024
+    max_headers: int = 100
+    max_header_bytes: int = 32 * 1024
+    max_response_body: int = 64 * 1024
+    max_connections: int | None = None  # None: three quarters of the descriptor limit
+    max_watchers_per_bin: int = 100
+    rate_limit: Rate | None = AUTO  # type: ignore[assignment]  # resolved below
+    ip_rate_limit: Rate | None = AUTO  # type: ignore[assignment]  # resolved below
     # Not flags: tuning knobs with sensible defaults, settable from the environment.
     watcher_queue: int = 10_000
+    watcher_queue_bytes: int = 32 * 1024 * 1024
+    page_bytes: int = 4 * 1024 * 1024
+    capture_queue: int = 10_000
+    capture_queue_bytes: int = 256 * 1024 * 1024
+    keep_alive: float = 30.0
+    header_timeout: float = 10.0
     lag_grace: float = 10.0
     ping_interval: float = 20.0
     replay_page: int = 500
@@ -111,6 +205,31 @@ class Settings:
                 "HOOKSCOPE_REPLAY_PAGE must be >= 1, HOOKSCOPE_EXPIRY_CHECK > 0 and "
                 "HOOKSCOPE_SECRET_CACHE >= 0"
             )
+        for name in _RATES:
+            value: Any = getattr(self, name)
+            if isinstance(value, str) and value.strip().lower() == AUTO:
+                value = None if self.loopback else DEFAULT_RATE
+            object.__setattr__(self, name, parse_rate(value))
+        self._check_limits()
+
+    def _check_limits(self) -> None:
+        if self.max_bins < 0 or self.max_memory < 0:
+            raise ValueError("--max-bins and --max-memory must be >= 0 (0: no limit)")
+        if self.max_headers < 1 or self.max_header_bytes < 1024:
+            raise ValueError("--max-headers must be >= 1 and --max-header-bytes >= 1KiB")
+        if self.max_response_body < 0:
+            raise ValueError("--max-response-body must be >= 0")
+        if self.max_connections is not None and self.max_connections < 1:
+            raise ValueError("--max-connections must be at least 1 (or auto)")
+        if self.max_watchers_per_bin < 1:
+            raise ValueError("--max-watchers-per-bin must be at least 1")
+        if min(self.page_bytes, self.watcher_queue_bytes, self.capture_queue_bytes) < 1:
+            raise ValueError("HOOKSCOPE_PAGE_BYTES and the queue sizes must be positive")
+        if self.capture_queue < 1 or self.keep_alive <= 0 or self.header_timeout <= 0:
+            raise ValueError(
+                "HOOKSCOPE_CAPTURE_QUEUE must be >= 1; HOOKSCOPE_KEEP_ALIVE and "
+                "HOOKSCOPE_HEADER_TIMEOUT must be > 0"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -133,6 +252,8 @@ class Settings:
             value = getattr(self, spec.name)
             if isinstance(value, tuple):
                 value = " ".join(value)
+            elif spec.name in _RATES and value is None:
+                value = "off"  # not "unset": that would be the default
             if value is not None:
                 env["HOOKSCOPE_" + spec.name.upper()] = str(value)
         return env
@@ -146,12 +267,18 @@ class Settings:
 
 
 def _convert(name: str, raw: str) -> object:
-    if name in ("port", "workers", "max_requests", "watcher_queue", "replay_page"):
+    if name in _INTS:
         return int(raw)
-    if name == "max_body":
+    if name in _SIZES:
         return parse_size(raw)
-    if name in ("ttl", "ping_interval", "lag_grace", "expiry_check", "secret_cache"):
+    if name in _DURATIONS:
         return parse_duration(raw)
+    if name == "max_connections":
+        return None if raw.strip().lower() == AUTO else int(raw)
+    if name in _RATES and raw.strip().lower() == AUTO:
+        return AUTO
+    if name in _RATES:
+        return parse_rate(raw)
     if name == "redis_cluster":
         return _flag(raw)
     if name == "allow_origin":

@@ -26,6 +26,7 @@ __all__ = [
     "LIVE_FRAME",
     "MAX_BIN_LIST",
     "MAX_DELAY_MS",
+    "MAX_FRAME_HEADER",
     "MAX_NAME",
     "MAX_PAGE",
     "MAX_TAIL",
@@ -100,9 +101,20 @@ class ErrorCode(enum.StrEnum):
     INVALID_AFTER = "invalid_after"
     INVALID_TAIL = "invalid_tail"
     INVALID_LIMIT = "invalid_limit"
+    RESPONSE_TOO_LARGE = "response_too_large"
     # capture
     TOO_LARGE = "too_large"
     BODY_TIMEOUT = "body_timeout"
+    # limits (docs/server.md, "Limits")
+    TOO_MANY_HEADERS = "too_many_headers"
+    HEADERS_TOO_LARGE = "headers_too_large"
+    BIN_RATE_LIMITED = "bin_rate_limited"
+    ADDRESS_RATE_LIMITED = "address_rate_limited"
+    TOO_MANY_BINS = "too_many_bins"
+    MEMORY_FULL = "memory_full"
+    CAPTURE_QUEUE_FULL = "capture_queue_full"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    TOO_MANY_WATCHERS = "too_many_watchers"
     # storage
     UNAVAILABLE = "unavailable"
     # streams (error frames, SSE error events)
@@ -143,6 +155,8 @@ CAPTURE_PREFIX = "/h/"
 """Capture URLs are ``{base}/h/{bin}[/{path...}]``."""
 REQUEST_ID_HEADER = "X-Hookscope-Request-Id"
 """Sent with every capture reply: the id the request was stored under."""
+MAX_FRAME_HEADER = "X-Hookscope-Max-Frame"
+"""Sent with a WebSocket stream's handshake: the largest frame the server may send, in bytes."""
 
 
 def capture_url(base_url: str, bin_id: str) -> str:

@@ -45,6 +45,7 @@ def hypercorn_config(
     (``server/_hypercorn_fix.py``; other hypercorn servers in the process are left alone).
     """
     from .server._hypercorn_fix import own
+    from .server._limits import max_head
 
     config = own(Config())
     config.bind = [f"fd://{sock.detach()}"]
@@ -52,12 +53,17 @@ def hypercorn_config(
     config.workers = settings.workers
     config.websocket_ping_interval = settings.ping_interval
     config.graceful_timeout = graceful_timeout
-    config.keep_alive_timeout = 75  # webhook senders reuse connections; do not cut them early
+    # Idle keep-alive connections (server/_connections.py: a new one gets less for its first
+    # request's headers). Senders that pool connections see the close and open another.
+    config.keep_alive_timeout = settings.keep_alive
     config.accesslog = None
     config.errorlog = "-"
     config.loglevel = "WARNING"
+    # The request head hypercorn buffers: past it, 431 before the app sees anything (the app
+    # answers 431 itself for --max-headers and --max-header-bytes, which are smaller).
+    config.h11_max_incomplete_size = max_head(settings)
+    config.h2_max_header_list_size = max_head(settings)
     # Webhook bodies may be large; hypercorn must not cap them below --max-body.
-    config.h11_max_incomplete_size = 64 * 1024
     config.wsgi_max_body_size = settings.max_body + 1
     return config
 
@@ -83,10 +89,17 @@ def worker_app() -> Any:
     Hypercorn's worker loads it before serving, with the parent's (marked) config.
     """
     from .server import create_app
+    from .server._connections import guard_accept
     from .server._hypercorn_fix import install
 
-    install()  # a worker is a fresh interpreter: wrap WSStream here too
-    return create_app(Settings.from_env())
+    install()  # a worker is a fresh interpreter: wrap hypercorn here too
+    app = create_app(Settings.from_env())
+
+    @app.before_serving
+    async def quiet() -> None:  # hypercorn's worker made the loop: reach it from inside
+        guard_accept(asyncio.get_running_loop())
+
+    return app
 
 
 def run_forever(settings: Settings) -> int:
@@ -116,6 +129,9 @@ async def serve_until(app: Any, config: Config, stop: asyncio.Event) -> None:
     from hypercorn.asyncio import serve
 
     from .server import close_streams
+    from .server._connections import guard_accept
+
+    guard_accept(asyncio.get_running_loop())
 
     async def shutdown_trigger() -> None:
         await stop.wait()

@@ -22,9 +22,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
+    "TEXT_OVERHEAD",
     "decode_body",
     "encode_body",
     "encode_capture",
+    "escape_cost",
     "format_timestamp",
     "loads",
     "parse_timestamp",
@@ -33,13 +35,37 @@ __all__ = [
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
+# JSON escapes (ensure_ascii=False): these bytes take two characters (\" \\ \n ...), the
+# other control bytes six (\u0001); everything else, UTF-8 sequences included, stays as is.
+_SHORT_ESCAPES = b'"\\\n\r\t\b\f'
+_LONG_ESCAPES = bytes(c for c in range(0x20) if c not in _SHORT_ESCAPES)
+
+TEXT_OVERHEAD = 64
+"""Escaping may add up to half a body's size plus this many bytes before base64 is chosen."""
+
+
+def escape_cost(body: bytes) -> int:
+    """Bytes that JSON escaping adds to ``body`` as text (two passes in C, no decoding)."""
+    without_short = body.translate(None, _SHORT_ESCAPES)
+    without_long = without_short.translate(None, _LONG_ESCAPES)
+    return (len(body) - len(without_short)) + 5 * (len(without_short) - len(without_long))
+
+
+def _text_is_compact(body: bytes) -> bool:
+    return escape_cost(body) <= len(body) // 2 + TEXT_OVERHEAD
+
 
 def encode_body(body: bytes) -> tuple[str, str]:
-    """``(text, encoding)``: the body as UTF-8 text when it is valid UTF-8, else base64."""
-    try:
-        return body.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return base64.b64encode(body).decode("ascii"), "base64"
+    """``(text, encoding)``: UTF-8 text, or base64 when the bytes are not valid UTF-8 or when
+    escaping them as JSON text would make them over 1.5 times as large (control bytes cost
+    six: ``\\u0001``), so that a stored body is never much larger than its bytes.
+    """
+    if _text_is_compact(body):
+        try:
+            return body.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(body).decode("ascii"), "base64"
 
 
 def decode_body(text: str, encoding: str) -> bytes:

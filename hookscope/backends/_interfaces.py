@@ -15,7 +15,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ._types import Appended, BinRecord, BinSummary, FeedEvent, ResponseSpec, Stored
+from ._types import (
+    Appended,
+    BinRecord,
+    BinSummary,
+    FeedEvent,
+    Page,
+    RateLimited,
+    ResponseSpec,
+    Usage,
+)
 
 __all__ = ["Backend", "Bins", "Cursors", "Feed", "RequestLog", "Store"]
 
@@ -23,7 +32,11 @@ __all__ = ["Backend", "Bins", "Cursors", "Feed", "RequestLog", "Store"]
 class Bins(Protocol):
     """Bins: created, read, changed and deleted (with their history)."""
 
-    async def create_bin(self, record: BinRecord) -> None: ...
+    async def create_bin(self, record: BinRecord, *, client: str | None = None) -> None:
+        """Store a new bin. ``StorageFull`` over ``--max-bins`` (or the memory budget);
+        ``RateLimited`` when ``client`` (an address bucket, ``_rates.address_key``) is over
+        its rate."""
+        ...
 
     async def get_bin(self, bin_id: str) -> BinRecord | None: ...
 
@@ -57,22 +70,39 @@ class Bins(Protocol):
 class RequestLog(Protocol):
     """Each bin's captured requests, in id order, capped at the bin's ``max_requests``."""
 
-    async def append(self, bin_id: str, payload: str) -> Appended | None:
+    async def append(
+        self, bin_id: str, payload: str, *, client: str | None = None
+    ) -> Appended | None:
         """Store a capture (``encode_capture`` text) and publish it, in one atomic step.
 
-        Returns None, storing nothing, when the bin does not exist.
+        Returns None, storing nothing, when the bin does not exist. Raises ``RateLimited``
+        when the bin or ``client`` (an address bucket) is over its rate, ``StorageFull`` when
+        the request cannot fit at all, ``QueueFull`` when too many captures wait already:
+        in each case nothing is stored.
         """
         ...
 
-    async def read(self, bin_id: str, *, after: str | None, limit: int) -> list[Stored] | None:
+    def denied(self, bin_id: str, client: str | None = None) -> RateLimited | None:
+        """The rate refusal ``append`` would give now, if this process knows it without asking
+        the storage (a cheap check before the body is read). None promises nothing."""
+        ...
+
+    async def read(
+        self, bin_id: str, *, after: str | None, limit: int, max_bytes: int | None = None
+    ) -> Page | None:
         """Up to ``limit`` requests with ids > ``after``, oldest first; None for no such bin.
 
-        Fewer than ``limit`` only when no more follow (replay pages on until a short page).
+        With ``max_bytes``, the page also stops before its texts exceed that many bytes (and
+        says so: ``cut``), but always holds at least one request, however large. Fewer than
+        ``limit`` and not ``cut``: no more follow (replay pages on until such a page).
         """
         ...
 
-    async def tail(self, bin_id: str, count: int) -> list[Stored] | None:
-        """The newest ``count`` requests, oldest first; None for no such bin."""
+    async def tail(self, bin_id: str, count: int, *, max_bytes: int | None = None) -> Page | None:
+        """The newest ``count`` requests, oldest first; None for no such bin.
+
+        With ``max_bytes``, only the newest of them whose texts fit (at least one).
+        """
         ...
 
     async def get_request(self, bin_id: str, request_id: str) -> str | None: ...
@@ -104,6 +134,10 @@ class Store(Bins, RequestLog, Cursors, Protocol):
 
     async def ready(self) -> bool:
         """True when the storage answers and accepts writes now (``/readyz``)."""
+        ...
+
+    def usage(self) -> Usage | None:
+        """What counts against a memory budget (``/metrics``); None without one."""
         ...
 
 

@@ -5,11 +5,17 @@
     ('hookscope:{b_1}:meta', 'hookscope:{b_1}:log', 'hookscope:{b_1}:ch')
     >>> keys.bin_of_channel("hookscope:{b_1}:ch")
     'b_1'
+    >>> keys.bins(), keys.address("203.0.113.9")
+    ('hookscope:bins', 'hookscope:address:203.0.113.9')
 
 The ``{bin}`` hash tag puts a bin's hash (``meta``: token, limits, response), its stream
 (``log``: the captures, field ``r`` = wire JSON without the id) and its shard channel
 (``ch``: each capture's full wire JSON, or ``!deleted``) in the same cluster slot, so that
-one Lua script can touch all three on Redis Cluster as on a single Redis.
+one Lua script can touch all three on Redis Cluster as on a single Redis. The bin's rate
+bucket is a field of its hash (``rl``).
+
+Two keys belong to no bin: ``bins``, a sorted set of every bin id scored by its expiry (for
+``--max-bins``, one slot on a cluster), and each client address's rate bucket.
 """
 
 from __future__ import annotations
@@ -45,3 +51,11 @@ class RedisKeys:
         if channel.startswith(head) and channel.endswith(tail):
             return channel[len(head) : -len(tail)]
         return None
+
+    def bins(self) -> str:
+        """The index of bins: a sorted set of ids, scored by expiry (ms since the epoch)."""
+        return f"{self.prefix}bins"
+
+    def address(self, address_key: str) -> str:
+        """The rate bucket of a client address (``_rates.address_key``)."""
+        return f"{self.prefix}address:{address_key}"

@@ -2,10 +2,18 @@
 
 A log is capped at the bin's ``max_requests`` (exact ``MAXLEN``) and both keys expire ``ttl_s``
 after the last capture or update. Captures are coalesced: concurrent ``append`` calls go to
-Redis as one pipeline of atomic capture scripts (bin exists → XADD → SPUBLISH) per node, one
-round trip per node for the lot, so that a node that fails costs only its own bins. Writes
-are never retried: a capture script that timed out may have run, and running it again would
-store the request twice. (A ``MOVED`` reply is not a retry: the script did not run.)
+Redis as one pipeline of atomic capture scripts (bin exists → rates → XADD → SPUBLISH) per
+node, one round trip per node for the lot, so that a node that fails costs only its own bins.
+Writes are never retried: a capture script that timed out may have run, and running it again
+would store the request twice. (A ``MOVED`` reply is not a retry: the script did not run.)
+Captures waiting for Redis are capped (count and bytes): beyond, ``QueueFull`` (503).
+
+Rate limits are shared by every process: the bin's bucket is checked in its capture script;
+the address's bucket too on a single Redis (a fourth key). On a cluster the address's bucket
+lives in another slot: captures are debited from it in the same round trip, on its own node,
+after they are stored; once it is empty, each process refuses that address until its next
+request could pass (``Refusals``). So on a cluster an address may exceed its limit by what
+each process stores in one round trip; a sender under its limit is never refused.
 
 The same code serves one Redis (``redis.asyncio.Redis``) and a Redis Cluster
 (``RedisCluster``): every command names a bin's keys, all in one slot, and the topology
@@ -18,9 +26,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import sys
+import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
@@ -35,19 +46,51 @@ from redis.exceptions import (
     TryAgainError,
 )
 
+from .._config import Rate
+from .._contract import ErrorCode
 from .._ids import is_bin_id
 from .._wire import format_timestamp, parse_timestamp, with_id
 from . import _redis_scripts as scripts
+from ._rates import Refusals, address_refusal, bin_refusal
 from ._redis_keys import DELETED, RedisKeys
 from ._redis_topology import FAILURES, Topology
-from ._types import Appended, BackendUnavailable, BinRecord, BinSummary, ResponseSpec, Stored
+from ._types import (
+    Appended,
+    BackendUnavailable,
+    BinRecord,
+    BinSummary,
+    Page,
+    QueueFull,
+    RateLimited,
+    ResponseSpec,
+    StorageFull,
+)
 
 __all__ = ["RedisStore", "is_transient", "unavailable"]
 
 log = logging.getLogger("hookscope.redis")
 
-_Pending = tuple[str, str, "asyncio.Future[Appended | None]"]
-_SCRIPTS = ("CAPTURE", "CREATE", "UPDATE", "DELETE", "CLEAR", "CURSOR")
+
+class _Pending(NamedTuple):
+    bin_id: str
+    payload: str
+    future: asyncio.Future[Appended | None]
+    client: str | None
+
+
+_SCRIPTS = (
+    "CAPTURE",
+    "CREATE",
+    "UPDATE",
+    "DELETE",
+    "CLEAR",
+    "READ",
+    "TAIL",
+    "RESERVE",
+    "ADDRESS",
+    "CURSOR",
+)
+_PRUNE = 1000  # index entries checked at once when --max-bins is reached
 # Refusals that say "not now" rather than "never": answered 503, like a lost connection.
 _TRANSIENT_CLASSES = (
     BusyLoadingError,
@@ -150,12 +193,27 @@ class RedisStore:
         topology: Topology,
         where: str,
         keys: RedisKeys | None = None,
+        max_bins: int = 0,
+        bin_rate: Rate | None = None,
+        address_rate: Rate | None = None,
+        max_queue: int = 10_000,
+        max_queue_bytes: int = 256 * 1024 * 1024,
     ) -> None:
         self.redis = redis
         self.topology = topology
         self.keys = keys or RedisKeys()
         self._where = where  # for messages: the URL, without its password
         self._shas: dict[str, str] = {}
+        self._max_bins = max_bins
+        self._bin_rate = _rate_args(bin_rate)
+        self._address_rate = _rate_args(address_rate)
+        # A single Redis takes the address bucket in the capture script; a cluster cannot.
+        self._debit_addresses = address_rate is not None and isinstance(redis, RedisCluster)
+        self._refusals = Refusals()
+        self._max_queue = max_queue
+        self._max_queue_bytes = max_queue_bytes
+        self._queued = 0  # captures appended and not answered yet
+        self._queued_bytes = 0
         self._pending: list[_Pending] = []
         self._has_pending = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
@@ -184,6 +242,10 @@ class RedisStore:
         await self.topology.close()
         await self.redis.aclose()
 
+    def usage(self) -> None:
+        """Redis has its own budget (``maxmemory``); nothing to report here."""
+        return None
+
     async def ready(self) -> bool:
         """Redis answers, every slot is served, and no primary is full (OOM refuses writes)."""
         try:
@@ -209,10 +271,12 @@ class RedisStore:
         for name in _SCRIPTS:
             self._shas[name] = await self._call(self.redis.script_load(getattr(scripts, name)))
 
-    async def _script(self, name: str, bin_id: str, args: Sequence[str]) -> Any:
+    async def _script(
+        self, name: str, bin_id: str, args: Sequence[str], keys: list[str] | None = None
+    ) -> Any:
         if name not in self._shas:
             await self._load_scripts()
-        keys = self.keys.of(bin_id)
+        keys = self.keys.of(bin_id) if keys is None else keys
         try:
             return await self._call(self.redis.evalsha(self._shas[name], len(keys), *keys, *args))
         except NoScriptError:  # Redis restarted and forgot its scripts
@@ -221,9 +285,59 @@ class RedisStore:
 
     # -- bins ---------------------------------------------------------------------------------
 
-    async def create_bin(self, record: BinRecord) -> None:
+    async def create_bin(self, record: BinRecord, *, client: str | None = None) -> None:
+        if client is not None and self._address_rate is not None:
+            early = await self._script(
+                "ADDRESS", "", [*self._address_rate, "take"], [self.keys.address(client)]
+            )
+            if float(early) > 0:
+                raise address_refusal(float(early) / 1000)
+        await self._reserve(record)
         fields = [part for pair in record_fields(record).items() for part in pair]
-        await self._script("CREATE", record.id, [str(int(record.ttl_s * 1000)), *fields])
+        try:
+            await self._script("CREATE", record.id, [str(int(record.ttl_s * 1000)), *fields])
+        except BaseException:
+            with contextlib.suppress(*FAILURES):  # else it is pruned once it is due
+                await self.redis.zrem(self.keys.bins(), record.id)
+            raise
+
+    async def _reserve(self, record: BinRecord) -> None:
+        """Count the new bin in the index, within ``--max-bins`` (atomic: no overshoot)."""
+        expires = str(int(time.time() * 1000 + record.ttl_s * 1000))
+        args = [str(self._max_bins), record.id, expires]
+        for attempt in range(2):
+            if await self._script("RESERVE", "", args, [self.keys.bins()]):
+                return
+            if attempt == 0 and not await self._prune_index():
+                break
+        raise StorageFull(
+            ErrorCode.TOO_MANY_BINS,
+            f"this server holds its maximum of {self._max_bins} bins (--max-bins); "
+            "delete some, or wait for them to expire",
+        )
+
+    async def _prune_index(self) -> bool:
+        """Drop expired bins from the index, re-score those still alive; True if any went.
+
+        Index scores are expiries as of creation; captures and updates push a bin's real
+        expiry later, so a bin past its score is asked for its time to live before it goes.
+        """
+        index = self.keys.bins()
+        now = int(time.time() * 1000)
+        due = await self._call(self.redis.zrangebyscore(index, "-inf", now, start=0, num=_PRUNE))
+        if not due:
+            return False
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for bin_id in due:
+                pipe.pttl(self.keys.meta(bin_id))
+            ttls = await self._call(pipe.execute())
+        gone = [bin_id for bin_id, ttl in zip(due, ttls, strict=True) if ttl < 0]
+        alive = {b: now + ttl for b, ttl in zip(due, ttls, strict=True) if ttl >= 0}
+        if gone:
+            await self._call(self.redis.zrem(index, *gone))
+        if alive:
+            await self._call(self.redis.zadd(index, alive, xx=True))
+        return bool(gone)
 
     async def get_bin(self, bin_id: str) -> BinRecord | None:
         fields = await self._call(self.redis.hgetall(self.keys.meta(bin_id)))
@@ -263,15 +377,47 @@ class RedisStore:
         return record_from_fields(bin_id, dict(zip(flat[::2], flat[1::2], strict=True)))
 
     async def delete_bin(self, bin_id: str) -> bool:
-        return bool(await self._script("DELETE", bin_id, [DELETED]))
+        deleted = bool(await self._script("DELETE", bin_id, [DELETED]))
+        await self._call(self.redis.zrem(self.keys.bins(), bin_id))
+        return deleted
 
     # -- captures: coalesced into one pipeline per round trip ---------------------------------
 
-    async def append(self, bin_id: str, payload: str) -> Appended | None:
+    def denied(self, bin_id: str, client: str | None = None) -> RateLimited | None:
+        if self._bin_rate is not None and (left := self._refusals.remaining(bin_id)):
+            return bin_refusal(left)
+        if client is None or self._address_rate is None:
+            return None
+        left = self._refusals.remaining(self.keys.address(client))
+        return address_refusal(left) if left else None
+
+    async def append(
+        self, bin_id: str, payload: str, *, client: str | None = None
+    ) -> Appended | None:
+        refused = self.denied(bin_id, client)
+        if refused is not None:
+            raise refused
+        if self._address_rate is None:
+            client = None
+        size = sys.getsizeof(payload)
+        if self._queued and (
+            self._queued >= self._max_queue or self._queued_bytes + size > self._max_queue_bytes
+        ):
+            raise QueueFull(
+                ErrorCode.CAPTURE_QUEUE_FULL,
+                f"{self._queued} captures ({self._queued_bytes} bytes) are waiting for Redis "
+                "already; try again shortly",
+            )
         future: asyncio.Future[Appended | None] = asyncio.get_running_loop().create_future()
-        self._pending.append((bin_id, payload, future))
+        self._pending.append(_Pending(bin_id, payload, future, client))
+        self._queued += 1
+        self._queued_bytes += size
         self._has_pending.set()
-        return await future
+        try:
+            return await future
+        finally:
+            self._queued -= 1
+            self._queued_bytes -= size
 
     async def _flush_forever(self) -> None:
         while not self._closing:
@@ -303,13 +449,39 @@ class RedisStore:
             else:
                 by_node.setdefault(node.name, []).append(item)
         groups = list(by_node.values())
+        debits = Counter(item.client for item in batch if item.client is not None)
         outcomes = await asyncio.gather(
-            *(self._flush_node(items) for items in groups), return_exceptions=True
+            *(self._flush_node(items) for items in groups),
+            self._debit(debits) if self._debit_addresses and debits else _nothing(),
+            return_exceptions=True,
         )
-        for items, outcome in zip(groups, outcomes, strict=True):
+        for items, outcome in zip(groups, outcomes, strict=False):
             if isinstance(outcome, Exception):  # a bug: fail this node's captures only
                 log.error("capture batch failed", exc_info=outcome)
                 _fail(items, unavailable(outcome, self._where))
+        if isinstance(outcomes[-1], Exception):
+            log.warning("address rate accounting failed: %s", outcomes[-1])
+
+    async def _debit(self, counts: Counter[str]) -> None:
+        """Debit the captures of this batch from their addresses' buckets (a cluster: each
+        bucket on its own node, concurrently with the captures); refuse the empty ones."""
+        assert self._address_rate is not None
+        sha = self._shas["ADDRESS"]
+        keys = {client: self.keys.address(client) for client in counts}
+        by_node: dict[str, list[str]] = {}
+        for client, key in keys.items():
+            by_node.setdefault((await self.topology.node_of(key)).name, []).append(client)
+
+        async def node(clients: list[str]) -> None:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for client in clients:
+                    args = [*self._address_rate, "debit", str(counts[client])]  # type: ignore[misc]
+                    pipe.execute_command("EVALSHA", sha, 1, keys[client], *args)
+                results = await pipe.execute()
+            for client, early in zip(clients, results, strict=True):
+                self._refusals.refuse(keys[client], float(early) / 1000)
+
+        await asyncio.gather(*(node(clients) for clients in by_node.values()))
 
     async def _flush_node(self, batch: list[_Pending]) -> None:
         """One pipeline to the node that serves every bin of ``batch`` (again on NOSCRIPT)."""
@@ -317,10 +489,15 @@ class RedisStore:
         for _attempt in range(2):
             async with self.redis.pipeline(transaction=False) as pipe:
                 sha = self._shas["CAPTURE"]
-                for bin_id, payload, _ in todo:
+                for bin_id, payload, _, client in todo:
+                    keys = self.keys.of(bin_id)
+                    if client is not None and not self._debit_addresses:
+                        keys.append(self.keys.address(client))
                     # execute_command: the cluster pipeline refuses its evalsha() method,
                     # though it routes EVALSHA by its keys.
-                    pipe.execute_command("EVALSHA", sha, 3, *self.keys.of(bin_id), payload)
+                    pipe.execute_command(
+                        "EVALSHA", sha, len(keys), *keys, payload, *self._rate_argv()
+                    )
                 try:
                     results = await pipe.execute(raise_on_error=False)
                 except FAILURES as error:
@@ -329,7 +506,7 @@ class RedisStore:
                     return
             retry: list[_Pending] = []
             for item, result in zip(todo, results, strict=True):
-                _, payload, future = item
+                bin_id, payload, future, client = item
                 if future.done():
                     continue
                 if isinstance(result, NoScriptError):
@@ -338,6 +515,8 @@ class RedisStore:
                     future.set_exception(unavailable(result, self._where))
                 elif not result:
                     future.set_result(None)
+                elif result[0] in ("bin", "address"):
+                    future.set_exception(self._refused(result[0], bin_id, client, result[1]))
                 else:
                     request_id, response_json = result
                     future.set_result(
@@ -357,27 +536,31 @@ class RedisStore:
                 return
         _fail(todo, BackendUnavailable("Redis keeps forgetting the capture script"))
 
+    def _rate_argv(self) -> list[str]:
+        return [*(self._bin_rate or ("0", "0")), *(self._address_rate or ("0", "0"))]
+
+    def _refused(self, which: str, bin_id: str, client: str | None, early: str) -> RateLimited:
+        """A capture script's refusal, remembered so that the next ones need no round trip."""
+        seconds = float(early) / 1000
+        if which == "bin":
+            self._refusals.refuse(bin_id, seconds)
+            return bin_refusal(seconds)
+        assert client is not None
+        self._refusals.refuse(self.keys.address(client), seconds)
+        return address_refusal(seconds)
+
     # -- history ------------------------------------------------------------------------------
 
-    async def read(self, bin_id: str, *, after: str | None, limit: int) -> list[Stored] | None:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.exists(self.keys.meta(bin_id))
-            pipe.xrange(self.keys.log(bin_id), min=f"({after}" if after else "-", count=limit)
-            exists, entries = await self._call(pipe.execute())
-        if not exists:
-            return None
-        return [(entry_id, with_id(fields["r"], entry_id)) for entry_id, fields in entries]
+    async def read(
+        self, bin_id: str, *, after: str | None, limit: int, max_bytes: int | None = None
+    ) -> Page | None:
+        start = f"({after}" if after else "-"
+        found = await self._script("READ", bin_id, [start, str(limit), str(max_bytes or 0)])
+        return None if found is None else _page(found)
 
-    async def tail(self, bin_id: str, count: int) -> list[Stored] | None:
-        if count <= 0:
-            return [] if await self._call(self.redis.exists(self.keys.meta(bin_id))) else None
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.exists(self.keys.meta(bin_id))
-            pipe.xrevrange(self.keys.log(bin_id), count=count)
-            exists, entries = await self._call(pipe.execute())
-        if not exists:
-            return None
-        return [(entry_id, with_id(fields["r"], entry_id)) for entry_id, fields in entries[::-1]]
+    async def tail(self, bin_id: str, count: int, *, max_bytes: int | None = None) -> Page | None:
+        found = await self._script("TAIL", bin_id, [str(max(count, 0)), str(max_bytes or 0)])
+        return None if found is None else _page(found, reverse=True)
 
     async def get_request(self, bin_id: str, request_id: str) -> str | None:
         log_key = self.keys.log(bin_id)
@@ -443,6 +626,23 @@ class RedisStore:
         return sorted(found)
 
 
+def _rate_args(rate: Rate | None) -> tuple[str, str] | None:
+    """A rate as the scripts take it: the interval in ms and the burst."""
+    return None if rate is None else (repr(1000.0 / rate.per_second), str(rate.burst))
+
+
+def _page(found: list[Any], *, reverse: bool = False) -> Page:
+    """A READ or TAIL script's ``{cut, {id, text, ...}}`` as a page, oldest first."""
+    cut, flat = found
+    ids, texts = flat[::2], flat[1::2]
+    stored = [(i, with_id(text, i)) for i, text in zip(ids, texts, strict=True)]
+    return Page(stored[::-1] if reverse else stored, cut=bool(cut))
+
+
+async def _nothing() -> None:
+    return None
+
+
 def _refuses_writes(info: dict[str, Any]) -> bool:
     """A full Redis that evicts nothing: every write fails with OOM."""
     used, cap = int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
@@ -451,7 +651,7 @@ def _refuses_writes(info: dict[str, Any]) -> bool:
 
 
 def _fail(batch: list[_Pending], error: BaseException) -> None:
-    for _, _, future in batch:
+    for _, _, future, _ in batch:
         if not future.done():
             future.set_exception(error)
 

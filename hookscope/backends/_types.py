@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .._contract import ErrorCode
+
 __all__ = [
     "Appended",
     "BackendUnavailable",
@@ -19,8 +21,14 @@ __all__ = [
     "Captured",
     "FeedEvent",
     "FeedLost",
+    "LimitReached",
+    "Page",
+    "QueueFull",
+    "RateLimited",
     "ResponseSpec",
+    "StorageFull",
     "Stored",
+    "Usage",
 ]
 
 
@@ -28,9 +36,58 @@ class BackendUnavailable(Exception):
     """The storage behind the backend cannot be reached, or refused a write: answer 503."""
 
 
+class LimitReached(Exception):
+    """The store refused a write to stay within a limit; nothing was written.
+
+    ``code`` (an ``ErrorCode``) says which limit: ``RateLimited`` (429), ``StorageFull``
+    (507), ``QueueFull`` (503).
+    """
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class RateLimited(LimitReached):
+    """The bin, or the client's address, is over its rate; ``retry_after`` in seconds."""
+
+    def __init__(self, code: ErrorCode, message: str, retry_after: float) -> None:
+        super().__init__(code, message)
+        self.retry_after = retry_after
+
+
+class StorageFull(LimitReached):
+    """Over ``--max-bins``, or something that cannot fit in the memory budget at all."""
+
+
+class QueueFull(LimitReached):
+    """Too many captures are waiting for the storage already: try again shortly."""
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What a store with a memory budget holds: bytes counted, the budget, requests evicted."""
+
+    used: int
+    limit: int
+    evicted: int
+
+
 Stored = tuple[str, str]
 """A stored request: ``(id, wire JSON text)``. The text is encoded once, at capture, and
 spliced into responses and frames without being decoded again."""
+
+
+class Page(list[Stored]):
+    """Stored requests, oldest first. ``cut``: a byte budget ended the page, so more may
+    follow even though it holds fewer than asked for."""
+
+    __slots__ = ("cut",)
+
+    def __init__(self, stored: list[Stored] | tuple[Stored, ...] = (), *, cut: bool = False):
+        super().__init__(stored)
+        self.cut = cut
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,5 +93,15 @@ def open_redis(settings: Settings) -> Backend:
         node = f"{kwargs.get('host', '127.0.0.1')}:{kwargs.get('port', 6379)}"
         topology = SingleNode(redis, Node(node, subscriber))
     keys = RedisKeys()
-    store = RedisStore(redis, topology=topology, where=redacted(url), keys=keys)
+    store = RedisStore(
+        redis,
+        topology=topology,
+        where=redacted(url),
+        keys=keys,
+        max_bins=settings.max_bins,
+        bin_rate=settings.rate_limit,
+        address_rate=settings.ip_rate_limit,
+        max_queue=settings.capture_queue,
+        max_queue_bytes=settings.capture_queue_bytes,
+    )
     return Backend("redis", store, RedisFeed(topology, keys=keys))

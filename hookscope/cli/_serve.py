@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from .._config import Settings, parse_size
+from .._config import AUTO, Settings, parse_rate, parse_size
 from ._common import duration
 
 __all__ = ["serve"]
@@ -17,6 +17,22 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
         return None if value is None else parse_size(value)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
+
+
+def _rate(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A rate, checked here and passed on as written (``off`` and ``auto`` included)."""
+    try:
+        if value is not None and value.strip().lower() != AUTO:
+            parse_rate(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    return value
+
+
+def _connections(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and value.strip().lower() != AUTO and not value.strip().isdigit():
+        raise click.BadParameter(f"not a number of connections: {value!r} (or auto)")
+    return value
 
 
 @click.command()
@@ -109,6 +125,76 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
     help="A bin expires this long after its last capture (90s, 12h, 7d).",
 )
 @click.option(
+    "--max-bins",
+    envvar="HOOKSCOPE_MAX_BINS",
+    type=int,
+    default=None,
+    help="Most bins the server holds; creating more is 507 too_many_bins (0: no limit). "
+    "[default: 10000]",
+)
+@click.option(
+    "--max-memory",
+    envvar="HOOKSCOPE_MAX_MEMORY",
+    default=None,
+    callback=_size,
+    help="Memory backend: the budget of stored requests and bins; the oldest requests are "
+    "evicted first (0: no limit). [default: 256MiB]",
+)
+@click.option(
+    "--max-headers",
+    envvar="HOOKSCOPE_MAX_HEADERS",
+    type=int,
+    default=None,
+    help="Most header lines a request may have (431 beyond). [default: 100]",
+)
+@click.option(
+    "--max-header-bytes",
+    envvar="HOOKSCOPE_MAX_HEADER_BYTES",
+    default=None,
+    callback=_size,
+    help="Most bytes of header names and values (431 beyond). [default: 32KiB]",
+)
+@click.option(
+    "--max-response-body",
+    envvar="HOOKSCOPE_MAX_RESPONSE_BODY",
+    default=None,
+    callback=_size,
+    help="Largest body a bin may answer with (400 response_too_large). [default: 64KiB]",
+)
+@click.option(
+    "--max-connections",
+    envvar="HOOKSCOPE_MAX_CONNECTIONS",
+    default=None,
+    callback=_connections,
+    help="Open connections per process; more are answered 503 too_many_connections and "
+    "closed. [default: auto, 3/4 of the descriptor limit (ulimit -n), at most 10000]",
+)
+@click.option(
+    "--max-watchers-per-bin",
+    envvar="HOOKSCOPE_MAX_WATCHERS_PER_BIN",
+    type=int,
+    default=None,
+    help="Live streams per bin per process (429 too_many_watchers beyond). [default: 100]",
+)
+@click.option(
+    "--rate-limit",
+    envvar="HOOKSCOPE_RATE_LIMIT",
+    default=None,
+    callback=_rate,
+    metavar="RATE",
+    help="Captures per bin: 50/s, 50/s:200 (burst), 600/m, or off; 429 with Retry-After "
+    "beyond. [default: auto, 100/s:1000 off loopback, off on loopback]",
+)
+@click.option(
+    "--ip-rate-limit",
+    envvar="HOOKSCOPE_IP_RATE_LIMIT",
+    default=None,
+    callback=_rate,
+    metavar="RATE",
+    help="Captures and bin creations per client address (IPv6: per /64), as --rate-limit. "
+    "[default: auto, 100/s:1000 off loopback, off on loopback]",
+)
+@click.option(
     "--log-level",
     envvar="HOOKSCOPE_LOG_LEVEL",
     default="info",
@@ -128,6 +214,15 @@ def serve(
     max_body: int,
     max_requests: int,
     ttl: float,
+    max_bins: int | None,
+    max_memory: int | None,
+    max_headers: int | None,
+    max_header_bytes: int | None,
+    max_response_body: int | None,
+    max_connections: str | None,
+    max_watchers_per_bin: int | None,
+    rate_limit: str | None,
+    ip_rate_limit: str | None,
     log_level: str,
 ) -> None:
     """Run the capture server until Ctrl-C (SIGINT) or SIGTERM."""
@@ -148,6 +243,15 @@ def serve(
             max_body=max_body,
             max_requests=max_requests,
             ttl=ttl,
+            max_bins=max_bins,
+            max_memory=max_memory,
+            max_headers=max_headers,
+            max_header_bytes=max_header_bytes,
+            max_response_body=max_response_body,
+            max_connections=max_connections,
+            max_watchers_per_bin=max_watchers_per_bin,
+            rate_limit=rate_limit,
+            ip_rate_limit=ip_rate_limit,
         )
     except ValueError as error:
         raise click.UsageError(str(error)) from None

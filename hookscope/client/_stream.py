@@ -8,6 +8,12 @@
 
 A cursor, not a generator: ``AsyncBin.stream()``, the sync ``Stream``, the live table and the
 CLI all drive the same object, and a cancelled ``next()`` leaves it usable.
+
+Frames are limited: the server says in its handshake (``X-Hookscope-Max-Frame``) how large a
+frame it may send, and that is the limit from then on; before it is known, ``DEFAULT_MAX_FRAME``
+(enough for a server's defaults, ``--max-body`` up to about 40 MiB). A frame over the limit
+closes the connection (1009): if the server announced more meanwhile, the stream reconnects
+at once with that limit; otherwise it raises ``HookscopeError``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from typing import TYPE_CHECKING
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from .._contract import ws_url
+from .._contract import MAX_FRAME_HEADER, ws_url
+from .._exceptions import HookscopeError
 from .._ids import BEGINNING
 from .._models import CapturedRequest
 from .._stream_start import check_stream_start
@@ -29,9 +36,12 @@ from ._protocol import StreamProtocol
 if TYPE_CHECKING:
     from ._async import AsyncBin
 
-__all__ = ["USER_AGENT", "AsyncStream"]
+__all__ = ["DEFAULT_MAX_FRAME", "USER_AGENT", "AsyncStream"]
 
 USER_AGENT = f"hookscope-python/{__version__}"
+DEFAULT_MAX_FRAME = 64 * 1024 * 1024
+"""The frame limit (bytes) until a server announces its own."""
+_MESSAGE_TOO_BIG = 1009
 
 
 class AsyncStream:
@@ -52,6 +62,9 @@ class AsyncStream:
         self._protocol: StreamProtocol | None = None
         self._connection: ClientConnection | None = None
         self._closed = False
+        self.max_frame = DEFAULT_MAX_FRAME
+        """The largest frame accepted: what the server announced, or ``DEFAULT_MAX_FRAME``."""
+        self._frame_limit = DEFAULT_MAX_FRAME  # the limit the current connection opened with
 
     async def start(self) -> AsyncStream:
         """Fix where the stream starts and connect (once; later calls return at once).
@@ -95,6 +108,9 @@ class AsyncStream:
             except ConnectionClosed as closed:
                 self._connection = None
                 self._check_open()  # aclose() while this waited: not an interruption
+                if closed.sent is not None and closed.sent.code == _MESSAGE_TOO_BIG:
+                    self._too_big()
+                    continue  # the server announced a larger limit: use it at once
                 received = closed.rcvd
                 delay = protocol.closed(
                     received.code if received else None, received.reason if received else ""
@@ -107,6 +123,30 @@ class AsyncStream:
         if self._closed:
             raise RuntimeError("this stream is closed")
 
+    def _too_big(self) -> None:
+        """A frame was over this connection's limit: fine if the server announced a larger
+        one meanwhile (the next connection uses it), else an error no retry can mend."""
+        if self.max_frame > self._frame_limit:
+            return
+        raise HookscopeError(
+            f"the stream of {self.bin.id} sent a frame over this client's limit of "
+            f"{self.max_frame} bytes (the server announced no larger one): is the server "
+            "older than this client, with a --max-body over about 40 MiB?"
+        )
+
+    def _adopt_frame_limit(self, connection: ClientConnection) -> None:
+        """Take the frame limit the server announced in its handshake, from now on."""
+        announced = (
+            connection.response.headers.get(MAX_FRAME_HEADER) if connection.response else None
+        )
+        if announced is None or not announced.isdigit():
+            return
+        self.max_frame = int(announced)
+        protocol = connection.protocol
+        # websockets 15+ calls it max_message_size; 13 and 14, max_size. Read per frame.
+        name = "max_message_size" if hasattr(protocol, "max_message_size") else "max_size"
+        setattr(protocol, name, self.max_frame)
+
     async def _connect(self, protocol: StreamProtocol) -> None:
         client = self.bin.client
         url = ws_url(client.url, self.bin.id, protocol.query())
@@ -116,8 +156,8 @@ class AsyncStream:
                 additional_headers={"Authorization": f"Bearer {self.bin.token}"},
                 # hypercorn always accepts permessage-deflate, at ~92 KB per connection.
                 compression=None,
-                # Replays come in batches of up to 500 requests of up to --max-body each.
-                max_size=None,
+                # Until the handshake says otherwise (frames may follow it at once).
+                max_size=self.max_frame,
                 open_timeout=client.timeout,
                 user_agent_header=USER_AGENT,
             )
@@ -126,10 +166,12 @@ class AsyncStream:
         except (OSError, TimeoutError, WebSocketException) as error:
             delay = protocol.failed(error, client.url)
         else:
+            self._frame_limit = self.max_frame
             if self._closed:  # aclose() ran while connecting
                 await self._connection.close()
                 self._connection = None
             else:
+                self._adopt_frame_limit(self._connection)
                 protocol.connected()
             return
         await asyncio.sleep(delay)

@@ -20,6 +20,7 @@ from .._contract import (
 from .._ids import id_key, is_request_id, new_bin_id, new_token
 from .._wire import format_timestamp
 from ..backends import BinRecord, ResponseSpec, Stored
+from ..backends._rates import address_key
 from . import _validation as valid
 from ._auth import check_api_key, open_bin, query_args
 from ._http import ApiProblem
@@ -109,14 +110,16 @@ async def create_bin() -> Response:
         max_requests=int(max_requests or settings.max_requests),
         ttl_s=float(ttl_s or settings.ttl),
         name=valid.name(data),
-        response=ResponseSpec() if response is None else valid.response_spec(response),
+        response=ResponseSpec() if response is None else valid.response_spec(response, settings),
         secrets={
             scheme: secret
             for scheme, secret in valid.secrets(data.get("secrets") or {}, removals=False).items()
             if secret is not None
         },
     )
-    await app_state.store.create_bin(record)
+    client = request.scope.get("client")
+    address = address_key(client[0]) if client and settings.ip_rate_limit else None
+    await app_state.store.create_bin(record, client=address)
     app_state.secrets.put(record.id, record.secrets)
     return _json(describe(record), 201)
 
@@ -170,7 +173,7 @@ async def update_bin(bin_id: str) -> Response:
     record = await app_state.store.update_bin(
         bin_id,
         name=valid.name(data),
-        response=None if response is None else valid.response_spec(response),
+        response=None if response is None else valid.response_spec(response, app_state.settings),
         secrets=None if secrets is None else valid.secrets(secrets, removals=True),
     )
     if record is None:
@@ -216,6 +219,7 @@ def _request_id_arg(name: str, code: ErrorCode) -> str | None:
 async def list_requests(bin_id: str) -> Response:
     await _authorized(bin_id)
     store = state().store
+    budget = state().settings.page_bytes
     tail = _int_arg("tail", ErrorCode.INVALID_TAIL, None, 0, MAX_TAIL)
     after = _request_id_arg("after", ErrorCode.INVALID_AFTER)
     if tail is not None:
@@ -223,17 +227,17 @@ async def list_requests(bin_id: str) -> Response:
             raise ApiProblem(
                 400, ErrorCode.INVALID_QUERY, "tail does not combine with after or limit"
             )
-        stored = await store.tail(bin_id, tail)
-        if stored is None:
+        newest = await store.tail(bin_id, tail, max_bytes=budget)
+        if newest is None:
             raise ApiProblem(404, ErrorCode.BIN_NOT_FOUND, f"no bin {bin_id!r}")
-        return _page(stored, None)
+        return _page(newest, None)
     limit = _int_arg("limit", ErrorCode.INVALID_LIMIT, DEFAULT_PAGE, 1, MAX_PAGE)
     assert limit is not None
-    stored = await store.read(bin_id, after=after, limit=limit + 1)
-    if stored is None:
+    page = await store.read(bin_id, after=after, limit=limit + 1, max_bytes=budget)
+    if page is None:
         raise ApiProblem(404, ErrorCode.BIN_NOT_FOUND, f"no bin {bin_id!r}")
-    has_more = len(stored) > limit
-    stored = stored[:limit]
+    has_more = len(page) > limit or page.cut
+    stored = page[:limit]
     return _page(stored, stored[-1][0] if has_more else None)
 
 

@@ -10,12 +10,14 @@ from werkzeug.exceptions import HTTPException
 
 from .._config import Settings
 from .._contract import CloseCode
-from ..backends import Backend, BackendUnavailable, open_backend
+from ..backends import Backend, BackendUnavailable, LimitReached, open_backend
 from ._api import api
 from ._asgi import HotPaths
+from ._connections import ConnectionGate, connection_limit
 from ._guard import Guard
 from ._http import ApiProblem, error_response
 from ._hub import Hub
+from ._limits import HeaderLimits
 from ._metrics import Metrics
 from ._pages import pages
 from ._signing import SecretCache
@@ -38,23 +40,27 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     app = Quart("hookscope", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
     metrics = Metrics()
+    metrics.watch_memory(backend.store.usage)
     hub = Hub(
         backend.feed,
         backend.store,
         watcher_limit=settings.watcher_queue,
+        watcher_bytes=settings.watcher_queue_bytes,
+        max_watchers=settings.max_watchers_per_bin,
         lag_grace=settings.lag_grace,
         expiry_check=settings.expiry_check,
         on_lagged=metrics.lagged.inc,
     )
     secrets = SecretCache(backend.store, settings.secret_cache)
-    app_state = AppState(settings, backend, hub, metrics, secrets)
+    gate = ConnectionGate(connection_limit(settings))
+    app_state = AppState(settings, backend, hub, metrics, secrets, gate)
     app.extensions["hookscope"] = app_state
 
     app.register_blueprint(api)
     app.register_blueprint(sse)
     app.register_blueprint(smee)
     app.register_blueprint(pages)
-    front = Guard(HotPaths(app.asgi_app, app_state), settings)
+    front = HeaderLimits(Guard(HotPaths(app.asgi_app, app_state), settings), settings, metrics)
     app.asgi_app = front  # type: ignore[method-assign,assignment]
 
     @app.before_serving
@@ -89,9 +95,12 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
 
     @app.errorhandler(ApiProblem)
     @app.errorhandler(BackendUnavailable)
+    @app.errorhandler(LimitReached)
     async def problem(error: Exception) -> Response:
         found = state().problem(error)
         assert found is not None
+        if isinstance(error, LimitReached) or found.status == 429:
+            state().metrics.refusals.labels(found.code).inc()
         return error_response(found)
 
     @app.errorhandler(HTTPException)

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from .._config import Settings, is_loopback
 from .._contract import CAPTURE_PREFIX, ErrorCode
-from ._http import ApiProblem, refuse
+from ._http import ApiProblem, turn_away
 
 __all__ = ["Guard", "origin_of"]
 
@@ -105,11 +105,7 @@ class Guard:
         if scope["type"] in ("http", "websocket"):
             problem = self._check(scope)
             if problem is not None:
-                if scope["type"] == "websocket" and (await receive())["type"] != (
-                    "websocket.connect"
-                ):
-                    return
-                await refuse(scope, send, problem)
+                await turn_away(scope, receive, send, problem)
                 return
         await self.app(scope, receive, send)
 

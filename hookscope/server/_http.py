@@ -2,27 +2,32 @@
 
 Quart routes raise ``ApiProblem`` (answered by one error handler); the raw ASGI endpoints
 (capture, the WebSocket stream) answer the same problem with ``send_problem``. Either way the
-body is ``_contract.error_body`` and a storage failure is ``problem_of``'s one 503.
+body is ``_contract.error_body``; a storage failure is ``problem_of``'s one 503, and a limit
+the store keeps is its status: 429 with ``Retry-After`` for a rate, 507 when storage is full,
+503 with ``Retry-After`` when too many captures wait.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
 from quart import Response
 
 from .._contract import CloseCode, ErrorCode, error_body, error_frame
-from ..backends import BackendUnavailable
+from ..backends import BackendUnavailable, LimitReached, QueueFull, RateLimited, StorageFull
 
 __all__ = [
     "JSON",
     "ApiProblem",
     "error_response",
+    "limit_problem",
     "problem_of",
     "refuse",
     "send_problem",
     "send_reply",
+    "turn_away",
 ]
 
 JSON = (b"content-type", b"application/json")
@@ -30,13 +35,31 @@ _NO_CONTENT = frozenset({204, 304})  # RFC 9110: no body, no Content-Length
 
 
 class ApiProblem(Exception):
-    """An error answer: raise it from a handler, or send it from a raw ASGI endpoint."""
+    """An error answer: raise it from a handler, or send it from a raw ASGI endpoint.
 
-    def __init__(self, status: int, code: ErrorCode | str, message: str) -> None:
+    ``retry_after`` (seconds) is sent as ``Retry-After``, rounded up to whole seconds.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: ErrorCode | str,
+        message: str,
+        *,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = str(code)
         self.message = message
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """``[JSON]``, and ``Retry-After`` when there is one."""
+        if self.retry_after is None:
+            return [JSON]
+        return [JSON, (b"retry-after", str(max(1, math.ceil(self.retry_after))).encode())]
 
     def __repr__(self) -> str:
         return f"<ApiProblem {self.status} {self.code}: {self.message}>"
@@ -46,21 +69,38 @@ UNAVAILABLE = ApiProblem(503, ErrorCode.UNAVAILABLE, "storage is unavailable; tr
 
 
 def problem_of(error: BaseException) -> ApiProblem | None:
-    """The answer to ``error``: itself for an ``ApiProblem``, 503 for a storage failure."""
+    """The answer to ``error``: itself for an ``ApiProblem``, 503 for a storage failure,
+    the limit's status for a ``LimitReached``."""
     if isinstance(error, ApiProblem):
         return error
     if isinstance(error, BackendUnavailable):
         return UNAVAILABLE
+    if isinstance(error, LimitReached):
+        return limit_problem(error)
     return None
+
+
+def limit_problem(error: LimitReached) -> ApiProblem:
+    """The answer to a limit the store keeps (see the module docstring)."""
+    if isinstance(error, RateLimited):
+        return ApiProblem(429, error.code, error.message, retry_after=error.retry_after)
+    if isinstance(error, StorageFull):
+        return ApiProblem(507, error.code, error.message)
+    if isinstance(error, QueueFull):
+        return ApiProblem(503, error.code, error.message, retry_after=1)
+    return ApiProblem(503, error.code, error.message)
 
 
 def error_response(problem: ApiProblem) -> Response:
     """``problem`` as a Quart response."""
-    return Response(
+    response = Response(
         error_body(problem.code, problem.message),
         status=problem.status,
         content_type="application/json",
     )
+    if problem.retry_after is not None:
+        response.headers["Retry-After"] = problem.headers[1][1].decode()
+    return response
 
 
 async def send_reply(
@@ -78,7 +118,16 @@ async def send_reply(
 
 async def send_problem(send: Any, problem: ApiProblem) -> None:
     """``problem`` as a JSON error on a raw ASGI ``send``."""
-    await send_reply(send, problem.status, [JSON], error_body(problem.code, problem.message))
+    await send_reply(
+        send, problem.status, problem.headers, error_body(problem.code, problem.message)
+    )
+
+
+async def turn_away(scope: dict[str, Any], receive: Any, send: Any, problem: ApiProblem) -> None:
+    """``refuse`` a request that no handler has seen yet (a WebSocket's connect not received)."""
+    if scope["type"] == "websocket" and (await receive())["type"] != "websocket.connect":
+        return
+    await refuse(scope, send, problem)
 
 
 async def refuse(scope: dict[str, Any], send: Any, problem: ApiProblem) -> None:
@@ -93,7 +142,7 @@ async def refuse(scope: dict[str, Any], send: Any, problem: ApiProblem) -> None:
         return
     if "websocket.http.response" in (scope.get("extensions") or {}):
         body = error_body(problem.code, problem.message)
-        headers = [JSON, (b"content-length", str(len(body)).encode())]
+        headers = [*problem.headers, (b"content-length", str(len(body)).encode())]
         await send(
             {"type": "websocket.http.response.start", "status": problem.status, "headers": headers}
         )

@@ -3,9 +3,11 @@
 Every watcher (a WebSocket or SSE stream) joins the ``Hub``; the hub holds ONE feed
 subscription per bin however many watchers it has (reference-counted), and hands each live
 event to every watcher of that bin. Frames are encoded once per event, not once per watcher.
-A watcher whose backlog reaches its limit is closed as lagging instead of buffering without
-bound. Every ``expiry_check`` seconds the hub asks the store which watched bins still exist
-and closes the streams of the others (4404): a store need not say when a bin expires.
+A watcher whose backlog reaches its limit (a count, and bytes of request text) is closed as
+lagging instead of buffering without bound; a bin takes at most ``max_watchers`` watchers per
+process (429 ``too_many_watchers`` beyond). Every ``expiry_check`` seconds the hub asks the
+store which watched bins still exist and closes the streams of the others (4404): a store
+need not say when a bin expires.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 
-from .._contract import CloseCode, request_frame, sse_request
+from .._contract import CloseCode, ErrorCode, request_frame, sse_request
 from .._ids import id_key
 from ..backends import BackendUnavailable, BinDeleted, Bins, Captured, Feed, FeedEvent, FeedLost
+from ._http import ApiProblem
 
 __all__ = ["CloseCode", "Hub", "LiveItem", "Watcher", "WatcherClosed"]
 
@@ -27,7 +30,7 @@ log = logging.getLogger("hookscope.server")
 class LiveItem:
     """One live request; its frames are built on first use and then shared by all watchers."""
 
-    __slots__ = ("_sse", "_ws", "id", "key", "text")
+    __slots__ = ("_size", "_sse", "_ws", "id", "key", "text")
 
     def __init__(self, request_id: str, text: str) -> None:
         self.id = request_id
@@ -35,6 +38,14 @@ class LiveItem:
         self.text = text
         self._ws: str | None = None
         self._sse: str | None = None
+        self._size: int | None = None
+
+    @property
+    def size(self) -> int:
+        """The text's length in UTF-8 bytes (what a frame limit counts)."""
+        if self._size is None:
+            self._size = len(self.text) if self.text.isascii() else len(self.text.encode())
+        return self._size
 
     @property
     def ws_frame(self) -> str:
@@ -59,13 +70,26 @@ class WatcherClosed(Exception):
 
 
 class Watcher:
-    """One stream's inbox: live items queued for it, up to ``limit``."""
+    """One stream's inbox: live items queued for it, up to ``limit`` items and ``max_bytes``
+    of their texts (at least one item, however large)."""
 
-    __slots__ = ("_closed", "_pending", "_wake", "bin_id", "finished", "limit", "owner")
+    __slots__ = (
+        "_bytes",
+        "_closed",
+        "_pending",
+        "_wake",
+        "bin_id",
+        "finished",
+        "limit",
+        "max_bytes",
+        "owner",
+    )
 
-    def __init__(self, bin_id: str, limit: int) -> None:
+    def __init__(self, bin_id: str, limit: int, max_bytes: int | None = None) -> None:
         self.bin_id = bin_id
         self.limit = limit
+        self.max_bytes = max_bytes
+        self._bytes = 0
         # The task serving this watcher, and whether it has finished with it: a reader that
         # stopped reading leaves that task blocked in a send, which the hub may cancel.
         self.owner: asyncio.Task[object] | None = None
@@ -78,14 +102,20 @@ class Watcher:
         """Queue an item; False (and the watcher closed as lagging) when the backlog is full."""
         if self._closed is not None:
             return True
-        if len(self._pending) >= self.limit:
+        size = item.size
+        too_many = len(self._pending) >= self.limit
+        too_large = (
+            self.max_bytes is not None and self._pending and self._bytes + size > self.max_bytes
+        )
+        if too_many or too_large:
+            queued = f"{self.limit} requests" if too_many else f"{self.max_bytes} bytes"
             self.close(
                 CloseCode.LAGGING,
-                f"lagging: more than {self.limit} requests queued; "
-                "reconnect with since=<last id> to resume",
+                f"lagging: more than {queued} queued; reconnect with since=<last id> to resume",
             )
             return False
         self._pending.append(item)
+        self._bytes += size
         self._wake.set()
         return True
 
@@ -116,7 +146,7 @@ class Watcher:
         if self._closed is None:
             self._closed = WatcherClosed(code, reason)
             if code != CloseCode.BIN_DELETED:
-                self._pending = []
+                self._pending, self._bytes = [], 0
             self._wake.set()
 
     def raise_if_closed(self) -> None:
@@ -134,7 +164,7 @@ class Watcher:
         if not self._pending:
             self.raise_if_closed()
         self._wake.clear()
-        items, self._pending = self._pending, []
+        items, self._pending, self._bytes = self._pending, [], 0
         return items
 
 
@@ -172,6 +202,8 @@ class Hub:
         bins: Bins,
         *,
         watcher_limit: int,
+        watcher_bytes: int | None = None,
+        max_watchers: int | None = None,
         lag_grace: float = 10.0,
         expiry_check: float = 30.0,
         on_lagged: Callable[[], object] = lambda: None,
@@ -179,6 +211,8 @@ class Hub:
         self._feed = feed
         self._store_bins = bins
         self._watcher_limit = watcher_limit
+        self._watcher_bytes = watcher_bytes
+        self._max_watchers = max_watchers
         self._lag_grace = lag_grace
         self._expiry_check = expiry_check
         self._on_lagged = on_lagged
@@ -208,17 +242,31 @@ class Hub:
     async def join(self, bin_id: str) -> Watcher:
         """A new watcher of ``bin_id``; once this returns, every later capture reaches it.
 
-        Raises ``BackendUnavailable`` when the feed cannot subscribe (503).
+        Raises ``BackendUnavailable`` when the feed cannot subscribe (503), and ``ApiProblem``
+        429 ``too_many_watchers`` when the bin has ``max_watchers`` already.
         """
+        self._check_room(bin_id)
         watchers = self._bins.get(bin_id)
         if watchers is None:
             async with self._order.of(bin_id):
                 watchers = self._bins.get(bin_id)
                 if watchers is None:
                     watchers = await self._subscribe(bin_id)
-        watcher = Watcher(bin_id, self._watcher_limit)
+        self._check_room(bin_id)  # others may have joined while this one subscribed
+        watcher = Watcher(bin_id, self._watcher_limit, self._watcher_bytes)
         watchers.add(watcher)
         return watcher
+
+    def _check_room(self, bin_id: str) -> None:
+        most = self._max_watchers
+        if most is not None and len(self._bins.get(bin_id, ())) >= most:
+            raise ApiProblem(
+                429,
+                ErrorCode.TOO_MANY_WATCHERS,
+                f"this bin has {most} live streams on this server already "
+                "(--max-watchers-per-bin); close one, or retry later",
+                retry_after=5,
+            )
 
     async def _subscribe(self, bin_id: str) -> set[Watcher]:
         """Subscribe ``bin_id`` (its lock held); its new, empty set of watchers."""

@@ -1,23 +1,31 @@
-"""Stop hypercorn's WebSocket ping loop when its connection closes, for hookscope's servers only.
+"""hookscope's changes to hypercorn, for hookscope's servers only (two sets of wrappers).
 
-Hypercorn pings each WebSocket with ``while not closed: ping; sleep(interval)`` inside the
-connection's task group, so a closed connection keeps its socket (CLOSE-WAIT) and task until
-the next ping, up to ``websocket_ping_interval``, and shutdown waits for them.
+1. Stop hypercorn's WebSocket ping loop when its connection closes. Hypercorn pings each
+WebSocket with ``while not closed: ping; sleep(interval)`` inside the connection's task group,
+so a closed connection keeps its socket (CLOSE-WAIT) and task until the next ping, up to
+``websocket_ping_interval``, and shutdown waits for them.
 
     config = own(Config())     # a hypercorn Config that hookscope serves with
 
-``install()`` wraps two methods of hypercorn's ``WSStream``, once per process (every process
-hookscope starts calls it, ``--workers`` processes included). The wrappers act only for streams
-whose ``Config`` carries ``own()``'s mark and delegate to hypercorn's own methods otherwise, so
-another hypercorn server in the same process keeps hypercorn's behaviour:
+``install()`` wraps two methods of hypercorn's ``WSStream`` (and two of ``TCPServer``, 2.),
+once per process (every process hookscope starts calls it, ``--workers`` processes included).
+The wrappers act only for streams whose ``Config`` carries ``own()``'s mark and delegate to
+hypercorn's own methods otherwise, so another hypercorn server in the same process keeps
+hypercorn's behaviour:
 
 - ``_send_pings`` runs hypercorn's own loop in its task and remembers that task;
 - ``handle``, the only method that sets ``closed``, cancels that task once the stream is closed,
   and the wrapper ends quietly.
 
-The wrappers rely on those internals, read in hypercorn/protocol/ws_stream.py of the versions in
-``CHECKED``. With any other version hookscope logs a warning once and changes nothing; re-read that
-file (and tests/server/test_hypercorn_fix.py) before adding a version.
+2. Connections (``_connections``): ``TCPServer.run`` refuses a connection over
+   ``--max-connections`` before reading it, and ``TCPServer._idle_timeout`` gives a new
+   connection ``HOOKSCOPE_HEADER_TIMEOUT`` for its first request's headers.
+
+The wrappers rely on those internals, read in hypercorn/protocol/ws_stream.py and
+hypercorn/asyncio/tcp_server.py of the versions in ``CHECKED``. With any other version hookscope
+logs a warning once and changes nothing (no connection limit, no header timeout); re-read those
+files (and tests/server/test_hypercorn_fix.py, tests/server/test_connections.py) before adding
+a version.
 """
 
 from __future__ import annotations
@@ -66,20 +74,25 @@ def install() -> bool:
 
 
 def _install() -> bool:
+    from hypercorn.asyncio.tcp_server import TCPServer
     from hypercorn.protocol.ws_stream import WSStream
+
+    from ._connections import wrap_tcp_server
 
     version = metadata.version("hypercorn")
     if version not in CHECKED:
         log.warning(
             "hypercorn %s is not a version hookscope's WebSocket fix was checked against (%s): "
-            "it is left as it is, so a closed WebSocket keeps its socket and task until its "
-            "next ping. Re-check hookscope/server/_hypercorn_fix.py against that version's "
-            "hypercorn/protocol/ws_stream.py.",
+            "it is left as it is: a closed WebSocket keeps its socket and task until its "
+            "next ping, and --max-connections and HOOKSCOPE_HEADER_TIMEOUT do not apply. "
+            "Re-check hookscope/server/_hypercorn_fix.py against that version's "
+            "hypercorn/protocol/ws_stream.py and hypercorn/asyncio/tcp_server.py.",
             version,
             ", ".join(sorted(CHECKED)),
         )
         return False
     _wrap(WSStream)
+    wrap_tcp_server(TCPServer)
     return True
 
 

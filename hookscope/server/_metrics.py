@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -9,6 +11,11 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from .._contract import ErrorCode
+from ..backends import Usage
 
 __all__ = ["Metrics"]
 
@@ -49,10 +56,78 @@ class Metrics:
             "Operations that failed because the backend was unreachable.",
             registry=self.registry,
         )
-        for reason in ("unknown_bin", "too_large", "unavailable", "body_timeout"):
+        self.refusals = Counter(
+            "hookscope_refusals",
+            "Requests, connections and streams (not captures) refused by a limit, by code.",
+            ["code"],
+            registry=self.registry,
+        )
+        self.connections = Gauge(
+            "hookscope_connections",
+            "Open client connections (TCP) of this process.",
+            registry=self.registry,
+        )
+        self.displaced = Counter(
+            "hookscope_connections_displaced",
+            "Connections waiting for a request, closed to admit a new one (--max-connections).",
+            registry=self.registry,
+        )
+        for reason in (
+            "unknown_bin",
+            "too_large",
+            "unavailable",
+            "body_timeout",
+            ErrorCode.BIN_RATE_LIMITED,
+            ErrorCode.ADDRESS_RATE_LIMITED,
+            ErrorCode.TOO_MANY_HEADERS,
+            ErrorCode.HEADERS_TOO_LARGE,
+            ErrorCode.MEMORY_FULL,
+            ErrorCode.CAPTURE_QUEUE_FULL,
+        ):
             self.rejects.labels(reason)
+        for code in (
+            ErrorCode.TOO_MANY_BINS,
+            ErrorCode.TOO_MANY_CONNECTIONS,
+            ErrorCode.TOO_MANY_WATCHERS,
+            ErrorCode.ADDRESS_RATE_LIMITED,
+        ):
+            self.refusals.labels(code)
         for transport in ("ws", "sse", "smee"):
             self.watchers.labels(transport)
 
+    def watch_memory(self, usage: Callable[[], Usage | None]) -> None:
+        """Export a store's memory budget (``hookscope_memory_*``), read at each scrape."""
+        self.registry.register(_MemoryCollector(usage))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _MemoryCollector(Collector):
+    def __init__(self, usage: Callable[[], Usage | None]) -> None:
+        self._usage = usage
+
+    def collect(self) -> list[GaugeMetricFamily | CounterMetricFamily]:
+        usage = self._usage()
+        if usage is None:
+            return []
+        return [
+            GaugeMetricFamily(
+                "hookscope_memory_used_bytes",
+                "Bytes of requests and bins counted against --max-memory.",
+                value=usage.used,
+            ),
+            GaugeMetricFamily(
+                "hookscope_memory_limit_bytes",
+                "The memory budget (--max-memory; 0: none).",
+                value=usage.limit,
+            ),
+            CounterMetricFamily(
+                "hookscope_memory_evictions",
+                "Stored requests evicted (oldest first) to stay within --max-memory.",
+                value=usage.evicted,
+            ),
+        ]
+
+    def describe(self) -> list[GaugeMetricFamily | CounterMetricFamily]:
+        return []

@@ -43,7 +43,10 @@ def _errors(*statuses: int) -> dict[str, Any]:
         403: "wrong token or API key, a refused browser origin or host, or a closed listing",
         404: "no such bin or request",
         415: "the body is not JSON",
-        503: "storage unavailable; retry",
+        429: "the client's address is over its rate (--ip-rate-limit); see Retry-After",
+        431: "too many header lines or bytes (--max-headers, --max-header-bytes)",
+        503: "storage unavailable, or too many connections; retry",
+        507: "the server holds --max-bins bins, or its memory for bins is full",
     }
     return {str(status): _json(_ref("Error"), text[status]) for status in statuses}
 
@@ -245,7 +248,7 @@ def openapi() -> dict[str, Any]:
                     },
                     "responses": {
                         "201": _json(_ref("Bin"), "the new bin, with its token"),
-                        **_errors(400, 401, 403, 415, 503),
+                        **_errors(400, 401, 403, 415, 429, 431, 503, 507),
                     },
                 },
             },
@@ -256,7 +259,7 @@ def openapi() -> dict[str, Any]:
                     "security": _READ,
                     "responses": {
                         "200": _json(_ref("Bin"), "the bin"),
-                        **_errors(401, 403, 404, 503),
+                        **_errors(401, 403, 404, 431, 503),
                     },
                 },
                 "patch": {
@@ -265,7 +268,7 @@ def openapi() -> dict[str, Any]:
                     "requestBody": {"content": {"application/json": {"schema": bin_patch}}},
                     "responses": {
                         "200": _json(_ref("Bin"), "the updated bin"),
-                        **_errors(400, 401, 403, 404, 415, 503),
+                        **_errors(400, 401, 403, 404, 415, 431, 503, 507),
                     },
                 },
                 "delete": {
@@ -273,7 +276,7 @@ def openapi() -> dict[str, Any]:
                     "security": _READ,
                     "responses": {
                         "204": {"description": "deleted, with its history"},
-                        **_errors(401, 403, 404, 503),
+                        **_errors(401, 403, 404, 431, 503),
                     },
                 },
             },
@@ -306,7 +309,7 @@ def openapi() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json(page, "oldest first; pass next as after for more"),
-                        **_errors(400, 401, 403, 404, 503),
+                        **_errors(400, 401, 403, 404, 431, 503),
                     },
                 },
                 "delete": {
@@ -314,7 +317,7 @@ def openapi() -> dict[str, Any]:
                     "security": _READ,
                     "responses": {
                         "204": {"description": "history cleared"},
-                        **_errors(401, 403, 404, 503),
+                        **_errors(401, 403, 404, 431, 503),
                     },
                 },
             },
@@ -333,7 +336,7 @@ def openapi() -> dict[str, Any]:
                     "security": _READ,
                     "responses": {
                         "200": _json(_ref("CapturedRequest"), "one stored request"),
-                        **_errors(401, 403, 404, 503),
+                        **_errors(401, 403, 404, 431, 503),
                     },
                 },
             },

@@ -51,15 +51,21 @@ def replay_args(
 
 
 async def _replay(
-    log: RequestLog, bin_id: str, since: str | None, tail: int | None, page_size: int
+    log: RequestLog,
+    bin_id: str,
+    since: str | None,
+    tail: int | None,
+    page_size: int,
+    page_bytes: int | None,
 ) -> AsyncIterator[list[Stored]]:
-    """History pages to send before going live.
+    """History pages to send before going live, each within ``page_size`` requests and
+    ``page_bytes`` of text (at least one request). A ``tail`` is one page: the newest that fit.
 
     Raises ``WatcherClosed`` if the bin vanishes, or (1012) if storage fails meanwhile.
     """
     try:
         if tail is not None:
-            page = await log.tail(bin_id, tail)
+            page = await log.tail(bin_id, tail, max_bytes=page_bytes)
             if page is None:
                 raise WatcherClosed(CloseCode.BIN_DELETED, "the bin was deleted")
             if page:
@@ -67,14 +73,30 @@ async def _replay(
             return
         after = since
         while after is not None:
-            page = await log.read(bin_id, after=after, limit=page_size)
+            page = await log.read(bin_id, after=after, limit=page_size, max_bytes=page_bytes)
             if page is None:
                 raise WatcherClosed(CloseCode.BIN_DELETED, "the bin was deleted")
             if page:
                 yield page
-            after = page[-1][0] if len(page) == page_size else None
+            more = len(page) == page_size or (page and page.cut)
+            after = page[-1][0] if more else None
     except BackendUnavailable:
         raise WatcherClosed(CloseCode.FEED_LOST, "storage unavailable during replay") from None
+
+
+def _groups(items: list[LiveItem], max_bytes: int | None) -> list[list[LiveItem]]:
+    """``items`` in runs of at most ``max_bytes`` of text (at least one item each)."""
+    if max_bytes is None:
+        return [items]
+    groups: list[list[LiveItem]] = [[]]
+    size = 0
+    for item in items:
+        if groups[-1] and size + item.size > max_bytes:
+            groups.append([])
+            size = 0
+        groups[-1].append(item)
+        size += item.size
+    return groups
 
 
 def _fresh(items: list[LiveItem], last_key: tuple[int, int]) -> list[LiveItem]:
@@ -106,15 +128,17 @@ async def chunks(
     tail: int | None,
     *,
     page_size: int,
+    page_bytes: int | None = None,
     idle: float | None = None,
 ) -> AsyncIterator[Chunk]:
     """What a stream sends, in order: ``History`` pages, ``Mark.LIVE``, then live items.
 
     The one place that keeps the hand-over exact: ids already sent (and, with ``since``, ids
-    at or below it) are skipped. Raises ``WatcherClosed`` when the stream must end.
+    at or below it) are skipped. Every chunk holds at most ``page_bytes`` of request text, or
+    one request. Raises ``WatcherClosed`` when the stream must end.
     """
     last_key = id_key(since) if since else _NOTHING_SENT  # since is exclusive, live too
-    async for page in _replay(log, watcher.bin_id, since, tail, page_size):
+    async for page in _replay(log, watcher.bin_id, since, tail, page_size, page_bytes):
         watcher.raise_if_closed()  # closed meanwhile (lagging, feed lost): replay no further
         yield History(page)
         last_key = id_key(page[-1][0])
@@ -132,5 +156,6 @@ async def chunks(
                 continue
         items = _fresh(items, last_key)
         if items:
-            yield items
             last_key = items[-1].key
+            for group in _groups(items, page_bytes):
+                yield group

@@ -68,6 +68,7 @@ async def _sse_events(
             since,
             tail,
             page_size=settings.replay_page,
+            page_bytes=settings.page_bytes,
             idle=settings.ping_interval,
         ):
             if chunk is Mark.LIVE:

@@ -1,4 +1,4 @@
-"""What a running app holds: its settings, backend, hub and metrics."""
+"""What a running app holds: its settings, backend, hub, metrics and open connections."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from quart import current_app
 
 from .._config import Settings
 from ..backends import Backend, BackendUnavailable, Store
+from ._connections import ConnectionGate
 from ._http import ApiProblem, problem_of
 from ._hub import Hub
 from ._metrics import Metrics
@@ -23,13 +24,18 @@ class AppState:
     hub: Hub
     metrics: Metrics
     secrets: SecretCache
+    connections: ConnectionGate
 
     @property
     def store(self) -> Store:
         return self.backend.store
 
     def problem(self, error: BaseException) -> ApiProblem | None:
-        """``problem_of(error)``, counting storage failures (the one place that does)."""
+        """``problem_of(error)``, counting storage failures (the one place that does).
+
+        Limits reached (``LimitReached``) are counted by whoever answers them: a capture as a
+        reject, anything else as a refusal.
+        """
         if isinstance(error, BackendUnavailable):
             self.metrics.backend_errors.inc()
         return problem_of(error)

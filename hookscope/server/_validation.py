@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from .. import _signatures
+from .._config import Settings
 from .._contract import MAX_DELAY_MS, MAX_NAME, ErrorCode
 from ..backends import ResponseSpec
 from ._http import ApiProblem
@@ -60,8 +61,12 @@ def _header_value_ok(value: str) -> bool:
     return all(c == "\t" or (" " <= c <= "~") or ("\xa0" <= c <= "\xff") for c in value)
 
 
-def response_spec(data: Any) -> ResponseSpec:
-    """The ``response`` object of a bin, validated; 400 ``invalid_response`` says what is wrong."""
+def response_spec(data: Any, settings: Settings) -> ResponseSpec:
+    """The ``response`` object of a bin, validated; 400 ``invalid_response`` says what is wrong.
+
+    A body over ``--max-response-body`` (UTF-8 bytes), or headers beyond ``--max-headers``
+    and ``--max-header-bytes``, is 400 ``response_too_large``.
+    """
     if not isinstance(data, dict):
         raise _bad("response must be an object")
     unknown = set(data) - _RESPONSE_FIELDS
@@ -85,14 +90,29 @@ def response_spec(data: Any) -> ResponseSpec:
             )
         if header.lower() in _FRAMING:
             raise _bad(f"response header {header!r} is set by the server")
+    header_bytes = sum(len(name) + len(value) for name, value in headers.items())
+    if len(headers) > settings.max_headers or header_bytes > settings.max_header_bytes:
+        raise ApiProblem(
+            400,
+            ErrorCode.RESPONSE_TOO_LARGE,
+            f"response.headers: at most {settings.max_headers} headers and "
+            f"{settings.max_header_bytes} bytes (--max-headers, --max-header-bytes)",
+        )
     body = data.get("body")
     if body is not None:
         if not isinstance(body, str):
             raise _bad("response.body must be a string (sent as UTF-8)")
         try:
-            body.encode("utf-8")
+            size = len(body.encode("utf-8"))
         except UnicodeEncodeError:
             raise _bad("response.body is not valid Unicode (a lone surrogate?)") from None
+        if size > settings.max_response_body:
+            raise ApiProblem(
+                400,
+                ErrorCode.RESPONSE_TOO_LARGE,
+                f"response.body is {size} bytes; this server takes at most "
+                f"{settings.max_response_body} (--max-response-body)",
+            )
     delay = data.get("delay_ms", 0)
     if not _is_int(delay) or not 0 <= delay <= MAX_DELAY_MS:
         raise _bad(f"response.delay_ms must be an integer from 0 to {MAX_DELAY_MS}")

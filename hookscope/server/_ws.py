@@ -15,6 +15,7 @@ from typing import Any
 from .._contract import (
     CLOSE_ERRORS,
     LIVE_FRAME,
+    MAX_FRAME_HEADER,
     WS_SUBPROTOCOL,
     CloseCode,
     batch_frame,
@@ -23,6 +24,7 @@ from .._contract import (
 from ._auth import open_bin, query_args
 from ._http import refuse
 from ._hub import Watcher, WatcherClosed
+from ._limits import max_frame
 from ._replay import History, Mark, chunks, replay_args
 from ._state import AppState
 
@@ -50,6 +52,8 @@ async def watch(
         problem = state.problem(error)
         if problem is None:
             raise
+        if problem.status == 429:
+            state.metrics.refusals.labels(problem.code).inc()
         await refuse(scope, send, problem)
         return
 
@@ -58,7 +62,11 @@ async def watch(
     watcher.owner = asyncio.current_task()
     listener = asyncio.ensure_future(_until_disconnect(receive, watcher))
     try:
-        accept: dict[str, Any] = {"type": "websocket.accept"}
+        frame_limit = str(max_frame(state.settings)).encode()
+        accept: dict[str, Any] = {
+            "type": "websocket.accept",
+            "headers": [(MAX_FRAME_HEADER.lower().encode(), frame_limit)],
+        }
         if WS_SUBPROTOCOL in scope.get("subprotocols", ()):
             accept["subprotocol"] = WS_SUBPROTOCOL  # never the token offer
         await send(accept)
@@ -84,8 +92,15 @@ async def watch(
 async def _stream(
     state: AppState, send: Any, watcher: Watcher, since: str | None, tail: int | None
 ) -> None:
-    page_size = state.settings.replay_page
-    async for chunk in chunks(state.store, watcher, since, tail, page_size=page_size):
+    settings = state.settings
+    async for chunk in chunks(
+        state.store,
+        watcher,
+        since,
+        tail,
+        page_size=settings.replay_page,
+        page_bytes=settings.page_bytes,
+    ):
         if chunk is Mark.LIVE:
             text = LIVE_FRAME
         elif isinstance(chunk, History):

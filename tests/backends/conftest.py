@@ -9,7 +9,7 @@ backend (``redis-cluster``: the redis backend on a local 3-master cluster).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -90,6 +90,28 @@ async def harness(backend_settings: Settings) -> AsyncIterator[Harness]:
     await backend.close()
 
 
+Limited = Callable[..., Awaitable[Harness]]
+
+
+@pytest_asyncio.fixture
+async def limited(backend_settings: Settings) -> AsyncIterator[Limited]:
+    """``await limited(max_bins=3, ...)``: a started backend whose settings have those changes
+    (as ``harness``, once per backend); closed afterwards."""
+    opened: list[Backend] = []
+
+    async def open_with(**changes: object) -> Harness:
+        settings = backend_settings.replace(**changes)
+        backend = open_backend(settings)
+        started = Harness(backend, settings)
+        await backend.start(started.on_event)
+        opened.append(backend)
+        return started
+
+    yield open_with
+    for backend in opened:
+        await backend.close()
+
+
 def record(**changes: object) -> BinRecord:
     values: dict[str, object] = {
         "id": new_bin_id(),
@@ -102,14 +124,19 @@ def record(**changes: object) -> BinRecord:
     return BinRecord(**values)  # type: ignore[arg-type]
 
 
-def payload(bin_id: str, body: bytes = b"{}", path: str = "/") -> str:
+def payload(
+    bin_id: str,
+    body: bytes = b"{}",
+    path: str = "/",
+    headers: list[tuple[str, str]] | None = None,
+) -> str:
     return encode_capture(
         bin_id=bin_id,
         received_at=datetime.now(UTC),
         method="POST",
         path=path,
         query="",
-        headers=[("content-type", "application/json")],
+        headers=[("content-type", "application/json")] if headers is None else headers,
         body=body,
         remote_addr="127.0.0.1",
         http_version="1.1",

@@ -29,6 +29,8 @@ from hookscope.backends import (
     Captured,
     Feed,
     FeedEvent,
+    Page,
+    RateLimited,
     RequestLog,
     ResponseSpec,
     Stored,
@@ -177,7 +179,7 @@ class ScriptedStore:
 
     # -- Bins --------------------------------------------------------------------------------
 
-    async def create_bin(self, record: BinRecord) -> None:
+    async def create_bin(self, record: BinRecord, *, client: str | None = None) -> None:
         self.records[record.id] = record
         self.logs[record.id] = []
 
@@ -204,13 +206,20 @@ class ScriptedStore:
 
     # -- RequestLog --------------------------------------------------------------------------
 
-    async def append(self, bin_id: str, payload: str) -> Appended | None:
+    async def append(
+        self, bin_id: str, payload: str, *, client: str | None = None
+    ) -> Appended | None:
         if bin_id not in self.records:
             return None
         request_id = self.capture(bin_id)
         return Appended(request_id, self.logs[bin_id][-1][1], ResponseSpec())
 
-    async def read(self, bin_id: str, *, after: str | None, limit: int) -> list[Stored] | None:
+    def denied(self, bin_id: str, client: str | None = None) -> RateLimited | None:
+        return None
+
+    async def read(
+        self, bin_id: str, *, after: str | None, limit: int, max_bytes: int | None = None
+    ) -> Page | None:
         self.reads.append((bin_id, after, limit))
         if self.on_read is not None:
             await self.on_read(len(self.reads))
@@ -218,11 +227,17 @@ class ScriptedStore:
         if log is None:
             return None
         floor = _key(after) if after else (-1, -1)
-        return [entry for entry in log if _key(entry[0]) > floor][:limit]
+        found = [entry for entry in log if _key(entry[0]) > floor][:limit]
+        kept = _fitting(found, max_bytes)
+        return Page(found[:kept], cut=kept < len(found))
 
-    async def tail(self, bin_id: str, count: int) -> list[Stored] | None:
+    async def tail(self, bin_id: str, count: int, *, max_bytes: int | None = None) -> Page | None:
         log = self.logs.get(bin_id)
-        return None if log is None else log[-count:] if count > 0 else []
+        if log is None:
+            return None
+        newest = log[-count:][::-1] if count > 0 else []
+        kept = _fitting(newest, max_bytes)
+        return Page(newest[:kept][::-1], cut=kept < len(newest))
 
     async def get_request(self, bin_id: str, request_id: str) -> str | None:
         return dict(self.logs.get(bin_id, [])).get(request_id)
@@ -246,7 +261,12 @@ class Core:
 
 @contextlib.asynccontextmanager
 async def scripted_core(
-    *, watcher_limit: int = 100, lag_grace: float = 10.0, expiry_check: float = 3600.0
+    *,
+    watcher_limit: int = 100,
+    watcher_bytes: int | None = None,
+    max_watchers: int | None = None,
+    lag_grace: float = 10.0,
+    expiry_check: float = 3600.0,
 ) -> AsyncIterator[Core]:
     """A hub started as the app starts it (the feed's events to ``hub.on_event``), then closed."""
     feed = ScriptedFeed()
@@ -258,6 +278,8 @@ async def scripted_core(
         feed,
         store,
         watcher_limit=watcher_limit,
+        watcher_bytes=watcher_bytes,
+        max_watchers=max_watchers,
         lag_grace=lag_grace,
         expiry_check=expiry_check,
         on_lagged=lambda: lagged.append(None),
@@ -268,6 +290,16 @@ async def scripted_core(
         yield Core(feed, store, hub, lagged)
     finally:
         await hub.close()
+
+
+def _fitting(stored: list[Stored], max_bytes: int | None) -> int:
+    """How many of ``stored`` fit in ``max_bytes`` of text (at least one)."""
+    total = 0
+    for count, (_, text) in enumerate(stored):
+        total += len(text.encode())
+        if max_bytes is not None and total > max_bytes and count > 0:
+            return count
+    return len(stored)
 
 
 def _key(request_id: str) -> tuple[int, int]:

@@ -30,6 +30,26 @@ def test_flags_are_honoured(server_factory: Callable[..., ServerProcess]) -> Non
     assert httpx.post(capture, content=b"x" * 1025).status_code == 413
 
 
+def test_limit_flags_and_variables_are_honoured(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    server = server_factory(
+        "--max-bins", "1", "--max-response-body", "4", "--max-headers", "20",
+        "--rate-limit", "1/m:2",
+        env={"HOOKSCOPE_MAX_HEADER_BYTES": "2KiB"},
+    )  # fmt: skip
+    assert (
+        httpx.post(server.url + "/api/bins", json={"response": {"body": "12345"}}).status_code
+        == 400
+    )
+    data = httpx.post(server.url + "/api/bins").json()
+    assert httpx.post(server.url + "/api/bins").status_code == 507
+    capture = f"{server.url}/h/{data['id']}"
+    assert httpx.post(capture, headers={"x-big": "v" * 2100}).status_code == 431
+    assert httpx.post(capture, headers={f"x-{n}": "1" for n in range(20)}).status_code == 431
+    assert [httpx.post(capture).status_code for _ in range(3)] == [200, 200, 429]
+
+
 def test_environment_variables_are_honoured(server_factory: Callable[..., ServerProcess]) -> None:
     server = server_factory(
         env={"HOOKSCOPE_MAX_BODY": "10", "HOOKSCOPE_API_KEY": "k", "HOOKSCOPE_MAX_REQUESTS": "7"}
@@ -52,7 +72,18 @@ def test_workers_with_memory_backend_refuse_clearly() -> None:
     assert "listening" not in result.stdout
 
 
-@pytest.mark.parametrize("bad", [["--max-body", "lots"], ["--ttl", "soon"], ["--port", "x"]])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--max-body", "lots"],
+        ["--ttl", "soon"],
+        ["--port", "x"],
+        ["--rate-limit", "fast"],
+        ["--ip-rate-limit", "10/day"],
+        ["--max-connections", "many"],
+        ["--max-memory", "plenty"],
+    ],
+)
 def test_bad_flags_are_usage_errors(bad: list[str]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "hookscope", "serve", "--port", "0", *bad],
@@ -89,3 +120,14 @@ def test_settings_parsing() -> None:
     with pytest.raises(ValueError, match="needs the redis backend"):
         Settings(workers=3)
     assert Settings(backend="redis").redis_url == "redis://127.0.0.1:6379/0"
+    limits = Settings.from_env(
+        {
+            "HOOKSCOPE_RATE_LIMIT": "off",
+            "HOOKSCOPE_MAX_CONNECTIONS": "auto",
+            "HOOKSCOPE_MAX_MEMORY": "1MiB",
+        }
+    )
+    assert (limits.rate_limit, limits.max_connections, limits.max_memory) == (None, None, 1 << 20)
+    # What a --workers process is given reproduces the settings, "off" included.
+    exposed = Settings(host="0.0.0.0", api_key="k", ip_rate_limit="off", rate_limit="5/s:9")
+    assert Settings.from_env(exposed.to_env()) == exposed
