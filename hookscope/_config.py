@@ -146,6 +146,7 @@ class Settings:
     public_url: str | None = None
     api_key: str | None = None
     allow_origin: tuple[str, ...] = ()
+    trust_proxy: tuple[str, ...] = ()
     max_body: int = 10 * 1024 * 1024
     max_requests: int = 1000
     ttl: float = 7 * 86400.0
@@ -175,10 +176,13 @@ class Settings:
 
     def __post_init__(self) -> None:
         # A list, or one string of origins separated by spaces or commas (the variable).
-        origins: Any = self.allow_origin
-        object.__setattr__(
-            self, "allow_origin", _words(origins) if isinstance(origins, str) else tuple(origins)
-        )
+        for name in ("allow_origin", "trust_proxy"):
+            words: Any = getattr(self, name)
+            object.__setattr__(
+                self, name, _words(words) if isinstance(words, str) else tuple(words)
+            )
+        for proxy in self.trust_proxy:
+            _network(proxy)  # ValueError with a message naming the flag
         if self.redis_url and self.backend == "memory":
             object.__setattr__(self, "backend", "redis")
         from .backends import backend_names  # the registry; imported late (it imports us)
@@ -281,9 +285,18 @@ def _convert(name: str, raw: str) -> object:
         return parse_rate(raw)
     if name == "redis_cluster":
         return _flag(raw)
-    if name == "allow_origin":
+    if name in ("allow_origin", "trust_proxy"):
         return _words(raw)
     return raw
+
+
+def _network(text: str) -> None:
+    try:
+        ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise ValueError(
+            f"--trust-proxy takes an IP address or network (10.0.0.5, 10.0.0.0/8), not {text!r}"
+        ) from None
 
 
 def _words(raw: str) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 
 import click
@@ -99,6 +100,15 @@ def _connections(ctx: click.Context, param: click.Parameter, value: str | None) 
     metavar="ORIGIN",
     help="A web origin (https://app.example.com) whose pages may open streams and change "
     "bins; repeatable. The server's own pages and --public-url always may.",
+)
+@click.option(
+    "--trust-proxy",
+    "trust_proxy",
+    envvar="HOOKSCOPE_TRUST_PROXY",
+    multiple=True,
+    metavar="ADDR",
+    help="A reverse proxy (address or network, repeatable) whose X-Forwarded-For names the "
+    "sender's address. Never trusted by default.",
 )
 @click.option(
     "--max-body",
@@ -211,6 +221,7 @@ def serve(
     public_url: str | None,
     api_key: str | None,
     allow_origin: tuple[str, ...],
+    trust_proxy: tuple[str, ...],
     max_body: int,
     max_requests: int,
     ttl: float,
@@ -240,6 +251,7 @@ def serve(
             public_url=public_url,
             api_key=api_key,
             allow_origin=allow_origin or None,
+            trust_proxy=trust_proxy or None,
             max_body=max_body,
             max_requests=max_requests,
             ttl=ttl,
@@ -255,4 +267,24 @@ def serve(
         )
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    raise SystemExit(run_forever(settings))
+    try:
+        code = run_forever(settings)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"{settings.host}:{settings.port} is taken by another program: choose another "
+                "port with --port N (or --port 0 for any free one)"
+            ) from None
+        if error.errno in (errno.EACCES, errno.EADDRNOTAVAIL):
+            raise click.ClickException(
+                f"cannot listen on {settings.host}:{settings.port}: {error.strerror} "
+                "(--host, --port)"
+            ) from None
+        raise
+    raise SystemExit(code)
+
+
+# Every option shows its HOOKSCOPE_* variable in --help, as the other commands' do.
+for _option in serve.params:
+    if isinstance(_option, click.Option) and _option.envvar:
+        _option.show_envvar = True

@@ -117,8 +117,8 @@ async def create_bin() -> Response:
             if secret is not None
         },
     )
-    client = request.scope.get("client")
-    address = address_key(client[0]) if client and settings.ip_rate_limit else None
+    sender = app_state.proxies.client(request.scope)
+    address = address_key(sender) if sender and settings.ip_rate_limit else None
     await app_state.store.create_bin(record, client=address)
     app_state.secrets.put(record.id, record.secrets)
     return _json(describe(record), 201)

@@ -20,6 +20,7 @@ from ._hub import Hub
 from ._limits import HeaderLimits
 from ._metrics import Metrics
 from ._pages import pages
+from ._proxies import TrustedProxies
 from ._signing import SecretCache
 from ._smee import smee
 from ._sse import sse
@@ -53,7 +54,8 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     )
     secrets = SecretCache(backend.store, settings.secret_cache)
     gate = ConnectionGate(connection_limit(settings))
-    app_state = AppState(settings, backend, hub, metrics, secrets, gate)
+    proxies = TrustedProxies(settings.trust_proxy)
+    app_state = AppState(settings, backend, hub, metrics, secrets, gate, proxies)
     app.extensions["hookscope"] = app_state
 
     app.register_blueprint(api)

@@ -70,8 +70,7 @@ async def capture(state: AppState, scope: dict[str, Any], receive: Any, send: An
     bin_id, sub_path = split_capture_path(raw_path)
     headers: list[tuple[bytes, bytes]] = scope["headers"]
     limit = state.settings.max_body
-    client = scope.get("client")
-    remote_addr = client[0] if client else None
+    remote_addr = state.proxies.client(scope)
     rate_key = address_key(remote_addr) if state.settings.ip_rate_limit else None
     refused = state.store.denied(bin_id, rate_key) if is_bin_id(bin_id) else None
 

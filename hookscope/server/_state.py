@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import time
+from dataclasses import dataclass, field
 
 from quart import current_app
 
@@ -12,9 +14,15 @@ from ._connections import ConnectionGate
 from ._http import ApiProblem, problem_of
 from ._hub import Hub
 from ._metrics import Metrics
+from ._proxies import TrustedProxies
 from ._signing import SecretCache
 
 __all__ = ["AppState", "state"]
+
+log = logging.getLogger("hookscope.server")
+
+STORAGE_LOG_INTERVAL = 10.0
+"""Storage failures are logged once when they start, then at most this often with a count."""
 
 
 @dataclass(slots=True)
@@ -25,6 +33,9 @@ class AppState:
     metrics: Metrics
     secrets: SecretCache
     connections: ConnectionGate
+    proxies: TrustedProxies
+    _logged_at: float = field(default=0.0, init=False)
+    _unlogged: int = field(default=0, init=False)
 
     @property
     def store(self) -> Store:
@@ -38,7 +49,17 @@ class AppState:
         """
         if isinstance(error, BackendUnavailable):
             self.metrics.backend_errors.inc()
+            self._log_storage_failure(error)
         return problem_of(error)
+
+    def _log_storage_failure(self, error: BackendUnavailable) -> None:
+        now = time.monotonic()
+        if now - self._logged_at < STORAGE_LOG_INTERVAL:
+            self._unlogged += 1
+            return
+        more = f" (and {self._unlogged} more since the last report)" if self._unlogged else ""
+        log.warning("storage unavailable, answering 503: %s%s", error, more)
+        self._logged_at, self._unlogged = now, 0
 
 
 def state() -> AppState:

@@ -131,3 +131,46 @@ def test_settings_parsing() -> None:
     # What a --workers process is given reproduces the settings, "off" included.
     exposed = Settings(host="0.0.0.0", api_key="k", ip_rate_limit="off", rate_limit="5/s:9")
     assert Settings.from_env(exposed.to_env()) == exposed
+
+
+def test_a_taken_port_is_one_line(server_factory: Callable[..., ServerProcess]) -> None:
+    running = server_factory()
+    result = subprocess.run(
+        [sys.executable, "-m", "hookscope", "serve", "--port", str(running.port)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: 127.0.0.1:{running.port} is taken by another program: choose another port "
+        "with --port N (or --port 0 for any free one)"
+    ]
+
+
+def test_help_shows_every_variable() -> None:
+    from click.testing import CliRunner
+
+    from hookscope.cli import main
+
+    help_text = CliRunner().invoke(main, ["serve", "--help"], terminal_width=200).output
+    help_text = " ".join(help_text.split())  # unwrapped
+    for variable in ("HOOKSCOPE_HOST", "HOOKSCOPE_PORT", "HOOKSCOPE_REDIS_URL",
+                     "HOOKSCOPE_TRUST_PROXY", "HOOKSCOPE_MAX_BODY", "HOOKSCOPE_RATE_LIMIT"):  # fmt: skip
+        assert f"env var: {variable}" in help_text
+
+
+@pytest.mark.redis
+def test_an_unreachable_redis_is_said_at_start_and_failures_are_logged(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    from _support import free_port, wait_until
+
+    server = server_factory("--redis-url", f"redis://127.0.0.1:{free_port()}/0")
+    wait_until(lambda: any("answering 503" in line for line in server.output), what="a warning")
+    for _ in range(3):
+        assert httpx.post(server.url + "/api/bins").status_code == 503
+    wait_until(
+        lambda: any("storage unavailable, answering 503" in line for line in server.output),
+        what="the first write failure in the log",
+    )
+    logged = [line for line in server.output if "storage unavailable, answering 503" in line]
+    assert len(logged) == 1  # then at most one line per 10 s, with a count
