@@ -41,7 +41,9 @@ _WIDGET_STATE = re.compile(
 _WIDGET_VIEW = re.compile(
     r'<script type="application/vnd\.jupyter\.widget-view\+json">\s*(.*?)\s*</script>', re.S
 )
-_WIDGET_LOADER = re.compile(r"<script>\s*\(function\(\) \{\s*function addWidgetsRenderer.*?</script>", re.S)
+_WIDGET_LOADER = re.compile(
+    r"<script>\s*\(function\(\) \{\s*function addWidgetsRenderer.*?</script>", re.S
+)
 
 
 def _site_pages() -> dict[str, str]:
@@ -80,7 +82,9 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         uri = f"notebooks/{path.name}"
         files.append(File(uri, str(ROOT), config.site_dir, config.use_directory_urls))
     for path in _examples():
-        files.append(File.generated(config, f"examples/{path.stem}.md", content=_example_page(path)))
+        files.append(
+            File.generated(config, f"examples/{path.stem}.md", content=_example_page(path))
+        )
     return files
 
 

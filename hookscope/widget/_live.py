@@ -55,7 +55,11 @@ class TableState(StrEnum):
 
 
 class LiveTable:
-    """A live table of a bin's requests; see the module docstring.
+    """A live table of a bin's requests, which is also a DataFrame (``df``).
+
+        table = hookscope.LiveTable(bin, tail=100)   # or bin.live_table(tail=100)
+        table.wait_for_rows(1)
+        table.df.groupby("path").size()
 
     ``bin`` is a ``Bin`` or ``AsyncBin``. ``since`` and ``tail`` say where the rows start, as
     in ``bin.open_stream``: ``since=ID`` after that request id (``"0-0"``: the whole
