@@ -160,12 +160,13 @@ def _static_table(models: dict[str, Any], view_id: str) -> str | None:
         selected = " hs-selected" if row["id"] == table["selected"] else ""
         rows.append(f'<tr class="hs-row hs-method-{method}{selected}">{"".join(cells)}</tr>')
     stats = table["stats"]
+    signed = " hs-signed" if any(row.get("signature") for row in table["rows"]) else ""
     return (
         '<div class="jp-OutputArea-output hookscope-live">'
         '<div class="hs-header"><span class="hs-label">Capture URL</span>'
         f'<input class="hs-url" readonly value="{esc(table["url"])}">'
         f'<div class="hs-stats">{esc(stats.get("text", ""))}</div></div>'
-        f'<div class="hs-scroll"><table class="hs-table"><thead><tr>{head}</tr></thead>'
+        f'<div class="hs-scroll"><table class="hs-table{signed}"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>"
         f'<div class="hs-note">{esc(stats.get("note", ""))}</div>'
         # The detail pane is the HTML the kernel built, every captured value escaped
