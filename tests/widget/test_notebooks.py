@@ -10,6 +10,7 @@ from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+EXPECTED_ROWS = {"quickstart": 5, "analysis": 240}  # what each waits for with wait_for_rows
 
 
 def test_there_are_notebooks() -> None:
@@ -40,3 +41,9 @@ def test_notebook_runs(path: Path, tmp_path: Path) -> None:
         views = [o for o in cell.get("outputs", []) if WIDGET_VIEW in o.get("data", {})]
         assert len(views) == makes_one, cell.source
     assert client.km is None or not client.km.is_alive()
+    # The widget state saved with the notebook (what nbconvert and the docs site draw) is
+    # the table's latest: its updates count as the running cell's, and the cell that waits
+    # for rows ends once the page has them.
+    models = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    [table] = [m["state"] for m in models.values() if "rows" in m["state"]]
+    assert table["stats"]["count"] >= EXPECTED_ROWS[path.stem]
