@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from _support import free_port, wait_until
+from _support import free_port, markdown_blocks, wait_until
 from cli_support import CliProcess
 from click.testing import Result
 
@@ -28,20 +28,16 @@ GUIDE = Path(__file__).parents[2] / "docs" / "guides" / "forward.md"
 SECRET = "gh-secret"
 
 
-def _blocks(language: str) -> list[str]:
-    return re.findall(rf"^```{language}\n(.*?)^```", GUIDE.read_text(), re.M | re.S)
-
-
 def _command(name: str) -> list[str]:
     """The guide's ``hookscope NAME ...`` command, as words."""
-    lines = [line for block in _blocks("bash") for line in block.splitlines()]
+    lines = [line for block in markdown_blocks(GUIDE, "bash") for line in block.splitlines()]
     [line] = [line for line in lines if line.startswith(f"hookscope {name} ")]
     return shlex.split(line)
 
 
 def _script(name: str, directory: Path) -> Path:
     """The guide's Python block whose first line names the file ``name``."""
-    [source] = [block for block in _blocks("python") if block.startswith(f"# {name}")]
+    [source] = [block for block in markdown_blocks(GUIDE) if block.startswith(f"# {name}")]
     path = directory / name
     path.write_text(source)
     return path

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _support import ServerProcess
+from _support import ServerProcess, markdown_blocks
 from conftest import QUIET
 
 GUIDE = Path(__file__).parents[2] / "docs" / "guides" / "pytest-ci.md"
@@ -21,7 +21,7 @@ API_KEY = "ci-team-key"
 def _project() -> dict[str, str]:
     """File name → source: the guide's blocks, in order, appended per file."""
     files: dict[str, str] = {}
-    for block in re.findall(r"^```python\n(.*?)^```", GUIDE.read_text(), re.M | re.S):
+    for block in markdown_blocks(GUIDE):
         name, _, source = block.partition("\n")
         assert re.fullmatch(r"# \w+\.py", name), f"a block that names no file: {name!r}"
         files[name[2:]] = files.get(name[2:], "") + source + "\n"

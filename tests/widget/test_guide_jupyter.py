@@ -4,21 +4,16 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
+
+from _support import markdown_blocks, run_markdown
 
 GUIDE = Path(__file__).parents[2] / "docs" / "guides" / "jupyter-webhooks.md"
 
 
 def test_the_guide_runs_and_finds_what_it_says() -> None:
-    blocks = re.findall(r"^```python\n(.*?)^```", GUIDE.read_text(), flags=re.M | re.S)
-    assert len(blocks) >= 7
-    result = subprocess.run(
-        [sys.executable, "-c", "\n".join(blocks)], capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+    assert len(markdown_blocks(GUIDE)) >= 7
+    out = run_markdown(GUIDE)
     assert re.search(r"^http://127\.0\.0\.1:\d+/h/b_\S+/github$", out, re.M)
     assert re.search(r"<LiveTable \S+ 7 rows streaming>", out)
     # The server's verdicts: four valid, three rejected, each for the reason staged.
