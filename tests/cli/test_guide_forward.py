@@ -139,6 +139,7 @@ def test_the_guide_forwards_byte_exact_and_resumes(
     forward.wait_for_stderr("retrying")
     service.start()
     assert service.wait_for(2)[1].endswith(" valid")
+    forward.wait_for_stdout(2)  # settled: forward has the answer (else resuming resends it)
 
     # forward stops; what arrives meanwhile goes with the command it printed.
     assert forward.interrupt() == 0
