@@ -93,10 +93,17 @@ def _gc_paused() -> Iterator[None]:
 
 
 def to_dataframe(requests: Iterable[CapturedRequest], *, expand_json: bool = False) -> pd.DataFrame:
-    """One row per request; see the module docstring for the columns and their dtypes.
+    """One row per request, with the same columns in the same order, even for no requests.
 
-    df = hookscope.to_dataframe(bin.requests(), expand_json=True)
-    df["json.action"].value_counts()
+        df = hookscope.to_dataframe(bin.requests(), expand_json=True)
+        df["json.action"].value_counts()
+
+    The columns: ``id``, ``received_at`` (UTC), ``method``, ``path``, ``query``,
+    ``content_type``, ``size``, ``remote_addr``, the signature verdict (``signature_valid``:
+    True, False or <NA>; ``signature_scheme``, ``signature_reason``), ``headers`` (``(name,
+    value)`` pairs), ``body`` (the exact bytes) and ``json`` (the parsed body, or None); their
+    dtypes are in docs/sdk.md ("DataFrames"). ``expand_json=True`` adds a ``json.<key>``
+    column per key of the JSON objects, nested keys joined with dots.
     """
     require("pandas", "to_dataframe()")
     import pandas as pd

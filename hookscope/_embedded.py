@@ -29,6 +29,7 @@ class BackgroundServer:
         warn_if_exposed(settings)
         sock = bind_socket(settings.host, settings.port)
         self.url = url_of(sock)
+        """The base URL, ``http://127.0.0.1:PORT``."""
         self._config = hypercorn_config(settings, sock, graceful_timeout=1.0)
         self._ready = threading.Event()
         self._started = False

@@ -7,6 +7,7 @@ Waiting is always on a condition with a timeout, never a bare sleep.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -19,6 +20,24 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+
+def markdown_blocks(path: Path, language: str = "python") -> list[str]:
+    """The fenced ``language`` blocks of a Markdown page, in order."""
+    return re.findall(rf"^```{language}\n(.*?)^```", path.read_text(), flags=re.M | re.S)
+
+
+def run_markdown(path: Path, *, timeout: float = 120) -> str:
+    """Run a page's Python blocks, top to bottom, as one script; its output (it must exit 0)."""
+    result = subprocess.run(
+        [sys.executable, "-c", "\n".join(markdown_blocks(path))],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
 
 REDIS_BINARY = shutil.which("redis-server")
 REDIS_CLI = shutil.which("redis-cli")

@@ -12,9 +12,11 @@ import asyncio
 import contextlib
 import functools
 import logging
+import shutil
 import signal
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -22,7 +24,7 @@ import click
 
 from .._config import parse_duration
 from .._contract import CAPTURE_PREFIX, ErrorCode
-from .._display import printable
+from .._display import clock_time, printable
 from .._exceptions import (
     ApiError,
     BinNotFound,
@@ -201,7 +203,8 @@ async def _interruptible(main: Coroutine[Any, Any, T]) -> T:
 
 @contextlib.contextmanager
 def _show_reconnects() -> Iterator[None]:
-    """The SDK logs stream interruptions; show the persistent ones on stderr meanwhile.
+    """The SDK logs each interruption of a stream and each reconnection (INFO, WARNING once
+    they persist): show them on stderr meanwhile, one line each, timed like tail's lines.
 
     The logger is restored afterwards, so that a command run in-process (tests, scripts)
     leaves the caller's logging as it found it.
@@ -211,10 +214,10 @@ def _show_reconnects() -> Iterator[None]:
         yield
         return
     handler = logging.StreamHandler()
-    handler.setFormatter(_PrintableFormatter("hookscope: %(message)s"))
+    handler.setFormatter(_StreamLineFormatter("hookscope: %(message)s"))
     saved = (logger.level, logger.propagate)
     logger.addHandler(handler)
-    logger.setLevel(logging.WARNING)
+    logger.setLevel(logging.INFO)
     logger.propagate = False
     try:
         yield
@@ -224,8 +227,12 @@ def _show_reconnects() -> Iterator[None]:
         logger.propagate = saved[1]
 
 
-class _PrintableFormatter(logging.Formatter):
-    """Log lines with what the server sent (close reasons, errors) escaped."""
+class _StreamLineFormatter(logging.Formatter):
+    """One terminal line per record: the local time, the message with what the server sent
+    (close reasons, errors) escaped, cut to the terminal's width rather than wrapped."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        return printable(super().formatMessage(record))
+        moment = datetime.fromtimestamp(record.created, UTC)
+        line = f"{clock_time(moment)} {printable(super().formatMessage(record))}"
+        width = shutil.get_terminal_size((120, 24)).columns
+        return line if len(line) <= width else line[: max(width - 1, 0)] + "…"

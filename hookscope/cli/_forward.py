@@ -191,6 +191,9 @@ def _target_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
+_DEFAULT_TIMEOUT = 30.0
+
+
 @click.command(short_help="Relay each request to a local service, byte-exact.")
 @bin_options
 @click.option(
@@ -224,7 +227,7 @@ def _target_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option(
     "--timeout",
     type=click.FloatRange(0, min_open=True),
-    default=30.0,
+    default=_DEFAULT_TIMEOUT,
     show_default=True,
     metavar="SECONDS",
     help="Seconds to wait for the target's answer.",
@@ -261,19 +264,25 @@ def forward(
         raise click.UsageError("--skip-failed needs --max-attempts (else requests are retried)")
     tally = Tally(since=since)
     policy = Policy(max_attempts, skip_failed, id_header)
+    # The resume command repeats what changes the delivery, not only the bin and target.
+    again = ["--id-header", id_header] if id_header else []
+    again += ["--max-attempts", str(max_attempts)] if max_attempts else []
+    again += ["--skip-failed"] if skip_failed else []
+    again += ["--timeout", f"{timeout:g}"] if timeout != _DEFAULT_TIMEOUT else []
+    again += ["--insecure"] if insecure else []
     main = _relay(target, to, tally, policy, answer_within=timeout, verify=not insecure)
     try:
         run(main, url=target.url, bin_id=target.bin_id)
     except KeyboardInterrupt:
-        _summary(target, to, tally)
+        _summary(target, to, tally, again)
         raise SystemExit(tally.exit_status) from None
     except GaveUp as error:
         click.echo(click.style(str(error), fg="red", bold=True), err=True)
-        _summary(target, to, tally)
+        _summary(target, to, tally, again)
         raise SystemExit(1) from None
     except click.ClickException:
         if tally.started:  # an error before the start needs no summary: nothing happened
-            _summary(target, to, tally)
+            _summary(target, to, tally, again)
         raise
 
 
@@ -303,7 +312,7 @@ async def _relay(
                 await forwarder.forward(request)
 
 
-def _summary(target: BinTarget, to: str, tally: Tally) -> None:
+def _summary(target: BinTarget, to: str, tally: Tally, again: list[str]) -> None:
     lines = [f"forwarded {tally.delivered} request{'s' if tally.delivered != 1 else ''}"]
     if tally.skipped:
         lines.append(f"NOT delivered (skipped): {', '.join(tally.skipped)}")
@@ -319,7 +328,8 @@ def _summary(target: BinTarget, to: str, tally: Tally) -> None:
             lines.append(f"not delivered yet: {tally.unsettled.id} (resuming sends it)")
     resume = tally.resume_id
     if resume is not None:
-        command = shlex.join(["hookscope", "forward", target.bin_id, "--to", to, "--since", resume])
+        words = ["hookscope", "forward", target.bin_id, "--to", to, *again, "--since", resume]
+        command = shlex.join(words)
         lines.append(f"last settled id: {tally.settled_id or 'none'}; resume with: {command}")
     for line in lines:
         click.echo(printable(line), err=True)

@@ -151,10 +151,14 @@ def new(
         click.echo(f"  smee URL     {printable(channel)}")
     click.echo()
     click.echo("Send webhooks to the capture URL. The token reads the bin: keep it secret.")
-    if url.rstrip("/") != DEFAULT_URL:
+    exported_url = url.rstrip("/") != DEFAULT_URL
+    if exported_url:
         click.echo(f"  export HOOKSCOPE_URL={url.rstrip('/')}")
     click.echo(f"  export HOOKSCOPE_TOKEN={token}")
     click.echo(f"  hookscope tail {bin_id}")
+    if exported_url:  # as shell comments: the block above stays safe to paste whole
+        click.echo("  # the pytest plugin reads HOOKSCOPE_URL too: tests run from this shell put")
+        click.echo("  # their bins on this server (unset HOOKSCOPE_URL for their own server)")
 
 
 async def _create(

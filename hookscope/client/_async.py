@@ -354,7 +354,7 @@ class AsyncBin:
                 yield request
 
     async def dataframe(self, *, expand_json: bool = False) -> pd.DataFrame:
-        """Every stored request as a DataFrame (columns: ``hookscope._dataframe``)."""
+        """Every stored request as a DataFrame (the columns of ``hookscope.to_dataframe``)."""
         from .._dataframe import to_dataframe
 
         return to_dataframe(await self.requests(), expand_json=expand_json)

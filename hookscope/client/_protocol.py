@@ -90,6 +90,8 @@ class StreamProtocol:
         self.state = StreamState.REPLAYING
         self._error_frame = None
         self.connections += 1
+        if self.connections > 1:
+            log.info("stream of %s reconnected, resuming after %s", self.bin_id, self.last_id)
 
     # -- frames --------------------------------------------------------------------------------
 

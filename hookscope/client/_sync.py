@@ -226,10 +226,12 @@ class Bin:
         return self._call(self._async.wait_for, match, count=count, timeout=timeout)
 
     def open_stream(self, *, since: str | None = None, tail: int | None = None) -> Stream:
-        """A blocking cursor over the bin's requests; see ``AsyncBin.open_stream``.
+        """A blocking cursor over the bin's requests, resuming by itself.
 
-        with bin.open_stream(since="0-0") as cursor:
-            req = cursor.next()
+            with bin.open_stream(since="0-0") as cursor:
+                req = cursor.next()
+
+        ``since`` and ``tail`` as in ``AsyncBin.open_stream``.
         """
         return Stream(self.client, self._async.open_stream(since=since, tail=tail))
 
@@ -243,7 +245,7 @@ class Bin:
             yield from cursor
 
     def dataframe(self, *, expand_json: bool = False) -> pd.DataFrame:
-        """Every stored request as a DataFrame (columns: ``hookscope._dataframe``)."""
+        """Every stored request as a DataFrame (the columns of ``hookscope.to_dataframe``)."""
         return self._call(self._async.dataframe, expand_json=expand_json)
 
     def live_table(self, **options: Any) -> LiveTable:

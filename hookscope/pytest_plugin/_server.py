@@ -64,7 +64,9 @@ class HookscopeServer:
         self.source = options.source
         self.api_key = options.api_key
         self.url = options.url or ""
+        """The server's base URL (``--hookscope-url``, or the embedded server's)."""
         self.embedded: BackgroundServer | None = None
+        """The embedded server started in the test process, or None for ``--hookscope-url``."""
         self._client: AsyncClient | None = None
         self._bins: dict[str, AsyncBin] = {}
         self._loop = LoopThread(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import contextvars
 import threading
 import time
 import weakref
@@ -55,7 +56,11 @@ class TableState(StrEnum):
 
 
 class LiveTable:
-    """A live table of a bin's requests; see the module docstring.
+    """A live table of a bin's requests, which is also a DataFrame (``df``).
+
+        table = hookscope.LiveTable(bin, tail=100)   # or bin.live_table(tail=100)
+        table.wait_for_rows(1)
+        table.df.groupby("path").size()
 
     ``bin`` is a ``Bin`` or ``AsyncBin``. ``since`` and ``tail`` say where the rows start, as
     in ``bin.open_stream``: ``since=ID`` after that request id (``"0-0"``: the whole
@@ -97,13 +102,19 @@ class LiveTable:
         self._ready = threading.Event()
         self.updates = 0
         """Page updates sent so far (each is at most one comm message)."""
+        self._sent_count = 0  # how many rows the table held at its last page update
         self.view: LiveTableView = LiveTableView(
             self._model, self.url, on_change=self._changed, on_close=self.stop
         )
         self._loop = LoopThread("hookscope-live-table", closed="this live table is stopped")
         self._loop.on_stop(self._stopped)
-        self._loop.submit(self._pump)
-        self._loop.submit(self._update_loop)
+        # Started in an empty context, not this cell's: ipykernel then attributes the
+        # table's widget messages to the cell running when each is sent, as it does for
+        # threads, so that tools that keep widget state per executing cell (nbclient,
+        # nbconvert --execute, papermill, the docs site) see its latest rows.
+        blank = contextvars.Context()
+        blank.run(self._loop.submit, self._pump)
+        blank.run(self._loop.submit, self._update_loop)
         _running.add(self)
         # Return once the stream's start is fixed: whatever is sent from here on is shown.
         self._ready.wait(_READY_TIMEOUT)
@@ -161,13 +172,14 @@ class LiveTable:
         return self._loop.state is not LoopState.STOPPED
 
     def wait_for_rows(self, count: int, *, timeout: float = 10.0) -> pd.DataFrame:
-        """Block until the table holds at least ``count`` rows; return ``df``.
+        """Block until the table holds at least ``count`` rows, and the page has been sent
+        them (at most ``interval`` later); return ``df``.
 
         Raises ``WaitTimeout`` after ``timeout`` seconds, and the stream's error if it failed.
         """
         deadline = time.monotonic() + timeout
         with self._arrived:
-            while self._model.count < count:
+            while self._model.count < count or self._sent_count < count:
                 if self._state is TableState.FAILED and self._error is not None:
                     raise self._error
                 remaining = deadline - time.monotonic()
@@ -259,8 +271,12 @@ class LiveTable:
         self._wake.set()
 
     def _send(self) -> None:
-        self.view.show(self._model.snapshot(time.time()), self._state.value)
+        snapshot = self._model.snapshot(time.time())
+        self.view.show(snapshot, self._state.value)
         self.updates += 1
+        with self._arrived:
+            self._sent_count = snapshot.stats.count
+            self._arrived.notify_all()
 
     async def _stopped(self) -> None:
         # On the loop, once the stream and the update loop have ended: the last update.

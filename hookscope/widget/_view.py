@@ -63,24 +63,34 @@ class LiveTableView(ipywidgets.VBox):  # type: ignore[misc]
         self._on_change = on_change
         self._on_close = on_close
         self._detail_cache: tuple[str | None, str] = (None, "")
+        # In a narrow output the controls wrap to a second line rather than shrink: buttons
+        # keep their labels, the filter gives up width first.
         self.method = ipywidgets.Dropdown(
-            options=_method_options([]), value=_ALL, description="Method", layout={"width": "190px"}
+            options=_method_options([]),
+            value=_ALL,
+            description="Method",
+            layout={"width": "190px", "flex": "0 0 auto"},
         )
         self.search = ipywidgets.Text(
             placeholder="path, query or body text",
             description="Filter",
             continuous_update=True,
-            layout={"width": "320px"},
+            layout={"flex": "1 1 320px", "min_width": "220px", "max_width": "420px"},
         )
-        self.pause = ipywidgets.ToggleButton(description="Pause", icon="pause", value=False)
-        self.clear = ipywidgets.Button(description="Clear", icon="trash")
+        button = {"width": "auto", "flex": "0 0 auto"}
+        self.pause = ipywidgets.ToggleButton(
+            description="Pause", icon="pause", value=False, layout=button
+        )
+        self.clear = ipywidgets.Button(description="Clear", icon="trash", layout=button)
         self.table = TableWidget(url=url)
         self.method.observe(self._filters_changed, names="value")
         self.search.observe(self._filters_changed, names="value")
         self.pause.observe(self._pause_changed, names="value")
         self.clear.on_click(self._clear_clicked)
         self.table.on_msg(self._page_message)
-        controls = ipywidgets.HBox([self.method, self.search, self.pause, self.clear])
+        controls = ipywidgets.HBox(
+            [self.method, self.search, self.pause, self.clear], layout={"flex_flow": "row wrap"}
+        )
         super().__init__([controls, self.table])
         self.add_class("hookscope-live-table")
         for widget in (self, self.table):

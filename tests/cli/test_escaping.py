@@ -37,11 +37,16 @@ def _hostile(bin: hookscope.Bin) -> list[tuple[str, str]]:
     )
     link = send_h2(bin.url, b"GET", b"/x?" + OSC8)
     reset = send_raw(bin.url, b"POST", b"/reset", b"\x1b[2J", [(b"Content-Type", b"\x1bc")])
+    # COLUMNS=200 (below): the path column is 45 wide, the content type 24, the size 10.
     return [
-        (title, "PO\\x1b]0;PWNED\\x07ST   /\\x1b[2J\\x1b[?1049h?\\x9bq  text/plain\\x1bc  "
-                "20 B  a\\u202etxt.exe \\u2066b\\u2069\\x7f"),
-        (link, "GET       /x?\\x1b]8;;http://evil.example/\\x1b\\click\\x1b]8;;\\x1b\\  -  0 B"),
-        (reset, "POST      /reset  \\x1bc  4 B  <binary> 1b 5b 32 4a"),
+        (title, "PO\\x1b]0;PWNED\\x07ST   " + "/\\x1b[2J\\x1b[?1049h?\\x9bq".ljust(45)
+                + "  " + "text/plain\\x1bc".ljust(24) + "        20 B  "
+                "a\\u202etxt.exe \\u2066b\\u2069\\x7f"),
+        (link, "GET       " + "/x?\\x1b]8;;http://evil.example/\\x1b\\click\\x1b]8;;\\x1b\\"[:44]
+               + "…"
+               + "  -" + " " * 23 + "         0 B"),
+        (reset, "POST      " + "/reset".ljust(45) + "  " + "\\x1bc".ljust(24) + "         4 B  "
+                "<binary> 1b 5b 32 4a"),
     ]  # fmt: skip
 
 
@@ -63,7 +68,7 @@ def test_tail_lines_show_escapes_not_escape_sequences(
     assert [SGR.sub("", line) for line in lines] == expected  # every ESC left is a colour
     assert all(line.startswith("\x1b[2m") for line in lines)  # the time, dim
     assert "\x1b[35m\x1b[1mPO\\x1b]0;PWNED\\x07ST\x1b[0m" in lines[0]  # the method, magenta
-    assert "\x1b[36mtext/plain\\x1bc\x1b[0m" in lines[0]  # the content type, cyan
+    assert "\x1b[36mtext/plain\\x1bc " in lines[0]  # the content type, cyan (padded)
     for process in (plain, coloured):
         assert process.interrupt() == 0
         assert process.stderr == []
@@ -122,7 +127,21 @@ def test_error_lines_are_escaped(cli: Callable[..., Result]) -> None:
 def test_stream_messages_are_escaped(capsys: pytest.CaptureFixture[str]) -> None:
     with _show_reconnects():
         logging.getLogger("hookscope.client").warning("closed (%s)", "reason \x1b[2J\x9b\u2066")
-    assert capsys.readouterr().err == "hookscope: closed (reason \\x1b[2J\\x9b\\u2066)\n"
+    line = capsys.readouterr().err
+    assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3} ", line[:13]), line
+    assert line[13:] == "hookscope: closed (reason \\x1b[2J\\x9b\\u2066)\n"
+
+
+def test_stream_messages_are_cut_to_the_terminal_not_wrapped(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    with _show_reconnects():
+        logging.getLogger("hookscope.client").info("interrupted (%s)", "x" * 200)
+        logging.getLogger("hookscope.client").info("reconnected")
+    interrupted, reconnected = capsys.readouterr().err.splitlines()
+    assert len(interrupted) == 60 and interrupted.endswith("…")
+    assert reconnected.endswith(" hookscope: reconnected")  # INFO lines show: every reconnect
 
 
 def test_new_escapes_what_the_server_answers(

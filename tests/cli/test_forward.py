@@ -186,7 +186,8 @@ def test_max_attempts_stops_and_tells_how_to_resume(
     assert forward.wait() == 1
     stderr = "\n".join(forward.stderr)
     assert re.search(rf"{failed} POST /failed: NOT DELIVERED after 2 attempts", stderr), stderr
-    assert f"--since {first}" in stderr  # resuming sends the failed one again
+    # Resuming sends the failed one again, with the same options.
+    assert f"--to {receiver.url} --max-attempts 2 --since {first}" in stderr
     assert "forwarded 1 request" in stderr
     assert "Traceback" not in stderr
 

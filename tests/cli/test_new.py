@@ -36,6 +36,11 @@ def test_new_prints_capture_url_token_and_hints(
     assert f"export HOOKSCOPE_TOKEN={token}" in result.stdout
     assert f"export HOOKSCOPE_URL={embedded_server.url}" in result.stdout
     assert f"hookscope tail {bin_id}" in result.stdout
+    # Whoever pastes the exports learns that their tests will use this server too.
+    assert lines[-2:] == [
+        "  # the pytest plugin reads HOOKSCOPE_URL too: tests run from this shell put",
+        "  # their bins on this server (unset HOOKSCOPE_URL for their own server)",
+    ]
     with hookscope.Client(embedded_server.url) as client:
         assert client.bin(bin_id, token).info()["name"] == "stripe"
 

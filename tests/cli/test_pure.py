@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import UTC, datetime
 
 import click
+import httpx
 import pytest
 
 from hookscope import CapturedRequest
@@ -144,27 +146,39 @@ def test_request_line_is_plain_without_colour() -> None:
 
     line = click.unstyle(request_line(request, 120))
 
-    # The blank after the method is the signature column: this request has no verdict.
-    assert line == f"{local:%H:%M:%S}.123 POST      /p?x=1  application/json  8 B  " + '{"a": 1}'
+    # The blank after the method is the signature column: this request has no verdict. At 120
+    # columns the path column is 19 wide, the content type 24, the size 10 (right-aligned).
+    assert line == (
+        f"{local:%H:%M:%S}.123 POST      " + "/p?x=1".ljust(19) + "  "
+        + "application/json".ljust(24) + "  " + "8 B".rjust(10) + '  {"a": 1}'
+    )  # fmt: skip
 
 
-@pytest.mark.parametrize("width", [60, 120])
-def test_request_line_shows_the_verdict_in_a_column_of_its_own(width: int) -> None:
+@pytest.mark.parametrize("width", [80, 120, 200])
+def test_request_line_keeps_its_columns_aligned(width: int) -> None:
     request = captured([("content-type", "application/json")], b'{"id": "evt_1"}', path="/s")
     late = Verification("stripe", False, "timestamp_outside_tolerance")
-    lines = [
-        click.unstyle(request_line(dataclasses.replace(request, signature=verdict), width))
-        for verdict in (Verification("stripe", True), late, None)
-    ]
+    variants = [
+        dataclasses.replace(request, signature=Verification("stripe", True)),
+        dataclasses.replace(request, signature=late),
+        request,
+        dataclasses.replace(request, method="DELETE", path="/a/much/longer/path" * 5, query="x=1",
+                            headers=httpx.Headers({"content-type": "application/octet-stream"}),
+                            body=b"x" * 5000),
+    ]  # fmt: skip
+    lines = [click.unstyle(request_line(variant, width)) for variant in variants]
 
-    assert [line[13:] for line in lines] == [
-        'POST    ✓ /s  application/json  15 B  {"id": "evt_1"}',
-        'POST    ✗ /s  application/json  15 B  stripe: timestamp_outside_tolerance  {"id": "evt_1"}',
-        'POST      /s  application/json  15 B  {"id": "evt_1"}',
-    ]
-    assert len({line.index("/s") for line in lines}) == 1  # the paths stay aligned
-    long = dataclasses.replace(request, body=b"x" * 500, signature=late)
-    assert len(click.unstyle(request_line(long, 120))) == 120  # still cut to the width
+    # The verdict has a column of its own, and path, content type and size start where they
+    # start on every line, whatever came before them.
+    assert [line[21] for line in lines] == ["✓", "✗", " ", " "]
+    assert len({line.index("/") for line in lines}) == 1
+    assert len({line.index("application/") for line in lines}) == 1
+    assert len({line.index(" B ") for line in lines[:3]}) == 1
+    assert lines[3].index("KiB") + 3 == lines[0].index(" B ") + 2  # sizes end together
+    if width >= 120:  # narrower, the reason is cut too rather than wrapped
+        assert "stripe: timestamp_outside_tolerance" in lines[1]
+    assert all(len(line) <= width for line in lines)  # cut, never wrapped
+    assert re.search(r" /a/much/\S*…  application/o", lines[3]), lines[3]  # a long path, cut
 
 
 def test_request_line_colours_the_verdict() -> None:

@@ -82,14 +82,20 @@ def test_lines_show_the_servers_signature_verdict(
     coloured = _tail(cli_process, bin, "--color")
     lines = [line[13:] for line in plain.wait_for_stdout(4)]
 
-    assert lines == [
-        'POST    ✓ /stripe  application/json  39 B  {"id": "evt_1", "type": "invoice.paid"}',
-        "POST    ✗ /stripe  application/json  40 B  stripe: bad_signature  "
-        '{"id": "evt_1", "type": "invoice.paid"}',
-        "POST    ✗ /stripe  application/json  39 B  stripe: timestamp_outside_tolerance  "
-        '{"id": "evt_1", "type": "invoice.paid"}',
-        "GET     ✗ /health  -  0 B  stripe: missing_header",
-    ]
+    # COLUMNS=160: the path column is 32 wide, the content type 24, the size 10.
+    columns = "/stripe".ljust(32) + "  " + "application/json".ljust(24) + "  "
+    assert (
+        lines
+        == [
+            "POST    ✓ " + columns + "      39 B  " + '{"id": "evt_1", "type": "invoice.paid"}',
+            "POST    ✗ " + columns + "      40 B  stripe: bad_signature  "
+            '{"id": "evt_1", "type": "invoice.paid"}',
+            "POST    ✗ " + columns + "      39 B  stripe: timestamp_outside_tolerance  "
+            '{"id": "evt_1", "type": "in…',  # cut to the terminal's width
+            "GET     ✗ " + "/health".ljust(32) + "  " + "-".ljust(24) + "         0 B  "
+            "stripe: missing_header",
+        ]
+    )
     shown = coloured.wait_for_stdout(4)
     assert "\x1b[32m\x1b[1m✓\x1b[0m" in shown[0]
     assert "\x1b[31m\x1b[1m✗\x1b[0m" in shown[1]
@@ -164,6 +170,10 @@ def test_tail_resumes_across_a_server_restart(
         lines = tail.wait_for_stdout(6)
         assert [r.id for r in wire_requests(lines)] == before + after
         assert wire_requests(lines) == bin.requests()
+        # On stderr, a line when the stream broke and one when it resumed, where it resumed.
+        tail.wait_for_stderr(f"reconnected, resuming after {before[-1]}")
+        assert any("interrupted" in line for line in tail.stderr), tail.stderr
+        assert all(len(line) <= 160 for line in tail.stderr), tail.stderr
         assert tail.interrupt() == 0
         assert len(tail.stdout) == 6
 

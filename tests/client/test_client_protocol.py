@@ -240,6 +240,18 @@ def test_reconnects_are_logged_louder_when_they_persist(
     assert "since=7-0" in client_log[0][1]
 
 
+def test_each_reconnection_is_logged_with_where_it_resumes(
+    client_log: list[tuple[int, str]],
+) -> None:
+    protocol = StreamProtocol("b_x", "7-0", backoff=fixed_backoff())
+    protocol.connected()
+    assert client_log == []  # the first connection is not a reconnection
+    protocol.receive('{"type": "live"}')
+    protocol.closed(1012)
+    protocol.connected()
+    assert client_log[-1] == (logging.INFO, "stream of b_x reconnected, resuming after 7-0")
+
+
 @pytest.mark.parametrize(
     ("base", "expected"),
     [

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import nbformat
@@ -242,4 +243,146 @@ def test_live_table_renders_rows_in_the_browser(
         "the request carries no signature header of this scheme"
     )
     widget.screenshot(path=str(tmp_path / "signatures.png"))
+    page.close()
+
+
+NARROW_SETUP = """\
+import pathlib
+
+import hookscope
+
+server = hookscope.serve_in_background()
+client = hookscope.Client(server.url)
+bin = client.create_bin(name="narrow", secrets={"stripe": "whsec_narrow"})
+table = bin.live_table(window=40)
+_ = pathlib.Path("bin_url.txt").write_text(bin.url)
+"""
+SELECT_OLDEST_SHOWN = "table.select(table.requests[-40].id)"
+
+
+def _run_cell(page: Any, index: int) -> None:
+    page.locator(".jp-Notebook .jp-Cell .cm-content").nth(index).click()
+    page.keyboard.press("Shift+Enter")
+
+
+def _layout(widget: Any) -> dict[str, Any]:
+    """What a reader sees of the table: horizontal overflow, the box of each cell of the first
+    row, whether rows are laid out on two lines, the buttons, and the content types cut."""
+    return dict(
+        widget.evaluate(
+            """el => {
+            const scroll = el.querySelector('.hs-scroll');
+            const box = scroll.getBoundingClientRect();
+            const row = el.querySelector('tbody tr');
+            const cells = {};
+            for (const td of row.cells) {
+                if (getComputedStyle(td).display === 'none') continue;
+                const r = td.getBoundingClientRect();
+                cells[td.classList[0].replace('hs-col-', '')] =
+                    {left: r.left - box.left, right: r.right - box.left, width: r.width};
+            }
+            const cut = (node) => node.scrollWidth > node.clientWidth + 1;
+            return {
+                width: box.width,
+                overflow: scroll.scrollWidth - scroll.clientWidth,
+                twoLines: getComputedStyle(row).display === 'grid',
+                cells,
+                buttons: [...el.closest('.hookscope-live-table').querySelectorAll('button')]
+                    .map((b) => ({text: b.innerText.trim(), cut: cut(b)})),
+                cutTypes: [...el.querySelectorAll('tbody td.hs-col-type')]
+                    .filter(cut).map((td) => td.textContent),
+            };
+        }"""
+        )
+    )
+
+
+def _selected_row_in_view(widget: Any) -> bool:
+    return bool(
+        widget.evaluate(
+            """el => {
+            const box = el.querySelector('.hs-scroll').getBoundingClientRect();
+            const row = el.querySelector('tbody tr.hs-selected');
+            if (!row) return false;
+            const r = row.getBoundingClientRect();
+            return r.top >= box.top && r.bottom <= box.bottom + 1;
+        }"""
+        )
+    )
+
+
+@pytest.mark.parametrize("jupyterlab", ["jupyterlab"], indirect=True)
+def test_readable_at_1000_px_with_the_file_browser_open(
+    jupyterlab: Lab, chromium: object, tmp_path: Path
+) -> None:
+    """JupyterLab at 1000 px with its file browser open leaves the output ~570 px: every
+    column stays on screen (each request on two lines), the buttons keep their labels;
+    ``table.select()`` scrolls the row into view; at 1440 px one line, no content type cut."""
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(chromium, Browser)
+    cells = [
+        nbformat.v4.new_code_cell(NARROW_SETUP),
+        nbformat.v4.new_code_cell(SELECT_OLDEST_SHOWN),
+    ]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(notebook, jupyterlab.root / "narrow.ipynb")
+    page = chromium.new_page(viewport={"width": 1000, "height": 900})
+    page.set_default_timeout(TIMEOUT_MS)
+    expect.set_options(timeout=TIMEOUT_MS)
+    page.goto(f"{jupyterlab.url}/lab/tree/narrow.ipynb?token={jupyterlab.token}")
+    wait_until(lambda: kernel_idle(jupyterlab), timeout=60, what="the notebook's kernel")
+    expect(page.locator(".jp-FileBrowser")).to_be_visible()  # JupyterLab's first layout
+    _run_cell(page, 0)
+    widget = page.locator(".hookscope-live")
+    expect(widget.locator(".hs-table")).to_be_visible()
+    bin_file = jupyterlab.root / "bin_url.txt"
+    bin_url = wait_until(lambda: bin_file.exists() and bin_file.read_text(), timeout=60)
+    with httpx.Client() as http:
+        for n in range(36):
+            http.post(f"{bin_url}/github/push/{n}", json={"n": n, "ref": "refs/heads/main"})
+        http.post(bin_url + "/forms/contact", data={"name": "Ada", "topic": "engines"})
+        http.put(bin_url + "/upload", content=bytes(range(64)),
+                 headers={"content-type": "application/octet-stream"})  # fmt: skip
+        http.post(bin_url + "/stripe", json={"type": "invoice.paid"},
+                  headers={"stripe-signature": "t=1,v1=00"})  # fmt: skip
+        http.get(bin_url + "/health", params={"check": ["db", "cache"]})
+    expect(widget.locator(".hs-stats")).to_have_attribute("data-count", "40")
+
+    narrow = _layout(widget)
+    page.screenshot(path=str(tmp_path / "narrow-1000.png"), full_page=True)
+    assert narrow["width"] < 700 and narrow["twoLines"], narrow
+    assert narrow["overflow"] <= 0, narrow
+    assert set(narrow["cells"]) == {"time", "method", "signature", "path", "type", "size_text",
+                                    "preview"}, narrow  # fmt: skip
+    for name, cell in narrow["cells"].items():
+        on_screen = cell["left"] >= 0 and cell["right"] <= narrow["width"] + 1
+        assert cell["width"] >= 60 and on_screen, (name, narrow)
+    assert narrow["cells"]["preview"]["width"] >= narrow["width"] / 2, narrow
+    assert narrow["buttons"] and not [b for b in narrow["buttons"] if b["cut"]], narrow
+    assert {"Pause", "Clear", "Copy URL"} <= {b["text"] for b in narrow["buttons"]}, narrow
+    assert "application/json" not in narrow["cutTypes"], narrow
+
+    # table.select() from a cell: the oldest row shown, below the box's fold, comes into view.
+    assert not widget.locator("tbody tr").last.evaluate(
+        "tr => tr.getBoundingClientRect().bottom <= "
+        "tr.closest('.hs-scroll').getBoundingClientRect().bottom"
+    )
+    _run_cell(page, 1)
+    expect(widget.locator(".hs-detail .hs-request-line")).to_contain_text("POST /github/push/0")
+    expect(widget.locator("tbody tr.hs-selected td.hs-col-path")).to_have_text("/github/push/0")
+    wait_until(lambda: _selected_row_in_view(widget), timeout=30, what="the row in view")
+    widget.screenshot(path=str(tmp_path / "selected-1000.png"))
+
+    page.set_viewport_size({"width": 1440, "height": 900})
+    wait_until(lambda: not _layout(widget)["twoLines"], timeout=30, what="one line per request")
+    wide = _layout(widget)
+    page.screenshot(path=str(tmp_path / "wide-1440.png"), full_page=True)
+    assert wide["overflow"] <= 0 and wide["cutTypes"] == [], wide
+    assert min(cell["width"] for cell in wide["cells"].values()) >= 60, wide
     page.close()

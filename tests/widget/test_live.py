@@ -184,6 +184,17 @@ def test_refusal_fails_the_table_and_wakes_waiters(live: Any, fake_stream: FakeS
     assert "failed" in table.view.table.stats["text"]
 
 
+def test_wait_for_rows_returns_once_the_page_has_the_rows(
+    live: Any, fake_stream: FakeStream, comms: list[Any]
+) -> None:
+    # A notebook cell that waits for rows ends with the table on the page showing them.
+    table = live(interval=0.5)
+    for n in range(1, 4):
+        fake_stream.feed(make_request(n))
+        table.wait_for_rows(n)
+        assert last_stats(table.view.table, comms)["count"] == n
+
+
 def test_wait_for_rows_times_out_with_a_clear_message(live: Any) -> None:
     table = live()
     with pytest.raises(WaitTimeout, match="holds 0 rows, not 1"):

@@ -50,23 +50,41 @@ function render({ model, el }) {
   const detail = element("div", "hs-detail");
   el.append(header, scroll, note, detail);
 
+  // The selection is brought into view once (from a click, the keys or table.select()), by
+  // scrolling the table's own box only: the notebook around it does not move.
+  let revealed = "";
+
+  function reveal(tr) {
+    const box = scroll.getBoundingClientRect();
+    const row = tr.getBoundingClientRect();
+    const top = box.top + table.tHead.getBoundingClientRect().height;
+    if (row.top < top) scroll.scrollTop -= top - row.top;
+    else if (row.bottom > box.bottom) scroll.scrollTop += row.bottom - box.bottom;
+  }
+
   function highlight() {
     const selected = model.get("selected");
     for (const tr of table.tBodies[0].rows) {
-      tr.classList.toggle("hs-selected", tr.dataset.id === selected);
+      const on = tr.dataset.id === selected;
+      tr.classList.toggle("hs-selected", on);
+      if (on && revealed !== selected) reveal(tr);
     }
+    if (!selected || table.tBodies[0].querySelector("tr.hs-selected")) revealed = selected;
   }
 
   function renderRows() {
     const body = element("tbody");
-    for (const row of model.get("rows")) {
+    const rows = model.get("rows");
+    // The Signature column shows only when a row shown has a verdict (table.css).
+    table.classList.toggle("hs-signed", rows.some((row) => row.signature));
+    for (const row of rows) {
       // Cells are text (textContent), never markup; the method names a class only when it is a word.
       const method = /^[A-Za-z]+$/.test(row.method) ? row.method.toLowerCase() : "other";
       const tr = element("tr", `hs-row hs-method-${method}`);
       tr.dataset.id = row.id;
       for (const [key] of COLUMNS) {
         const cell = element("td", `hs-col-${key}`, String(row[key] ?? ""));
-        if (key === "path" || key === "preview" || key === "signature") {
+        if (key === "path" || key === "preview" || key === "signature" || key === "type") {
           cell.title = cell.textContent;
         }
         // The signature's colour: a class from a fixed set only, never from the row's text.
@@ -108,10 +126,7 @@ function render({ model, el }) {
       const at = rows.findIndex((tr) => tr.dataset.id === model.get("selected"));
       const step = event.key === "ArrowDown" ? 1 : -1;
       const next = rows[at < 0 ? 0 : Math.min(rows.length - 1, Math.max(0, at + step))];
-      if (next) {
-        model.send({ event: "select", id: next.dataset.id });
-        next.scrollIntoView({ block: "nearest" });
-      }
+      if (next) model.send({ event: "select", id: next.dataset.id });
     } else {
       return;
     }
