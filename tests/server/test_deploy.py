@@ -1,4 +1,4 @@
-"""The deployment of docs/deploy.md, for real: Redis, two hookscope processes and Caddy.
+"""The deployment of docs/guides/deploy.md, for real: Redis, two hookscope processes and Caddy.
 
 Caddy (Debian's package) terminates TLS with its internal CA (the test hands the CA's root to
 the clients) in front of two ``hookscope serve`` processes sharing a private Redis. The
@@ -155,7 +155,7 @@ def _client(caddy: Caddy) -> httpx.Client:
 
 
 def test_the_unit_and_the_caddyfile_are_what_the_guide_shows() -> None:
-    guide = (Path(__file__).parents[2] / "docs" / "deploy.md").read_text()
+    guide = (Path(__file__).parents[2] / "docs" / "guides" / "deploy.md").read_text()
     assert (DEPLOY / "Caddyfile").read_text().strip() in guide
     assert (DEPLOY / "hookscope@.service").read_text().strip() in guide
     args, env = unit_service()

@@ -93,7 +93,7 @@ function main() {
   byId("capture-pattern").textContent = `${base}/h/BIN_ID/any/path`;
   byId("curl-example").textContent = [
     `curl -s -X POST ${base}/api/bins            # a new bin: {"id", "token", "url", ...}`,
-    `curl -X POST ${base}/h/BIN_ID/github/push -H 'x-github-event: push' -d '{"ref": "main"}'`,
+    `curl -X POST ${base}/h/BIN_ID/github/push -H 'x-github-event: push' -H 'content-type: application/json' -d '{"ref": "main"}'`,
   ].join("\n");
   byId("python-example").textContent = [
     "import hookscope",
