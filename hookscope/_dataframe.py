@@ -32,6 +32,11 @@ json             object                the parsed JSON body, or None when not JS
 
 ``expand_json=True`` adds one ``json.<key>`` column per key of the JSON objects (nested keys
 joined with dots, like ``json.data.amount``), via ``pandas.json_normalize``.
+
+A ``Record`` is what one row is made of: a request as a plain tuple of immutable values
+(``to_record``, ``from_record``). CPython's collector stops tracking such a tuple at its first
+collection, so a live table that keeps 100,000 of them adds nothing to a full collection's walk
+(a ``CapturedRequest`` with its ``httpx.Headers`` is four tracked objects).
 """
 
 from __future__ import annotations
@@ -39,19 +44,29 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from werkzeug.http import parse_options_header
 
 from ._display import parse_json
 from ._extras import require
-from ._models import CapturedRequest
+from ._models import CapturedRequest, _new_headers
+from ._signatures import Reason, Verification
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["COLUMNS", "to_dataframe", "with_json_columns"]
+__all__ = [
+    "COLUMNS",
+    "Record",
+    "from_record",
+    "records_to_dataframe",
+    "to_dataframe",
+    "to_record",
+    "with_json_columns",
+]
 
 COLUMNS: dict[str, str] = {
     "id": "string",
@@ -71,6 +86,64 @@ COLUMNS: dict[str, str] = {
 }
 """Every column of ``to_dataframe``'s result and its dtype, in order (pandas is imported
 only when a frame is built: ``import hookscope`` stays quick for the CLI)."""
+
+
+Record = tuple[
+    str,  # id
+    str,  # bin
+    datetime,  # received_at
+    str,  # method
+    str,  # path
+    str,  # query
+    tuple[tuple[str, str], ...],  # headers: (name, value) pairs in arrival order
+    bytes,  # body
+    str | None,  # remote_addr
+    str,  # http_version
+    tuple[str, bool, str | None] | None,  # signature: (scheme, valid, reason)
+]
+"""A request as a plain tuple of immutable values (the collector untracks it); see the module
+docstring. ``ID``, ``RECEIVED_AT`` and ``METHOD`` index it."""
+ID: Final = 0
+RECEIVED_AT: Final = 2
+METHOD: Final = 3
+
+
+def to_record(request: CapturedRequest) -> Record:
+    """``request`` as a ``Record``; ``from_record`` gives it back, equal."""
+    verdict = request.signature
+    return (
+        request.id,
+        request.bin,
+        request.received_at,
+        request.method,
+        request.path,
+        request.query,
+        tuple(request.header_pairs),
+        request.body,
+        request.remote_addr,
+        request.http_version,
+        None if verdict is None else (verdict.scheme, verdict.valid, verdict.reason),
+    )
+
+
+def from_record(record: Record) -> CapturedRequest:
+    """The ``CapturedRequest`` that ``to_record`` made ``record`` from."""
+    id, bin, received_at, method, path, query, headers, body, remote_addr, version, verdict = record
+    return CapturedRequest(
+        id=id,
+        bin=bin,
+        received_at=received_at,
+        method=method,
+        path=path,
+        query=query,
+        headers=_new_headers(headers),
+        body=body,
+        remote_addr=remote_addr,
+        http_version=version,
+        signature=None
+        if verdict is None
+        else Verification(verdict[0], verdict[1], cast("Reason | None", verdict[2])),
+    )
 
 
 @functools.lru_cache(maxsize=256)
@@ -106,58 +179,65 @@ def to_dataframe(requests: Iterable[CapturedRequest], *, expand_json: bool = Fal
     column per key of the JSON objects, nested keys joined with dots.
     """
     require("pandas", "to_dataframe()")
+    with _gc_paused():
+        return records_to_dataframe(
+            [to_record(request) for request in requests], expand_json=expand_json
+        )
+
+
+def records_to_dataframe(records: Sequence[Record], *, expand_json: bool = False) -> pd.DataFrame:
+    """``to_dataframe`` of the requests that ``records`` were made from."""
     import pandas as pd
 
-    requests = list(requests)
-    if not requests:
+    if not records:
         return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in COLUMNS.items()})
     with _gc_paused():
-        frame = _frame(requests)
+        frame = _frame(records)
         if expand_json:
             frame = with_json_columns(frame)
     return frame
 
 
-def _frame(requests: list[CapturedRequest]) -> pd.DataFrame:
+def _frame(records: Sequence[Record]) -> pd.DataFrame:
     import pandas as pd
 
     # Plain loops, one pass for the header-derived columns: 100,000 rows in about half a
     # second of CPU on a small machine (bench/dataframe.py); header pairs and JSON dominate.
+    ids, _, times, methods, paths, queries, pair_tuples, bodies, addrs, _, verdicts = zip(
+        *records, strict=True
+    )
     headers: list[list[tuple[str, str]]] = []
     content_types: list[str | None] = []
     parsed: list[Any] = []
     valid: list[bool | None] = []
     schemes: list[str | None] = []
     reasons: list[str | None] = []
-    for request in requests:
-        pairs = request.header_pairs
+    for pairs, body, verdict in zip(pair_tuples, bodies, verdicts, strict=True):
         media_type = None
         for name, value in pairs:
             if name.lower() == "content-type":
                 media_type = _media_type(value)
                 break
-        headers.append(pairs)
+        headers.append(list(pairs))
         content_types.append(media_type)
-        parsed.append(parse_json(request.body, media_type)[1])
-        verdict = request.signature
+        parsed.append(parse_json(body, media_type)[1])
         if verdict is None:
             valid.append(None)
             schemes.append(None)
             reasons.append(None)
         else:
-            valid.append(verdict.valid)
-            schemes.append(verdict.scheme)
-            reasons.append(verdict.reason)
-    bodies = [request.body for request in requests]
+            schemes.append(verdict[0])
+            valid.append(verdict[1])
+            reasons.append(verdict[2])
     columns: dict[str, Any] = {
-        "id": [request.id for request in requests],
-        "received_at": pd.to_datetime([request.received_at for request in requests], utc=True),
-        "method": [request.method for request in requests],
-        "path": [request.path for request in requests],
-        "query": [request.query for request in requests],
+        "id": ids,
+        "received_at": pd.to_datetime(list(times), utc=True),
+        "method": methods,
+        "path": paths,
+        "query": queries,
         "content_type": content_types,
         "size": [len(body) for body in bodies],
-        "remote_addr": [request.remote_addr for request in requests],
+        "remote_addr": addrs,
         "signature_valid": valid,
         "signature_scheme": schemes,
         "signature_reason": reasons,

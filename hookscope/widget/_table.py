@@ -8,6 +8,10 @@
 
 Every method is safe to call from any thread: the stream thread ingests while the kernel thread
 filters, selects and reads ``dataframe()``.
+
+Rows are kept as ``Record``s (plain tuples of immutable values, which the garbage collector stops
+tracking), not as ``CapturedRequest``s: with 50,000 rows, a full collection in the kernel then
+walks about one object per row (the DataFrame's header list) rather than six.
 """
 
 from __future__ import annotations
@@ -19,7 +23,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._dataframe import to_dataframe
+from .._dataframe import (
+    ID,
+    METHOD,
+    RECEIVED_AT,
+    Record,
+    from_record,
+    records_to_dataframe,
+    to_record,
+)
 from .._display import (
     clock_time,
     decoded_text,
@@ -66,42 +78,28 @@ def _signature_cells(request: CapturedRequest) -> dict[str, str]:
     }
 
 
-class _Row:
-    """One request plus what the table derives from it, computed once and only when needed."""
+def _cells(request: CapturedRequest) -> dict[str, Any]:
+    """One row as the page shows it."""
+    return {
+        "id": request.id,
+        "time": clock_time(request.received_at),
+        # Plain text for the page (table.js sets textContent), controls and bidi
+        # overrides escaped so that a cell shows what was sent.
+        "method": printable(request.method),
+        "path": _cut(printable(request.target)),
+        "type": _cut(printable(request.content_type or "")),
+        "size": request.size,
+        "size_text": format_size(request.size),
+        "preview": preview(request),
+        **_signature_cells(request),
+    }
 
-    __slots__ = ("_cells", "_haystack", "request", "timestamp")
 
-    def __init__(self, request: CapturedRequest) -> None:
-        self.request = request
-        self.timestamp = request.received_at.timestamp()
-        self._cells: dict[str, Any] | None = None
-        self._haystack: str | None = None
-
-    def cells(self) -> dict[str, Any]:
-        if self._cells is None:
-            request = self.request
-            self._cells = {
-                "id": request.id,
-                "time": clock_time(request.received_at),
-                # Plain text for the page (table.js sets textContent), controls and bidi
-                # overrides escaped so that a cell shows what was sent.
-                "method": printable(request.method),
-                "path": _cut(printable(request.target)),
-                "type": _cut(printable(request.content_type or "")),
-                "size": request.size,
-                "size_text": format_size(request.size),
-                "preview": preview(request),
-                **_signature_cells(request),
-            }
-        return self._cells
-
-    def haystack(self) -> str:
-        if self._haystack is None:
-            request = self.request
-            text = decoded_text(request, limit=SEARCH_LIMIT * 4) or ""
-            parts = (request.path, request.query, request.content_type or "", text[:SEARCH_LIMIT])
-            self._haystack = "\n".join(parts).casefold()
-        return self._haystack
+def _haystack(request: CapturedRequest) -> str:
+    """What the text filter searches: path, query, content type, the body's text (casefolded)."""
+    text = decoded_text(request, limit=SEARCH_LIMIT * 4) or ""
+    parts = (request.path, request.query, request.content_type or "", text[:SEARCH_LIMIT])
+    return "\n".join(parts).casefold()
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +143,11 @@ class TableModel:
         self.window = window
         self.max_rows = max_rows
         self._lock = threading.RLock()
-        self._rows: list[_Row] = []
-        self._ids: dict[str, _Row] = {}
+        self._rows: list[Record] = []
+        self._first = 0  # the number of rows dropped so far: _rows[i] is row number _first + i
+        self._numbers: dict[str, int] = {}  # id -> row number
+        self._haystacks: list[str | None] = []  # beside _rows, made when a text filter needs one
+        self._shown: dict[str, dict[str, Any]] = {}  # id -> cells, of the rows last shown
         self._last_key: tuple[int, int] | None = None
         self._matches: list[int] = []  # indices into _rows that pass the filters
         self._method: str | None = None
@@ -155,7 +156,7 @@ class TableModel:
         self._paused_at: int | None = None  # number of rows shown when paused
         self._methods = set(STANDARD_METHODS)
         self._recent: deque[float] = deque()  # timestamps within the rate window
-        self._frame: pd.DataFrame = to_dataframe([])
+        self._frame: pd.DataFrame = records_to_dataframe([])
         self._framed = 0  # rows already in _frame
 
     # -- rows ---------------------------------------------------------------------------------
@@ -171,14 +172,14 @@ class TableModel:
                 key = id_key(request.id)
                 if self._last_key is not None and key <= self._last_key:
                     continue
-                row = _Row(request)
                 self._last_key = key
-                self._ids[request.id] = row
-                self._rows.append(row)
-                if self._passes(row):
+                self._numbers[request.id] = self._first + len(self._rows)
+                self._rows.append(to_record(request))
+                self._haystacks.append(None)
+                if self._passes(len(self._rows) - 1):
                     self._matches.append(len(self._rows) - 1)
                 self._methods.add(request.method)
-                self._recent.append(row.timestamp)
+                self._recent.append(request.received_at.timestamp())
                 added += 1
             if added:
                 self._trim()
@@ -189,13 +190,15 @@ class TableModel:
         if self.max_rows is None or len(self._rows) <= self.max_rows + max(1, self.max_rows // 10):
             return
         drop = len(self._rows) - self.max_rows
-        for row in self._rows[:drop]:
-            del self._ids[row.request.id]
+        for record in self._rows[:drop]:
+            del self._numbers[record[ID]]
         del self._rows[:drop]
+        del self._haystacks[:drop]
+        self._first += drop
         self._matches = [index - drop for index in self._matches if index >= drop]
         if self._paused_at is not None:
             self._paused_at = max(0, self._paused_at - drop)
-        if self._selected is not None and self._selected not in self._ids:
+        if self._selected is not None and self._selected not in self._numbers:
             self._selected = None
         framed_drop = min(drop, self._framed)
         self._frame = self._frame.iloc[framed_drop:].reset_index(drop=True)
@@ -204,14 +207,17 @@ class TableModel:
     def clear(self) -> None:
         """Forget every row; later arrivals still come in (ids already seen never return)."""
         with self._lock:
+            self._first += len(self._rows)
             self._rows.clear()
-            self._ids.clear()
+            self._numbers.clear()
+            self._haystacks.clear()
+            self._shown.clear()
             self._matches.clear()
             self._recent.clear()
             self._selected = None
             if self._paused_at is not None:
                 self._paused_at = 0
-            self._frame = to_dataframe([])
+            self._frame = records_to_dataframe([])
             self._framed = 0
 
     @property
@@ -228,7 +234,7 @@ class TableModel:
     def requests(self) -> list[CapturedRequest]:
         """Every request in the table, oldest first."""
         with self._lock:
-            return [row.request for row in self._rows]
+            return [from_record(record) for record in self._rows]
 
     def dataframe(self) -> pd.DataFrame:
         """Every row, as ``to_dataframe`` gives it; built incrementally, so calls are cheap."""
@@ -236,7 +242,7 @@ class TableModel:
 
         with self._lock:
             if self._framed < len(self._rows):
-                fresh = to_dataframe(row.request for row in self._rows[self._framed :])
+                fresh = records_to_dataframe(self._rows[self._framed :])
                 self._frame = (
                     pd.concat([self._frame, fresh], ignore_index=True) if self._framed else fresh
                 )
@@ -246,10 +252,16 @@ class TableModel:
 
     # -- filters, selection, pause ------------------------------------------------------------
 
-    def _passes(self, row: _Row) -> bool:
-        if self._method is not None and row.request.method != self._method:
+    def _passes(self, index: int) -> bool:
+        record = self._rows[index]
+        if self._method is not None and record[METHOD] != self._method:
             return False
-        return not self._text or self._text in row.haystack()
+        if not self._text:
+            return True
+        haystack = self._haystacks[index]
+        if haystack is None:
+            haystack = self._haystacks[index] = _haystack(from_record(record))
+        return self._text in haystack
 
     def set_filters(self, *, method: str | None = None, text: str = "") -> None:
         """Show only ``method`` (None: all) and rows whose path, query or body contain ``text``."""
@@ -259,7 +271,7 @@ class TableModel:
             if (method, needle) == (self._method, self._text):
                 return
             self._method, self._text = method, needle
-            self._matches = [i for i, row in enumerate(self._rows) if self._passes(row)]
+            self._matches = [i for i in range(len(self._rows)) if self._passes(i)]
 
     @property
     def filters(self) -> tuple[str | None, str]:
@@ -269,7 +281,7 @@ class TableModel:
     def select(self, request_id: str | None) -> None:
         """Show the detail of ``request_id`` (None: no detail); unknown ids select nothing."""
         with self._lock:
-            self._selected = request_id if request_id in self._ids else None
+            self._selected = request_id if request_id in self._numbers else None
 
     @property
     def selected(self) -> str | None:
@@ -279,10 +291,11 @@ class TableModel:
     def detail(self, request_id: str | None = None, *, base_url: str = "") -> Detail | None:
         """The detail of ``request_id`` (default: the selected row), or None."""
         with self._lock:
-            row = self._ids.get(request_id or self._selected or "")
-        if row is None:
-            return None
-        return Detail.of(row.request, base_url=base_url or "http://localhost:8080")
+            number = self._numbers.get(request_id or self._selected or "")
+            if number is None:
+                return None
+            record = self._rows[number - self._first]
+        return Detail.of(from_record(record), base_url=base_url or "http://localhost:8080")
 
     def pause(self) -> None:
         """Freeze the rows shown; arrivals still reach ``dataframe()`` and the count."""
@@ -318,16 +331,25 @@ class TableModel:
             stats = Stats(
                 count=len(self._rows),
                 rate=self.rate(now),
-                last_received_at=self._rows[-1].timestamp if self._rows else None,
+                last_received_at=self._rows[-1][RECEIVED_AT].timestamp() if self._rows else None,
                 matching=end,
                 paused=self._paused_at is not None,
                 pending=len(self._rows) - limit,
             )
             return Snapshot(
                 stats=stats,
-                rows=[self._rows[index].cells() for index in reversed(shown)],
+                rows=self._cells(reversed(shown)),
                 selected=self._selected,
                 methods=sorted(self._methods),
                 method=self._method,
                 text=self._text,
             )
+
+    def _cells(self, indices: Iterable[int]) -> list[dict[str, Any]]:
+        # Made once per row while it stays on the page; only the rows shown are kept.
+        shown, cells = self._shown, []
+        for index in indices:
+            record = self._rows[index]
+            cells.append(shown.get(record[ID]) or _cells(from_record(record)))
+        self._shown = {row["id"]: row for row in cells}
+        return cells
