@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 
 from hookscope import CapturedRequest, to_dataframe
-from hookscope._dataframe import COLUMNS
+from hookscope._dataframe import COLUMNS, from_record, records_to_dataframe, to_record
 from hookscope._models import _new_headers
 from hookscope._signatures import Verification
 
@@ -190,3 +191,48 @@ def test_many_requests_convert_quickly() -> None:
     frame = to_dataframe(requests)
     assert len(frame) == 20_000
     assert frame["size"].sum() == sum(r.size for r in requests)
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        make(0),
+        make(1, signature=Verification("stripe", False, "bad_signature")),
+        make(2, signature=Verification("github", True)),
+        make(
+            3,
+            method="PATCH",
+            query="a=1&a=2",
+            headers=_new_headers([("X-Dup", "1"), ("x-dup", "2"), ("X-Bytes", "caf\xe9")]),
+            body=b"\xff\x00",
+            remote_addr=None,
+            http_version="2",
+        ),
+    ],
+    ids=["json", "invalid-signature", "valid-signature", "binary-duplicates-latin1"],
+)
+def test_a_record_is_an_untracked_tuple_that_gives_the_request_back(
+    request_: CapturedRequest,
+) -> None:
+    record = to_record(request_)
+    assert type(record) is tuple
+    assert from_record(record) == request_
+    assert from_record(record).header_pairs == request_.header_pairs
+    assert from_record(record).signature == request_.signature
+    gc.collect()
+    gc.collect()  # the header pairs inside may be untracked only by the first one
+    # Immutable values all the way down: CPython stops tracking it, so however many a live
+    # table holds, a full collection does not walk them.
+    assert not gc.is_tracked(record)
+
+
+def test_records_to_dataframe_is_to_dataframe() -> None:
+    requests = [make(0), make(1, signature=Verification("stripe", True)), make(2, body=b"")]
+    pd.testing.assert_frame_equal(
+        records_to_dataframe([to_record(r) for r in requests]), to_dataframe(requests)
+    )
+    pd.testing.assert_frame_equal(
+        records_to_dataframe([to_record(r) for r in requests], expand_json=True),
+        to_dataframe(requests, expand_json=True),
+    )
+    pd.testing.assert_frame_equal(records_to_dataframe([]), to_dataframe([]))
