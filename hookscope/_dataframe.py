@@ -102,10 +102,14 @@ Record = tuple[
     tuple[str, bool, str | None] | None,  # signature: (scheme, valid, reason)
 ]
 """A request as a plain tuple of immutable values (the collector untracks it); see the module
-docstring. ``ID``, ``RECEIVED_AT`` and ``METHOD`` index it."""
+docstring. ``ID``, ``METHOD``... index it."""
 ID: Final = 0
 RECEIVED_AT: Final = 2
 METHOD: Final = 3
+PATH: Final = 4
+QUERY: Final = 5
+HEADERS: Final = 6
+BODY: Final = 7
 
 
 def to_record(request: CapturedRequest) -> Record:

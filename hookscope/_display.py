@@ -40,6 +40,7 @@ __all__ = [
     "FORM_TYPES",
     "BodyKind",
     "body_kind",
+    "body_text",
     "clock_time",
     "decoded_text",
     "format_size",
@@ -114,8 +115,12 @@ def decoded_text(request: CapturedRequest, limit: int | None = None) -> str | No
     Text: it decodes (UTF-8, or the charset its content type declares) and has no control
     characters but tabs, newlines and form feeds.
     """
-    body = request.body if limit is None else request.body[:limit]
-    content_type = request.headers.get("content-type", "")
+    return body_text(request.body, request.headers.get("content-type", ""), limit)
+
+
+def body_text(body: bytes, content_type: str, limit: int | None = None) -> str | None:
+    """``decoded_text`` of a body sent with the ``content_type`` header's value (or "")."""
+    body = body if limit is None else body[:limit]
     media_type, options = parse_options_header(content_type)
     if not body or media_type.lower().startswith(_BINARY_TYPES):
         return None

@@ -23,9 +23,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from werkzeug.http import parse_options_header
+
 from .._dataframe import (
+    BODY,
+    HEADERS,
     ID,
     METHOD,
+    PATH,
+    QUERY,
     RECEIVED_AT,
     Record,
     from_record,
@@ -33,8 +39,8 @@ from .._dataframe import (
     to_record,
 )
 from .._display import (
+    body_text,
     clock_time,
-    decoded_text,
     format_size,
     preview,
     printable,
@@ -95,11 +101,16 @@ def _cells(request: CapturedRequest) -> dict[str, Any]:
     }
 
 
-def _haystack(request: CapturedRequest) -> str:
-    """What the text filter searches: path, query, content type, the body's text (casefolded)."""
-    text = decoded_text(request, limit=SEARCH_LIMIT * 4) or ""
-    parts = (request.path, request.query, request.content_type or "", text[:SEARCH_LIMIT])
-    return "\n".join(parts).casefold()
+def _haystack(record: Record) -> str:
+    """What the text filter searches: path, query, content type, the body's text (casefolded).
+
+    Made from the record (rebuilding its request would cost more than the rest).
+    """
+    # The content type as request.headers.get gives it: repeated headers joined.
+    raw = ", ".join(value for name, value in record[HEADERS] if name.lower() == "content-type")
+    text = body_text(record[BODY], raw, limit=SEARCH_LIMIT * 4) or ""
+    media_type = parse_options_header(raw)[0].lower() if raw else ""
+    return "\n".join((record[PATH], record[QUERY], media_type, text[:SEARCH_LIMIT])).casefold()
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +271,7 @@ class TableModel:
             return True
         haystack = self._haystacks[index]
         if haystack is None:
-            haystack = self._haystacks[index] = _haystack(from_record(record))
+            haystack = self._haystacks[index] = _haystack(record)
         return self._text in haystack
 
     def set_filters(self, *, method: str | None = None, text: str = "") -> None:

@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 from widget_support import make_request
 
-from hookscope._dataframe import to_dataframe
-from hookscope._display import body_kind, format_size, hexdump, preview
+from hookscope._dataframe import to_dataframe, to_record
+from hookscope._display import body_kind, decoded_text, format_size, hexdump, preview
 from hookscope._signatures import Verification
 from hookscope.widget._detail import HEX_LIMIT, Detail
 from hookscope.widget._render import detail_html
-from hookscope.widget._table import TableModel
+from hookscope.widget._table import SEARCH_LIMIT, TableModel, _haystack
 
 
 def burst(count: int, start: int = 1) -> list:
@@ -337,11 +337,32 @@ def test_rows_add_no_object_for_the_collector_to_walk() -> None:
         model.select(requests[3].id)
         model.set_filters(text="opened")  # builds a search text per row
         model.snapshot(now=0)
-        # A collection untracks a tuple once it has found its items untracked: the header
-        # pairs inside a record may need a first one.
-        gc.collect()
-        gc.collect()
+        # A collection untracks a tuple once it has found its items untracked: nested tuples
+        # (header pairs in headers in the record) can take one collection per level.
+        for _ in range(3):
+            gc.collect()
         return _tracked(model)
 
     few, many = filled(100), filled(2000)
     assert many <= few + 50, (few, many)  # before: four per row (a _Row, the request, headers)
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ([("Content-Type", "Application/JSON; charset=utf-8")], b'{"Event": "Paid"}'),
+        ([("content-type", "text/plain; charset=iso-8859-1")], "café".encode("latin-1")),
+        ([("content-type", "text/plain"), ("Content-Type", "text/csv")], b"a,b"),
+        ([], b"no type at all"),
+        ([("content-type", "application/octet-stream")], b"\x00\x01binary"),
+        ([("content-type", "")], b""),
+    ],
+    ids=["json-params", "charset", "repeated", "none", "binary", "empty"],
+)
+def test_the_search_text_is_made_from_the_record_as_from_the_request(
+    headers: list[tuple[str, str]], body: bytes
+) -> None:
+    request = make_request(1, path="/A%20b", query="X=1", headers=headers, body=body)
+    text = decoded_text(request, limit=SEARCH_LIMIT * 4) or ""
+    parts = (request.path, request.query, request.content_type or "", text[:SEARCH_LIMIT])
+    assert _haystack(to_record(request)) == "\n".join(parts).casefold()
