@@ -1,8 +1,8 @@
 """The Jupyter live table under load (a benchmark, not a test).
 
-    python bench/widget.py                        # process server, 10,000 rows, 200 req/s, 30 s
+    python bench/widget.py                        # process server, 50,000 rows, 200 req/s, 30 s
     python bench/widget.py --server embedded      # the server inside the kernel, as in notebooks
-    python bench/widget.py --rows 10000 --rate 200 --seconds 30 --json figures.json
+    python bench/widget.py --rows 50000 --rate 200 --seconds 30 --json figures.json
 
 A real IPython kernel (jupyter_client) holds a ``LiveTable`` on a bin. The script fills the
 table with ``--rows`` requests (sent as fast as a few keep-alive connections go), then sends
@@ -40,15 +40,18 @@ import httpx
 from jupyter_client.manager import KernelManager
 
 ID_HEADER = "x-hookscope-request-id"
-# Kernel-side: how long each cyclic garbage collection held the GIL (all threads wait on it).
+# Kernel-side: how long each cyclic garbage collection held the GIL (all threads wait on it),
+# in wall time and in CPU time of the thread it ran on (which other load on the machine does
+# not inflate).
 GC_PROBE = """
 import gc, time
 _gc_pauses = []
-def _gc_timer(phase, info, _start=[0.0]):
+def _gc_timer(phase, info, _start=[0.0, 0.0]):
     if phase == "start":
-        _start[0] = time.perf_counter()
+        _start[:] = time.perf_counter(), time.thread_time()
     else:
-        _gc_pauses.append((info["generation"], (time.perf_counter() - _start[0]) * 1000))
+        _gc_pauses.append((info["generation"], (time.perf_counter() - _start[0]) * 1000,
+                           (time.thread_time() - _start[1]) * 1000))
 gc.callbacks.append(_gc_timer)
 """
 
@@ -64,6 +67,7 @@ class Figures:
     idle_ms: dict[str, float] = field(default_factory=dict)
     load_ms: dict[str, float] = field(default_factory=dict)
     probes_over_100ms: int = 0
+    df_cells_over_100ms: int = 0
     df_cell_ms: dict[str, float] = field(default_factory=dict)
     sent_rate: float = 0.0
     widget_msgs_per_s: float = 0.0
@@ -78,10 +82,13 @@ class Figures:
     table_state: str = ""
     gc_full_collections: int = 0
     gc_full_max_ms: float = 0.0
+    gc_full_max_cpu_ms: float = 0.0
     gc_tracked_start: int = 0
     gc_tracked_end: int = 0
     gc_collect_ms_start: float = 0.0
     gc_collect_ms_end: float = 0.0
+    gc_collect_cpu_ms_start: float = 0.0
+    gc_collect_cpu_ms_end: float = 0.0
     table_error: str = ""
 
 
@@ -204,7 +211,7 @@ def paced_sender(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--server", choices=["process", "embedded"], default="process")
-    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--probe", type=float, default=0.1, help="seconds between probes")
@@ -233,16 +240,16 @@ def main() -> None:
             )  # fmt: skip
             url = kernel.run("print(bin.url, end='__done__')")[1].strip()
             tracked = (  # the best of 3 full collections, with nothing else running
-                "gc.collect(); _ts = []\n"
+                "gc.collect(); _ts = []; _cs = []\n"
                 "for _ in range(3):\n"
-                "    _t = time.perf_counter(); gc.collect(); _ts.append(time.perf_counter() - _t)\n"
-                "print(len(gc.get_objects()), min(_ts) * 1000, end='__done__')\n"
+                "    _t, _c = time.perf_counter(), time.thread_time(); gc.collect()\n"
+                "    _ts.append(time.perf_counter() - _t); _cs.append(time.thread_time() - _c)\n"
+                "print(len(gc.get_objects()), min(_ts) * 1000, min(_cs) * 1000, end='__done__')\n"
             )
-            count, pause = kernel.run(tracked)[1].split()
-            figures.gc_tracked_start, figures.gc_collect_ms_start = (
-                int(count),
-                round(float(pause), 1),
-            )
+            count, pause, cpu = kernel.run(tracked)[1].split()
+            figures.gc_tracked_start = int(count)
+            figures.gc_collect_ms_start = round(float(pause), 1)
+            figures.gc_collect_cpu_ms_start = round(float(cpu), 1)
 
             idle = [kernel.run("pass")[0] * 1000 for _ in range(50)]
             figures.idle_ms = summary(idle)
@@ -279,6 +286,7 @@ def main() -> None:
             figures.load_ms = summary(probes)
             figures.df_cell_ms = summary(df_probes)
             figures.probes_over_100ms = sum(1 for p in probes if p > 100)
+            figures.df_cells_over_100ms = sum(1 for p in df_probes if p > 100)
             figures.sent_rate = round(len(load_ids) / load_seconds, 1)
             acked += load_ids
 
@@ -296,8 +304,9 @@ def main() -> None:
                 "have = set(frame.id)\n"
                 "print(json.dumps({'df_ms': df_s * 1000, 'full_ms': full_s * 1000, 'rows': len(frame),"
                 " 'missing': sum(1 for i in wanted if i not in have),"
-                " 'gc': sorted(p for g, p in _gc_pauses if g == 2)[-3:],"
-                " 'gc2': sum(1 for g, p in _gc_pauses if g == 2),"
+                " 'gc': sorted(p for g, p, c in _gc_pauses if g == 2)[-3:],"
+                " 'gc_cpu': max((c for g, p, c in _gc_pauses if g == 2), default=0.0),"
+                " 'gc2': sum(1 for g, p, c in _gc_pauses if g == 2),"
                 " 'state': table.state.value, 'error': repr(table.error) if table.error else ''}),"
                 " end='__done__')\n"
             )  # fmt: skip
@@ -311,6 +320,7 @@ def main() -> None:
             figures.table_error = result["error"]
             figures.gc_full_collections = result["gc2"]
             figures.gc_full_max_ms = round(max(result["gc"], default=0.0), 1)
+            figures.gc_full_max_cpu_ms = round(result["gc_cpu"], 1)
 
             window = [
                 (t, size) for t, size in kernel.comm_msgs[comm_start:]
@@ -324,8 +334,10 @@ def main() -> None:
             sizes = [size for _, size in window] or [0]
             figures.widget_msg_kb_mean = round(statistics.fmean(sizes) / 1024, 1)
             figures.widget_msg_kb_max = round(max(sizes) / 1024, 1)
-            count, pause = kernel.run(tracked)[1].split()
-            figures.gc_tracked_end, figures.gc_collect_ms_end = int(count), round(float(pause), 1)
+            count, pause, cpu = kernel.run(tracked)[1].split()
+            figures.gc_tracked_end = int(count)
+            figures.gc_collect_ms_end = round(float(pause), 1)
+            figures.gc_collect_cpu_ms_end = round(float(cpu), 1)
             kernel.run("table.stop()\nclient.close()\n")
         finally:
             kernel.stop()
@@ -353,7 +365,10 @@ def report(f: Figures) -> None:
     print(f"  load      {f.rate:g} req/s asked, {f.sent_rate} req/s sent, {f.seconds:g} s")
     print(f"  cell      idle kernel: {fmt(f.idle_ms)}")
     print(f"  cell      under load:  {fmt(f.load_ms)}; over 100 ms: {f.probes_over_100ms}")
-    print(f"  cell      len(table.df) under load: {fmt(f.df_cell_ms)}")
+    print(
+        f"  cell      len(table.df) under load: {fmt(f.df_cell_ms)}; "
+        f"over 100 ms: {f.df_cells_over_100ms}"
+    )
     print(
         f"  widget    {f.widget_msgs_per_s} msg/s (max {f.widget_msgs_max_per_s} in any second), "
         f"mean {f.widget_msg_kb_mean} KiB, max {f.widget_msg_kb_max} KiB"
@@ -362,14 +377,17 @@ def report(f: Figures) -> None:
         f"  df        {f.df_rows:,} rows: table.df {f.df_ms} ms (incremental), "
         f"table.dataframe(expand_json=True) {f.expand_json_ms} ms (built from scratch)"
     )
+    per_row = (f.gc_tracked_end - f.gc_tracked_start) / max(1, f.acknowledged)
     print(
         f"  gc        {f.gc_full_collections} full collections in the kernel, longest "
-        f"{f.gc_full_max_ms} ms; GC-tracked objects {f.gc_tracked_start:,} with an empty "
-        f"table, {f.gc_tracked_end:,} at the end"
+        f"{f.gc_full_max_ms} ms (CPU {f.gc_full_max_cpu_ms} ms); GC-tracked objects "
+        f"{f.gc_tracked_start:,} with an empty table, {f.gc_tracked_end:,} at the end "
+        f"({per_row:.2f} per row)"
     )
     print(
-        f"  gc        gc.collect() with no load (best of 3): {f.gc_collect_ms_start} ms, empty "
-        f"table, {f.gc_collect_ms_end} ms at the end"
+        f"  gc        gc.collect() with no load (best of 3): {f.gc_collect_ms_start} ms "
+        f"(CPU {f.gc_collect_cpu_ms_start} ms), empty table, {f.gc_collect_ms_end} ms "
+        f"(CPU {f.gc_collect_cpu_ms_end} ms) at the end"
     )
     print(f"  missing   {f.missing} of {f.acknowledged:,} acknowledged requests"
           f" (state {f.table_state}{', ' + f.table_error if f.table_error else ''})")  # fmt: skip
