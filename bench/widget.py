@@ -44,7 +44,7 @@ ID_HEADER = "x-hookscope-request-id"
 # in wall time and in CPU time of the thread it ran on (which other load on the machine does
 # not inflate).
 GC_PROBE = """
-import gc, time
+import gc, json, time
 _gc_pauses = []
 def _gc_timer(phase, info, _start=[0.0, 0.0]):
     if phase == "start":
@@ -83,6 +83,8 @@ class Figures:
     gc_full_collections: int = 0
     gc_full_max_ms: float = 0.0
     gc_full_max_cpu_ms: float = 0.0
+    gc_full_during_load: int = 0
+    gc_full_during_load_max_ms: float = 0.0
     gc_tracked_start: int = 0
     gc_tracked_end: int = 0
     gc_collect_ms_start: float = 0.0
@@ -267,6 +269,7 @@ def main() -> None:
             load_ids: list[str] = []
             done = threading.Event()
             comm_start = len(kernel.comm_msgs)
+            kernel.run("_gc_load_start = len(_gc_pauses)")
             sender = threading.Thread(
                 target=paced_sender, args=(url, args.rate, args.seconds, load_ids, done)
             )
@@ -283,6 +286,13 @@ def main() -> None:
                 done.wait(max(0.0, next_probe - time.monotonic()))
             sender.join()
             load_seconds = time.monotonic() - load_started
+            _, out = kernel.run(
+                "print(json.dumps([p for g, p, c in _gc_pauses[_gc_load_start:] if g == 2]),"
+                " end='__done__')"
+            )
+            during_load = json.loads(out)
+            figures.gc_full_during_load = len(during_load)
+            figures.gc_full_during_load_max_ms = round(max(during_load, default=0.0), 1)
             figures.load_ms = summary(probes)
             figures.df_cell_ms = summary(df_probes)
             figures.probes_over_100ms = sum(1 for p in probes if p > 100)
@@ -376,6 +386,10 @@ def report(f: Figures) -> None:
     print(
         f"  df        {f.df_rows:,} rows: table.df {f.df_ms} ms (incremental), "
         f"table.dataframe(expand_json=True) {f.expand_json_ms} ms (built from scratch)"
+    )
+    print(
+        f"  gc        {f.gc_full_during_load} full collections during the load, longest "
+        f"{f.gc_full_during_load_max_ms} ms"
     )
     per_row = (f.gc_tracked_end - f.gc_tracked_start) / max(1, f.acknowledged)
     print(
