@@ -349,14 +349,14 @@ class TableModel:
             )
             return Snapshot(
                 stats=stats,
-                rows=self._cells(reversed(shown)),
+                rows=self._page_rows(reversed(shown)),
                 selected=self._selected,
                 methods=sorted(self._methods),
                 method=self._method,
                 text=self._text,
             )
 
-    def _cells(self, indices: Iterable[int]) -> list[dict[str, Any]]:
+    def _page_rows(self, indices: Iterable[int]) -> list[dict[str, Any]]:
         # Made once per row while it stays on the page; only the rows shown are kept.
         shown, cells = self._shown, []
         for index in indices:
