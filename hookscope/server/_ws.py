@@ -107,8 +107,6 @@ async def _stream(
             text = batch_frame(text for _, text in chunk.page)
         elif isinstance(chunk, Mark):
             continue  # IDLE: never asked for here (hypercorn pings idle sockets)
-        elif len(chunk) == 1:
-            text = chunk[0].ws_frame
         else:
-            text = batch_frame(item.text for item in chunk)
+            text = chunk.ws_frame  # built once, shared by the bin's watchers
         await send({"type": "websocket.send", "text": text})
