@@ -411,7 +411,8 @@ class Hub:
                 return
             self._queued[bin_id] = [item]
             loop = asyncio.get_running_loop()
-            due = self._handed.get(bin_id, 0.0) + self._batch_window
+            handed = self._handed.get(bin_id)
+            due = loop.time() if handed is None else handed + self._batch_window
             if loop.time() >= due:
                 # A quiet bin: at once, yet after what the same loop turn brings.
                 loop.call_soon(self._hand_over, bin_id)
