@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from .._contract import CloseCode, ErrorCode, batch_frame, request_frame, sse_request
 from .._ids import id_key
 from ..backends import BackendUnavailable, BinDeleted, Bins, Captured, Feed, FeedEvent, FeedLost
+from ._direct import DirectWriter, text_frame
 from ._http import ApiProblem
 
 __all__ = ["CloseCode", "Hub", "LiveBatch", "LiveItem", "Watcher", "WatcherClosed"]
@@ -75,13 +76,14 @@ class LiveBatch:
     use and then shared, like a ``LiveItem``'s.
     """
 
-    __slots__ = ("_sse", "_ws", "items", "size")
+    __slots__ = ("_bytes", "_sse", "_ws", "items", "size")
 
     def __init__(self, items: list[LiveItem]) -> None:
         self.items = items
         self.size = sum(item.size for item in items)
         self._ws: str | None = None
         self._sse: str | None = None
+        self._bytes: bytes | None = None
 
     def __iter__(self) -> Iterator[LiveItem]:
         return iter(self.items)
@@ -96,6 +98,13 @@ class LiveBatch:
             items = self.items
             self._ws = items[0].ws_frame if len(items) == 1 else batch_frame(i.text for i in items)
         return self._ws
+
+    @property
+    def ws_bytes(self) -> bytes:
+        """``ws_frame`` as a whole WebSocket frame, for ``DirectWriter``."""
+        if self._bytes is None:
+            self._bytes = text_frame(self.ws_frame)
+        return self._bytes
 
     @property
     def sse_frame(self) -> str:
@@ -122,6 +131,7 @@ class Watcher:
         "_bytes",
         "_closed",
         "_count",
+        "_parked",
         "_pending",
         "_wake",
         "bin_id",
@@ -129,7 +139,9 @@ class Watcher:
         "limit",
         "max_bytes",
         "owner",
+        "sent_key",
         "skip",
+        "writer",
     )
 
     def __init__(self, bin_id: str, limit: int, max_bytes: int | None = None) -> None:
@@ -146,11 +158,28 @@ class Watcher:
         self._wake = asyncio.Event()
         self._closed: WatcherClosed | None = None  # why the hub closed it, once it has
         self.skip = 0  # items of the hub's next hand-over that were captured before it joined
+        # The newest id sent (a key), so that nothing goes twice across the replay hand-over.
+        self.sent_key: tuple[int, int] = (-1, -1)
+        # Set by a live WebSocket stream on hypercorn: while its task waits with nothing
+        # queued (parked), batches are written straight to its socket (``_direct``).
+        self.writer: DirectWriter | None = None
+        self._parked = False
 
     def push(self, batch: LiveBatch) -> bool:
         """Queue a batch; False (and the watcher closed as lagging) when the backlog is full."""
         if self._closed is not None:
             return True
+        writer = self.writer
+        if self._parked and writer is not None:
+            items = batch.items
+            if (
+                items[0].key > self.sent_key
+                and (writer.max_text is None or batch.size <= writer.max_text)
+                and writer.write(batch.ws_bytes)
+            ):
+                self.sent_key = items[-1].key
+                return True
+            self._parked = False  # its task takes over from here, in order
         pending = self._pending
         if pending:
             count = len(batch.items)
@@ -197,6 +226,7 @@ class Watcher:
         """
         if self._closed is None:
             self._closed = WatcherClosed(code, reason)
+            self._parked = False
             if code != CloseCode.BIN_DELETED:
                 self._pending, self._bytes, self._count = [], 0, 0
             self._wake.set()
@@ -212,7 +242,11 @@ class Watcher:
         Safe to cancel.
         """
         if not self._pending and self._closed is None:
-            await self._wake.wait()
+            self._parked = True
+            try:
+                await self._wake.wait()
+            finally:
+                self._parked = False
         if not self._pending:
             self.raise_if_closed()
         self._wake.clear()

@@ -21,8 +21,6 @@ from ._validation import bounded_int
 
 __all__ = ["Chunk", "History", "Mark", "chunks", "replay_args"]
 
-_NOTHING_SENT = (-1, -1)
-
 
 def replay_args(
     args: Mapping[str, str], last_event_id: str | None = None
@@ -139,11 +137,12 @@ async def chunks(
     at or below it) are skipped. Every chunk holds at most ``page_bytes`` of request text, or
     one request. Raises ``WatcherClosed`` when the stream must end.
     """
-    last_key = id_key(since) if since else _NOTHING_SENT  # since is exclusive, live too
+    if since:
+        watcher.sent_key = id_key(since)  # since is exclusive, live too
     async for page in _replay(log, watcher.bin_id, since, tail, page_size, page_bytes):
         watcher.raise_if_closed()  # closed meanwhile (lagging, feed lost): replay no further
         yield History(page)
-        last_key = id_key(page[-1][0])
+        watcher.sent_key = id_key(page[-1][0])
     watcher.raise_if_closed()  # "live" promises that later captures will arrive
     yield Mark.LIVE
     while True:
@@ -156,8 +155,8 @@ async def chunks(
             except TimeoutError:
                 yield Mark.IDLE
                 continue
-        fresh = _fresh(batch, last_key)
+        fresh = _fresh(batch, watcher.sent_key)  # a watcher's writer may have sent some
         if fresh is not None:
-            last_key = fresh.items[-1].key
+            watcher.sent_key = fresh.items[-1].key
             for group in _groups(fresh, page_bytes):
                 yield group
