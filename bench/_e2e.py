@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from _procs import cpu_seconds, machine_cpu_seconds
 from websockets.client import ClientProtocol
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from websockets.frames import Frame, Opcode
 from websockets.uri import parse_uri
 
@@ -55,6 +56,7 @@ class E2EResult:
     server_cpu: float = 0.0
     redis_cpu: float | None = None
     other_cpu: float = 0.0  # CPU the rest of the machine used meanwhile (shared machine)
+    deflate: bool = False  # the watchers offered permessage-deflate
 
     @property
     def delivered_share(self) -> float:
@@ -71,11 +73,12 @@ class _Watcher(asyncio.Protocol):
     No task and no queue per message (websockets' asyncio client has both): 1,000 watchers in
     one process receiving 20,000 messages/s would otherwise saturate this process's core and
     measure the client instead of the server. The receive time is taken when the bytes
-    arrive. No extension is offered (no permessage-deflate).
+    arrive. permessage-deflate is offered only when asked for (``deflate``).
     """
 
-    def __init__(self, url: str, total: int) -> None:
-        self.protocol = ClientProtocol(parse_uri(url), max_size=None)
+    def __init__(self, url: str, total: int, deflate: bool) -> None:
+        extensions = [ClientPerMessageDeflateFactory()] if deflate else None
+        self.protocol = ClientProtocol(parse_uri(url), max_size=None, extensions=extensions)
         self.total = total
         self.first_measured = total  # set by start()
         self.live: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -146,9 +149,9 @@ class _Watcher(asyncio.Protocol):
             self.transport.close()
 
 
-async def _open_watcher(url: str, total: int) -> _Watcher:
+async def _open_watcher(url: str, total: int, deflate: bool) -> _Watcher:
     parts = urlsplit(url)
-    watcher = _Watcher(url, total)
+    watcher = _Watcher(url, total, deflate)
     loop = asyncio.get_running_loop()
     await loop.create_connection(lambda: watcher, parts.hostname, parts.port)
     async with asyncio.timeout(30):
@@ -240,6 +243,7 @@ async def run_e2e(
     seconds: float,
     warmup: float,
     cpu_of: dict[str, int],
+    deflate: bool = False,
     drain_timeout: float = 15.0,
 ) -> E2EResult:
     """Open ``watchers`` on one bin, POST at ``rate`` for ``warmup + seconds``, and measure.
@@ -252,7 +256,7 @@ async def run_e2e(
     opened: list[_Watcher] = []
     for start in range(0, watchers, 25):
         batch = range(start, min(watchers, start + 25))
-        opened += await asyncio.gather(*(_open_watcher(ws_url, total) for _ in batch))
+        opened += await asyncio.gather(*(_open_watcher(ws_url, total, deflate) for _ in batch))
     for w in opened:
         w.start(first_measured)
     sender = _Sender(f"{base_url}/h/{bin_id}")
@@ -302,4 +306,5 @@ async def run_e2e(
         server_cpu=cpu["server"],
         redis_cpu=cpu.get("redis"),
         other_cpu=other_cpu,
+        deflate=deflate,
     )

@@ -25,12 +25,17 @@ TARGET_MANY_P99_MS = 50.0
 TARGET_CPU_RATIO = 0.5  # server CPU per delivery against the baseline tree
 
 
-def loads(args: argparse.Namespace) -> list[tuple[int, float]]:
-    """``(watchers, rate)`` pairs: ``--loads``, else each of ``--watchers`` at ``--rate``."""
+def loads(args: argparse.Namespace) -> list[tuple[int, float, bool]]:
+    """``(watchers, rate, deflate)``: ``--loads`` (``100x200``, ``100x200+deflate``: watchers
+    that offer permessage-deflate), else each of ``--watchers`` at ``--rate``."""
     if args.loads:
-        pairs = [item.lower().split("x") for item in args.loads.split(",") if item]
-        return [(int(count), float(rate)) for count, rate in pairs]
-    return [(int(n), args.rate) for n in args.watchers.split(",") if n]
+        configs = []
+        for item in args.loads.lower().split(","):
+            load, _, option = item.partition("+")
+            count, rate = load.split("x")
+            configs.append((int(count), float(rate), option == "deflate"))
+        return configs
+    return [(int(n), args.rate, False) for n in args.watchers.split(",") if n]
 
 
 def end_to_end(procs: Processes, args: argparse.Namespace) -> dict[str, Any]:
@@ -39,7 +44,10 @@ def end_to_end(procs: Processes, args: argparse.Namespace) -> dict[str, Any]:
     trees: list[tuple[str, Path | None]] = [("this tree", None)]
     if args.baseline:
         trees.append((args.baseline_label, args.baseline))
-    rates = ", ".join(f"{count} watcher(s) x {rate:g} req/s" for count, rate in configs)
+    rates = ", ".join(
+        f"{count} watcher(s) x {rate:g} req/s" + (" (deflate)" if deflate else "")
+        for count, rate, deflate in configs
+    )
     print(
         f"\n== 2. end-to-end latency (POST sent -> WebSocket message received): {rates}, "
         f"open-loop for {args.e2e_seconds:g} s (+{args.e2e_warmup:g} s warm-up), "
@@ -58,16 +66,17 @@ def end_to_end(procs: Processes, args: argparse.Namespace) -> dict[str, Any]:
                 env["HOOKSCOPE_REDIS_URL"] = redis.url
             server = procs.hookscope(f"hookscope {backend} ({label})", env=env, tree=tree)
             cpu_of = {"server": server.pid} | ({"redis": redis.pid} if redis else {})
-            for count, rate in configs:
+            for count, rate, deflate in configs:
                 result, attempts = least_disturbed(
-                    partial(_attempt, server.url, cpu_of, count, rate, args),
+                    partial(_attempt, server.url, cpu_of, count, rate, deflate, args),
                     lambda result: result.other_cpu,
                     args.max_other_load,
                     args.retries,
                 )
                 results.append((backend, label, result, attempts))
+                kind = "+deflate" if deflate else ""
                 print(
-                    f"  {backend:6} {label:10} {count:4} x {rate:g}/s: {_line(result)}"
+                    f"  {backend:6} {label:10} {count:4} x {rate:g}/s{kind}: {_line(result)}"
                     + (f"  ({attempts} attempts)" if attempts > 1 else ""),
                     flush=True,
                 )
@@ -80,7 +89,9 @@ def end_to_end(procs: Processes, args: argparse.Namespace) -> dict[str, Any]:
     for row in rows:
         if row["tree"] != "this tree":
             continue
-        label = f"e2e {row['backend']}, {row['watchers']} watcher(s) x {row['rate']:g}/s"
+        label = f"e2e {row['backend']}, {row['watchers']} watcher(s) x {row['rate']:g}/s" + (
+            " (permessage-deflate)" if row["deflate"] else ""
+        )
         if row["watchers"] == 1:
             verdicts.append(verdict(f"{label}, p99", row["p99_ms"], TARGET_ONE_P99_MS, "ms", "<="))
         elif row["watchers"] >= 100:
@@ -102,8 +113,8 @@ def end_to_end(procs: Processes, args: argparse.Namespace) -> dict[str, Any]:
                 other
                 for other in rows
                 if other["tree"] != "this tree"
-                and (other["backend"], other["watchers"], other["rate"])
-                == (row["backend"], row["watchers"], row["rate"])
+                and (other["backend"], other["watchers"], other["rate"], other["deflate"])
+                == (row["backend"], row["watchers"], row["rate"], row["deflate"])
             ),
             None,
         )
@@ -125,7 +136,12 @@ def end_to_end(procs: Processes, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _attempt(
-    url: str, cpu_of: dict[str, int], count: int, rate: float, args: argparse.Namespace
+    url: str,
+    cpu_of: dict[str, int],
+    count: int,
+    rate: float,
+    deflate: bool,
+    args: argparse.Namespace,
 ) -> E2EResult:
     bin_id, token = create_bin(url)
     measure = run_e2e(
@@ -137,6 +153,7 @@ def _attempt(
         seconds=args.e2e_seconds,
         warmup=args.e2e_warmup,
         cpu_of=cpu_of,
+        deflate=deflate,
     )
     return asyncio.run(measure)
 
@@ -155,6 +172,7 @@ def _row(backend: str, tree: str, r: E2EResult, attempts: int) -> dict[str, Any]
         "backend": backend,
         "tree": tree,
         "watchers": r.watchers,
+        "deflate": r.deflate,
         "rate": r.rate,
         "sent": r.sent,
         "measured": r.measured,
@@ -189,7 +207,8 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     )
     for row in rows:
         print(
-            f"  {row['backend']:7} {row['tree']:10} {row['watchers']:8} {row['rate']:5g} "
+            f"  {row['backend']:7} {row['tree']:10} "
+            f"{str(row['watchers']) + ('d' if row['deflate'] else ''):>8} {row['rate']:5g} "
             f"{row['sent']:6} {row['delivered']:9.2%} "
             f"{row['p50_ms']:6.2f} {row['p90_ms']:6.2f} {row['p99_ms']:6.2f} "
             f"{row['max_ms']:6.1f}  {row['post_p50_ms']:6.2f} / {row['post_p99_ms']:<6.2f} "
