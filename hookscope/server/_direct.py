@@ -29,8 +29,7 @@ BUFFER = 64 * 1024
 """Bytes a socket may hold unsent before live frames go the ASGI way (asyncio's high water)."""
 
 _checked: bool | None = None
-_CONNECTED: Any = None  # hypercorn's ASGIWebsocketState.CONNECTED, once imported
-_OPEN: Any = None  # wsproto's ConnectionState.OPEN
+_OPEN: Any = None  # wsproto's ConnectionState.OPEN, once imported
 
 
 def _hypercorn_checked() -> bool:
@@ -44,18 +43,18 @@ def _hypercorn_checked() -> bool:
 
 
 class DirectWriter:
-    """The transport of one hypercorn WebSocket, and the state that says whether it is open.
+    """The transport of one hypercorn WebSocket, and its wsproto connection (open or not: a
+    close sent or received ends the direct path).
 
     ``max_text``: the most request text one frame may carry (``HOOKSCOPE_PAGE_BYTES``); a
     larger batch goes the ASGI way, which cuts it into frames of that size.
     """
 
-    __slots__ = ("_connection", "_stream", "_transport", "max_text")
+    __slots__ = ("_connection", "_transport", "max_text")
 
     def __init__(
-        self, stream: Any, connection: Any, transport: asyncio.WriteTransport, max_text: int | None
+        self, connection: Any, transport: asyncio.WriteTransport, max_text: int | None
     ) -> None:
-        self._stream = stream
         self._connection = connection
         self._transport = transport
         self.max_text = max_text
@@ -66,7 +65,6 @@ class DirectWriter:
         if (
             transport.is_closing()
             or transport.get_write_buffer_size() > BUFFER
-            or self._stream.state is not _CONNECTED
             or self._connection.state is not _OPEN
         ):
             return False
@@ -80,15 +78,15 @@ def direct_writer(send: Any, max_text: int | None) -> DirectWriter | None:
     Walks hypercorn's objects from ``send`` (``WSStream.app_send``) to the socket; every step is
     checked, and anything unexpected means None (plain ASGI).
     """
-    global _CONNECTED, _OPEN
+    global _OPEN
     if not _hypercorn_checked():
         return None
     from hypercorn.asyncio.tcp_server import TCPServer
     from hypercorn.protocol.h11 import H11Protocol
-    from hypercorn.protocol.ws_stream import ASGIWebsocketState, WSStream
+    from hypercorn.protocol.ws_stream import WSStream
     from wsproto.connection import ConnectionState
 
-    _CONNECTED, _OPEN = ASGIWebsocketState.CONNECTED, ConnectionState.OPEN
+    _OPEN = ConnectionState.OPEN
 
     stream = getattr(send, "__self__", None)
     if not isinstance(stream, WSStream):
@@ -106,7 +104,7 @@ def direct_writer(send: Any, max_text: int | None) -> DirectWriter | None:
     transport = server.writer.transport
     if not isinstance(transport, asyncio.WriteTransport):
         return None
-    return DirectWriter(stream, connection, transport, max_text)
+    return DirectWriter(connection, transport, max_text)
 
 
 def text_frame(text: str) -> bytes:
