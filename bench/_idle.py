@@ -109,7 +109,8 @@ def idle(procs: Processes, args: argparse.Namespace) -> dict[str, Any]:
             server = procs.minimal_websocket()
             url = server.url.replace("http", "ws", 1) + "/ws"
         else:
-            server = procs.hookscope(name)
+            # All watchers on one bin: past --max-watchers-per-bin (100) since round 1's limits.
+            server = procs.hookscope(name, env={"HOOKSCOPE_MAX_WATCHERS_PER_BIN": "100000"})
             bin_id, token = create_bin(server.url)
             url = server.url.replace("http", "ws", 1) + f"/api/bins/{bin_id}/ws?token={token}"
         before, after = asyncio.run(

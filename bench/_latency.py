@@ -1,10 +1,17 @@
-"""Part 2: end-to-end latency with 1 and with many watchers, per backend (see ``_e2e``)."""
+"""Part 2: end-to-end latency with 1 and with many watchers, per backend (see ``_e2e``).
+
+``--loads 100x200,1000x20`` picks watcher counts and rates together (else ``--watchers`` at
+``--rate``); ``--baseline TREE`` runs every configuration on that source tree too, right
+after this tree's run on the same backend, and reports the ratio of server CPU per delivery
+(the older code only knows ``HOOKSCOPE_*`` variables, so everything goes through them).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from _e2e import E2EResult, percentile, run_e2e
@@ -15,49 +22,76 @@ __all__ = ["TARGET_MANY_P99_MS", "TARGET_ONE_P99_MS", "end_to_end"]
 
 TARGET_ONE_P99_MS = 5.0
 TARGET_MANY_P99_MS = 50.0
+TARGET_CPU_RATIO = 0.5  # server CPU per delivery against the baseline tree
+
+
+def loads(args: argparse.Namespace) -> list[tuple[int, float, bool]]:
+    """``(watchers, rate, deflate)``: ``--loads`` (``100x200``, ``100x200+deflate``: watchers
+    that offer permessage-deflate), else each of ``--watchers`` at ``--rate``."""
+    if args.loads:
+        configs = []
+        for item in args.loads.lower().split(","):
+            load, _, option = item.partition("+")
+            count, rate = load.split("x")
+            configs.append((int(count), float(rate), option == "deflate"))
+        return configs
+    return [(int(n), args.rate, False) for n in args.watchers.split(",") if n]
 
 
 def end_to_end(procs: Processes, args: argparse.Namespace) -> dict[str, Any]:
-    counts = [int(n) for n in args.watchers.split(",") if n]
+    configs = loads(args)
     backends = [b for b in args.backends.split(",") if b]
+    trees: list[tuple[str, Path | None]] = [("this tree", None)]
+    if args.baseline:
+        trees.append((args.baseline_label, args.baseline))
+    rates = ", ".join(
+        f"{count} watcher(s) x {rate:g} req/s" + (" (deflate)" if deflate else "")
+        for count, rate, deflate in configs
+    )
     print(
-        f"\n== 2. end-to-end latency (POST sent -> WebSocket message received): {args.rate:g} "
-        f"req/s open-loop for {args.e2e_seconds:g} s (+{args.e2e_warmup:g} s warm-up), "
-        "websockets client with compression=None, every message counted per watcher; "
+        f"\n== 2. end-to-end latency (POST sent -> WebSocket message received): {rates}, "
+        f"open-loop for {args.e2e_seconds:g} s (+{args.e2e_warmup:g} s warm-up), "
+        "every message counted per watcher; "
         f"retried when other processes used > {args.max_other_load:g} core",
         flush=True,
     )
-    results: list[tuple[str, E2EResult, int]] = []
+    results: list[tuple[str, str, E2EResult, int]] = []
     for backend in backends:
         redis = procs.redis() if backend == "redis" else None
-        server = procs.hookscope(
-            f"hookscope {backend}",
-            *(("--redis-url", redis.url) if redis else ()),
-            env=UNLIMITED,  # one bin at 200/s: throughput is measured here, not the limits
-        )
-        cpu_of = {"server": server.pid} | ({"redis": redis.pid} if redis else {})
-
-        for count in counts:
-            result, attempts = least_disturbed(
-                partial(_attempt, server.url, cpu_of, count, args),
-                lambda result: result.other_cpu,
-                args.max_other_load,
-                args.retries,
-            )
-            results.append((backend, result, attempts))
-            print(
-                f"  {backend:6} {count:4} watcher(s): {_line(result)}"
-                + (f"  ({attempts} attempts)" if attempts > 1 else ""),
-                flush=True,
-            )
-        procs.stop(server)
+        for label, tree in trees:
+            env = dict(UNLIMITED)
+            # One bin, up to 1,000 watchers: fan-out is measured here, not the limits.
+            env["HOOKSCOPE_MAX_WATCHERS_PER_BIN"] = "100000"
+            if redis:
+                env["HOOKSCOPE_REDIS_URL"] = redis.url
+            server = procs.hookscope(f"hookscope {backend} ({label})", env=env, tree=tree)
+            cpu_of = {"server": server.pid} | ({"redis": redis.pid} if redis else {})
+            for count, rate, deflate in configs:
+                result, attempts = least_disturbed(
+                    partial(_attempt, server.url, cpu_of, count, rate, deflate, args),
+                    lambda result: result.other_cpu,
+                    args.max_other_load,
+                    args.retries,
+                )
+                results.append((backend, label, result, attempts))
+                kind = "+deflate" if deflate else ""
+                print(
+                    f"  {backend:6} {label:10} {count:4} x {rate:g}/s{kind}: {_line(result)}"
+                    + (f"  ({attempts} attempts)" if attempts > 1 else ""),
+                    flush=True,
+                )
+            procs.stop(server)
         if redis:
             procs.stop(redis)
-    rows = [_row(backend, result, attempts) for backend, result, attempts in results]
+    rows = [_row(backend, label, result, n) for backend, label, result, n in results]
     _print_table(rows)
     verdicts = []
     for row in rows:
-        label = f"e2e {row['backend']}, {row['watchers']} watcher(s)"
+        if row["tree"] != "this tree":
+            continue
+        label = f"e2e {row['backend']}, {row['watchers']} watcher(s) x {row['rate']:g}/s" + (
+            " (permessage-deflate)" if row["deflate"] else ""
+        )
         if row["watchers"] == 1:
             verdicts.append(verdict(f"{label}, p99", row["p99_ms"], TARGET_ONE_P99_MS, "ms", "<="))
         elif row["watchers"] >= 100:
@@ -74,20 +108,52 @@ def end_to_end(procs: Processes, args: argparse.Namespace) -> dict[str, Any]:
                 f"{closed})",
             }
         )
+        base = next(
+            (
+                other
+                for other in rows
+                if other["tree"] != "this tree"
+                and (other["backend"], other["watchers"], other["rate"], other["deflate"])
+                == (row["backend"], row["watchers"], row["rate"], row["deflate"])
+            ),
+            None,
+        )
+        if base is not None and row["watchers"] > 1:
+            ratio = row["server_cpu_us_per_delivery"] / base["server_cpu_us_per_delivery"]
+            row["cpu_ratio"] = ratio
+            verdicts.append(
+                verdict(
+                    f"{label}, server CPU per delivery against {base['tree']} "
+                    f"({row['server_cpu_us_per_delivery']:.1f} vs "
+                    f"{base['server_cpu_us_per_delivery']:.1f} us)",
+                    ratio,
+                    TARGET_CPU_RATIO,
+                    "x",
+                    "<=",
+                )
+            )
     return {"rows": rows, "verdicts": verdicts}
 
 
-def _attempt(url: str, cpu_of: dict[str, int], count: int, args: argparse.Namespace) -> E2EResult:
+def _attempt(
+    url: str,
+    cpu_of: dict[str, int],
+    count: int,
+    rate: float,
+    deflate: bool,
+    args: argparse.Namespace,
+) -> E2EResult:
     bin_id, token = create_bin(url)
     measure = run_e2e(
         url,
         bin_id,
         token,
         watchers=count,
-        rate=args.rate,
+        rate=rate,
         seconds=args.e2e_seconds,
         warmup=args.e2e_warmup,
         cpu_of=cpu_of,
+        deflate=deflate,
     )
     return asyncio.run(measure)
 
@@ -101,10 +167,12 @@ def _line(r: E2EResult) -> str:
     )
 
 
-def _row(backend: str, r: E2EResult, attempts: int) -> dict[str, Any]:
+def _row(backend: str, tree: str, r: E2EResult, attempts: int) -> dict[str, Any]:
     return {
         "backend": backend,
+        "tree": tree,
         "watchers": r.watchers,
+        "deflate": r.deflate,
         "rate": r.rate,
         "sent": r.sent,
         "measured": r.measured,
@@ -133,13 +201,15 @@ def _row(backend: str, r: E2EResult, attempts: int) -> dict[str, Any]:
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
     print(
-        f"\n  {'backend':7} {'watchers':>8} {'sent':>5} {'delivered':>9} {'p50 ms':>6} "
+        f"\n  {'backend':7} {'tree':10} {'watchers':>8} {'rate':>5} {'sent':>6} {'delivered':>9} {'p50 ms':>6} "
         f"{'p90 ms':>6} {'p99 ms':>6} {'max ms':>6}  POST p50/p99 ms  server CPU "
         "(us/delivery)  client CPU  other load"
     )
     for row in rows:
         print(
-            f"  {row['backend']:7} {row['watchers']:8} {row['sent']:5} {row['delivered']:9.2%} "
+            f"  {row['backend']:7} {row['tree']:10} "
+            f"{str(row['watchers']) + ('d' if row['deflate'] else ''):>8} {row['rate']:5g} "
+            f"{row['sent']:6} {row['delivered']:9.2%} "
             f"{row['p50_ms']:6.2f} {row['p90_ms']:6.2f} {row['p99_ms']:6.2f} "
             f"{row['max_ms']:6.1f}  {row['post_p50_ms']:6.2f} / {row['post_p99_ms']:<6.2f} "
             f"{row['server_cpu']:6.0%} ({row['server_cpu_us_per_delivery']:5.1f} us)"

@@ -67,6 +67,18 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--e2e-warmup", type=float, default=1, help="unmeasured lead-in")
     group.add_argument("--watchers", default="1,100", help="comma-separated watcher counts")
     group.add_argument("--backends", default="memory,redis", help="backends for e2e")
+    group.add_argument(
+        "--loads",
+        help="comma-separated WATCHERSxRATE pairs (e.g. 100x200,1000x20): overrides "
+        "--watchers and --rate",
+    )
+    group.add_argument(
+        "--baseline",
+        type=Path,
+        help="another source tree (e.g. a checkout of 60c2556) to run "
+        "the same e2e configurations on, for the CPU-per-delivery ratio",
+    )
+    group.add_argument("--baseline-label", default="baseline", help="its name in the report")
     group = parser.add_argument_group("idle watcher memory")
     group.add_argument("--idle", type=int, default=1000, help="idle watchers to open")
     group.add_argument(

@@ -121,6 +121,7 @@ _DURATIONS = (
     "ttl",
     "ping_interval",
     "lag_grace",
+    "batch_window",
     "expiry_check",
     "secret_cache",
     "keep_alive",
@@ -169,6 +170,7 @@ class Settings:
     keep_alive: float = 30.0
     header_timeout: float = 10.0
     lag_grace: float = 10.0
+    batch_window: float = 0.02
     ping_interval: float = 20.0
     replay_page: int = 500
     expiry_check: float = 30.0
@@ -209,6 +211,8 @@ class Settings:
                 "HOOKSCOPE_REPLAY_PAGE must be >= 1, HOOKSCOPE_EXPIRY_CHECK > 0 and "
                 "HOOKSCOPE_SECRET_CACHE >= 0"
             )
+        if not 0 <= self.batch_window <= 1:
+            raise ValueError("HOOKSCOPE_BATCH_WINDOW must be from 0 to 1 s")
         for name in _RATES:
             value: Any = getattr(self, name)
             if isinstance(value, str) and value.strip().lower() == AUTO:

@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         max_watchers=settings.max_watchers_per_bin,
         lag_grace=settings.lag_grace,
         expiry_check=settings.expiry_check,
+        batch_window=settings.batch_window,
         on_lagged=metrics.lagged.inc,
     )
     secrets = SecretCache(backend.store, settings.secret_cache)

@@ -3,6 +3,14 @@
 Every watcher (a WebSocket or SSE stream) joins the ``Hub``; the hub holds ONE feed
 subscription per bin however many watchers it has (reference-counted), and hands each live
 event to every watcher of that bin. Frames are encoded once per event, not once per watcher.
+
+Events are handed over in batches (``LiveBatch``): with a ``batch_window`` (seconds), the
+first event of a quiet bin goes out at once, and what arrives within the window after a
+hand-over waits for the window's end and goes out together, as one frame per watcher. One
+frame carrying several events costs a watcher little more than a frame carrying one (the
+write, the task's wake-up and the server's WebSocket framing are per frame), so a busy bin
+costs a fraction per event, at the price of up to ``batch_window`` of delay. With no window
+(0), every event is handed over as it comes.
 A watcher whose backlog reaches its limit (a count, and bytes of request text) is closed as
 lagging instead of buffering without bound; a bin takes at most ``max_watchers`` watchers per
 process (429 ``too_many_watchers`` beyond). Every ``expiry_check`` seconds the hub asks the
@@ -15,14 +23,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 
-from .._contract import CloseCode, ErrorCode, request_frame, sse_request
+from .._contract import CloseCode, ErrorCode, batch_frame, request_frame, sse_request
 from .._ids import id_key
 from ..backends import BackendUnavailable, BinDeleted, Bins, Captured, Feed, FeedEvent, FeedLost
+from ._direct import DirectWriter, text_frame
 from ._http import ApiProblem
 
-__all__ = ["CloseCode", "Hub", "LiveItem", "Watcher", "WatcherClosed"]
+__all__ = ["CloseCode", "Hub", "LiveBatch", "LiveItem", "Watcher", "WatcherClosed"]
 
 log = logging.getLogger("hookscope.server")
 
@@ -60,6 +69,51 @@ class LiveItem:
         return self._sse
 
 
+class LiveBatch:
+    """Live items handed to watchers together, in order; iterating it gives the items.
+
+    The hub gives every watcher of a bin the same batch, so its frames are built on first
+    use and then shared, like a ``LiveItem``'s.
+    """
+
+    __slots__ = ("_bytes", "_sse", "_ws", "items", "size")
+
+    def __init__(self, items: list[LiveItem]) -> None:
+        self.items = items
+        self.size = sum(item.size for item in items)
+        self._ws: str | None = None
+        self._sse: str | None = None
+        self._bytes: bytes | None = None
+
+    def __iter__(self) -> Iterator[LiveItem]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def ws_frame(self) -> str:
+        """One ``request`` frame, or one ``batch`` frame for several items."""
+        if self._ws is None:
+            items = self.items
+            self._ws = items[0].ws_frame if len(items) == 1 else batch_frame(i.text for i in items)
+        return self._ws
+
+    @property
+    def ws_bytes(self) -> bytes:
+        """``ws_frame`` as a whole WebSocket frame, for ``DirectWriter``."""
+        if self._bytes is None:
+            self._bytes = text_frame(self.ws_frame)
+        return self._bytes
+
+    @property
+    def sse_frame(self) -> str:
+        """The items' SSE events, concatenated (one write)."""
+        if self._sse is None:
+            self._sse = "".join(item.sse_frame for item in self.items)
+        return self._sse
+
+
 class WatcherClosed(Exception):
     """The hub closed this watcher; ``code`` and ``reason`` say why."""
 
@@ -70,12 +124,14 @@ class WatcherClosed(Exception):
 
 
 class Watcher:
-    """One stream's inbox: live items queued for it, up to ``limit`` items and ``max_bytes``
-    of their texts (at least one item, however large)."""
+    """One stream's inbox: live batches queued for it, up to ``limit`` items and ``max_bytes``
+    of their texts (at least one batch, however large)."""
 
     __slots__ = (
         "_bytes",
         "_closed",
+        "_count",
+        "_parked",
         "_pending",
         "_wake",
         "bin_id",
@@ -83,6 +139,9 @@ class Watcher:
         "limit",
         "max_bytes",
         "owner",
+        "sent_key",
+        "skip",
+        "writer",
     )
 
     def __init__(self, bin_id: str, limit: int, max_bytes: int | None = None) -> None:
@@ -90,33 +149,55 @@ class Watcher:
         self.limit = limit
         self.max_bytes = max_bytes
         self._bytes = 0
+        self._count = 0  # items in _pending
         # The task serving this watcher, and whether it has finished with it: a reader that
         # stopped reading leaves that task blocked in a send, which the hub may cancel.
         self.owner: asyncio.Task[object] | None = None
         self.finished = False
-        self._pending: list[LiveItem] = []
+        self._pending: list[LiveBatch] = []
         self._wake = asyncio.Event()
         self._closed: WatcherClosed | None = None  # why the hub closed it, once it has
+        self.skip = 0  # items of the hub's next hand-over that were captured before it joined
+        # The newest id sent (a key), so that nothing goes twice across the replay hand-over.
+        self.sent_key: tuple[int, int] = (-1, -1)
+        # Set by a live WebSocket stream on hypercorn: while its task waits with nothing
+        # queued (parked), batches are written straight to its socket (``_direct``).
+        self.writer: DirectWriter | None = None
+        self._parked = False
 
-    def push(self, item: LiveItem) -> bool:
-        """Queue an item; False (and the watcher closed as lagging) when the backlog is full."""
+    def push(self, batch: LiveBatch) -> bool:
+        """Queue a batch; False (and the watcher closed as lagging) when the backlog is full."""
         if self._closed is not None:
             return True
-        size = item.size
-        too_many = len(self._pending) >= self.limit
-        too_large = (
-            self.max_bytes is not None and self._pending and self._bytes + size > self.max_bytes
-        )
-        if too_many or too_large:
-            queued = f"{self.limit} requests" if too_many else f"{self.max_bytes} bytes"
-            self.close(
-                CloseCode.LAGGING,
-                f"lagging: more than {queued} queued; reconnect with since=<last id> to resume",
-            )
-            return False
-        self._pending.append(item)
-        self._bytes += size
-        self._wake.set()
+        writer = self.writer
+        if self._parked and writer is not None:
+            items = batch.items
+            if (
+                items[0].key > self.sent_key
+                and (writer.max_text is None or batch.size <= writer.max_text)
+                and writer.write(batch.ws_bytes)
+            ):
+                self.sent_key = items[-1].key
+                return True
+            self._parked = False  # its task takes over from here, in order
+        pending = self._pending
+        if pending:
+            count = len(batch.items)
+            too_many = self._count + count > self.limit
+            too_large = self.max_bytes is not None and self._bytes + batch.size > self.max_bytes
+            if too_many or too_large:
+                queued = f"{self.limit} requests" if too_many else f"{self.max_bytes} bytes"
+                self.close(
+                    CloseCode.LAGGING,
+                    f"lagging: more than {queued} queued; reconnect with since=<last id> to resume",
+                )
+                return False
+            self._count += count
+        else:
+            self._count = len(batch.items)
+            self._wake.set()
+        pending.append(batch)
+        self._bytes += batch.size
         return True
 
     def abandon_later(self, delay: float) -> None:
@@ -145,27 +226,38 @@ class Watcher:
         """
         if self._closed is None:
             self._closed = WatcherClosed(code, reason)
+            self._parked = False
             if code != CloseCode.BIN_DELETED:
-                self._pending, self._bytes = [], 0
+                self._pending, self._bytes, self._count = [], 0, 0
             self._wake.set()
 
     def raise_if_closed(self) -> None:
         if self._closed is not None:
             raise self._closed
 
-    async def next_items(self) -> list[LiveItem]:
-        """Everything queued since the last call (waits for at least one item).
+    async def next_batch(self) -> LiveBatch:
+        """Everything queued since the last call, as one batch (waits for at least one item).
 
         Raises ``WatcherClosed`` once the hub closed this watcher and nothing is left for it.
         Safe to cancel.
         """
         if not self._pending and self._closed is None:
-            await self._wake.wait()
+            self._parked = True
+            try:
+                await self._wake.wait()
+            finally:
+                self._parked = False
         if not self._pending:
             self.raise_if_closed()
         self._wake.clear()
-        items, self._pending, self._bytes = self._pending, [], 0
-        return items
+        pending, self._pending, self._bytes, self._count = self._pending, [], 0, 0
+        if len(pending) == 1:
+            return pending[0]  # shared with the other watchers, frames and all
+        return LiveBatch([item for batch in pending for item in batch.items])
+
+    async def next_items(self) -> list[LiveItem]:
+        """``next_batch``'s items."""
+        return (await self.next_batch()).items
 
 
 class _Order:
@@ -206,6 +298,7 @@ class Hub:
         max_watchers: int | None = None,
         lag_grace: float = 10.0,
         expiry_check: float = 30.0,
+        batch_window: float = 0.0,
         on_lagged: Callable[[], object] = lambda: None,
     ) -> None:
         self._feed = feed
@@ -216,7 +309,12 @@ class Hub:
         self._lag_grace = lag_grace
         self._expiry_check = expiry_check
         self._on_lagged = on_lagged
+        self._batch_window = batch_window
         self._bins: dict[str, set[Watcher]] = {}  # the watchers of each subscribed bin
+        # Items of each bin waiting for their hand-over (a timer is set), and when each bin
+        # with a window still open last had one.
+        self._queued: dict[str, list[LiveItem]] = {}
+        self._handed: dict[str, float] = {}
         self._order = _Order()
         # Bins with a subscribe in flight, and whether the feed was lost for them meanwhile.
         self._subscribing: dict[str, bool] = {}
@@ -254,6 +352,7 @@ class Hub:
                     watchers = await self._subscribe(bin_id)
         self._check_room(bin_id)  # others may have joined while this one subscribed
         watcher = Watcher(bin_id, self._watcher_limit, self._watcher_bytes)
+        watcher.skip = len(self._queued.get(bin_id, ()))  # captured before it joined
         watchers.add(watcher)
         return watcher
 
@@ -307,6 +406,7 @@ class Hub:
             if self._bins.get(bin_id) is not watchers or watchers:
                 return  # joined again, or lost and subscribed anew
             self._bins.pop(bin_id, None)
+            self._handed.pop(bin_id, None)
             try:
                 await self._feed.unsubscribe(bin_id)
             except Exception:  # the feed reset on reconnect drops it anyway
@@ -325,23 +425,33 @@ class Hub:
                 watcher.close(code, reason)
 
     def _close_bin(self, bin_id: str, code: CloseCode, reason: str) -> None:
+        self._hand_over(bin_id)  # what was captured before goes first (no history is left)
         for watcher in self._bins.get(bin_id, ()):
             watcher.close(code, reason)
 
     def on_event(self, event: FeedEvent) -> None:
         """The feed's callback: runs on the server's event loop."""
         if isinstance(event, Captured):
-            watchers = self._bins.get(event.bin_id)
-            if watchers is None:
+            bin_id = event.bin_id
+            if bin_id not in self._bins:
                 return
             item = LiveItem(event.id, event.text)
-            lagging = [watcher for watcher in watchers if not watcher.push(item)]
-            for watcher in lagging:
-                # Counted now, not when its stream notices: a reader that stopped reading
-                # may sit in a blocked send for a long time.
-                watchers.discard(watcher)
-                watcher.abandon_later(self._lag_grace)
-                self._on_lagged()
+            queued = self._queued.get(bin_id)
+            if queued is not None:
+                queued.append(item)  # its hand-over is set already
+                return
+            if not self._batch_window:
+                self._give(bin_id, LiveBatch([item]))
+                return
+            self._queued[bin_id] = [item]
+            loop = asyncio.get_running_loop()
+            handed = self._handed.get(bin_id)
+            due = loop.time() if handed is None else handed + self._batch_window
+            if loop.time() >= due:
+                # A quiet bin: at once, yet after what the same loop turn brings.
+                loop.call_soon(self._hand_over, bin_id)
+            else:
+                loop.call_at(due, self._hand_over, bin_id)
         elif isinstance(event, BinDeleted):
             self._close_bin(event.bin_id, CloseCode.BIN_DELETED, "the bin was deleted")
         elif isinstance(event, FeedLost):
@@ -355,10 +465,42 @@ class Hub:
                 len(lost),
             )
             for bin_id in lost:
+                self._queued.pop(bin_id, None)  # resumed from history, like what was queued
+                self._handed.pop(bin_id, None)
                 for watcher in self._bins.pop(bin_id):
                     watcher.close(
                         CloseCode.FEED_LOST, "live feed lost; reconnect with since=<last id>"
                     )
+
+    def _hand_over(self, bin_id: str) -> None:
+        """Give the items queued for ``bin_id`` to its watchers (none queued: nothing)."""
+        items = self._queued.pop(bin_id, None)
+        if items is None:
+            return
+        if bin_id in self._bins:
+            self._handed[bin_id] = asyncio.get_running_loop().time()
+            self._give(bin_id, LiveBatch(items))
+        else:
+            self._handed.pop(bin_id, None)
+
+    def _give(self, bin_id: str, batch: LiveBatch) -> None:
+        watchers = self._bins[bin_id]
+        lagging = []
+        for watcher in watchers:
+            if watcher.skip:
+                late = batch.items[watcher.skip :]
+                watcher.skip = 0
+                if not late or watcher.push(LiveBatch(late)):
+                    continue
+            elif watcher.push(batch):
+                continue
+            lagging.append(watcher)
+        for watcher in lagging:
+            # Counted now, not when its stream notices: a reader that stopped reading
+            # may sit in a blocked send for a long time.
+            watchers.discard(watcher)
+            watcher.abandon_later(self._lag_grace)
+            self._on_lagged()
 
     async def _check_expiry(self) -> None:
         while True:

@@ -16,12 +16,10 @@ from .._contract import MAX_TAIL, CloseCode, ErrorCode
 from .._ids import id_key, is_request_id
 from ..backends import BackendUnavailable, RequestLog, Stored
 from ._http import ApiProblem
-from ._hub import LiveItem, Watcher, WatcherClosed
+from ._hub import LiveBatch, LiveItem, Watcher, WatcherClosed
 from ._validation import bounded_int
 
 __all__ = ["Chunk", "History", "Mark", "chunks", "replay_args"]
-
-_NOTHING_SENT = (-1, -1)
 
 
 def replay_args(
@@ -84,26 +82,28 @@ async def _replay(
         raise WatcherClosed(CloseCode.FEED_LOST, "storage unavailable during replay") from None
 
 
-def _groups(items: list[LiveItem], max_bytes: int | None) -> list[list[LiveItem]]:
-    """``items`` in runs of at most ``max_bytes`` of text (at least one item each)."""
-    if max_bytes is None:
-        return [items]
+def _groups(batch: LiveBatch, max_bytes: int | None) -> list[LiveBatch]:
+    """``batch`` in runs of at most ``max_bytes`` of text (at least one item each)."""
+    if max_bytes is None or batch.size <= max_bytes:
+        return [batch]
     groups: list[list[LiveItem]] = [[]]
     size = 0
-    for item in items:
+    for item in batch.items:
         if groups[-1] and size + item.size > max_bytes:
             groups.append([])
             size = 0
         groups[-1].append(item)
         size += item.size
-    return groups
+    return [LiveBatch(group) for group in groups]
 
 
-def _fresh(items: list[LiveItem], last_key: tuple[int, int]) -> list[LiveItem]:
-    """Items not sent yet (a replay may already have covered the first few)."""
-    if items and items[0].key > last_key:
-        return items
-    return [item for item in items if item.key > last_key]
+def _fresh(batch: LiveBatch, last_key: tuple[int, int]) -> LiveBatch | None:
+    """The items of ``batch`` not sent yet (a replay may already have covered the first few)."""
+    items = batch.items
+    if items[0].key > last_key:
+        return batch
+    fresh = [item for item in items if item.key > last_key]
+    return LiveBatch(fresh) if fresh else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +118,7 @@ class Mark(enum.Enum):
     IDLE = "idle"  # nothing arrived for ``idle`` seconds
 
 
-Chunk = History | Mark | list[LiveItem]
+Chunk = History | Mark | LiveBatch
 
 
 async def chunks(
@@ -131,31 +131,32 @@ async def chunks(
     page_bytes: int | None = None,
     idle: float | None = None,
 ) -> AsyncIterator[Chunk]:
-    """What a stream sends, in order: ``History`` pages, ``Mark.LIVE``, then live items.
+    """What a stream sends, in order: ``History`` pages, ``Mark.LIVE``, then live batches.
 
     The one place that keeps the hand-over exact: ids already sent (and, with ``since``, ids
     at or below it) are skipped. Every chunk holds at most ``page_bytes`` of request text, or
     one request. Raises ``WatcherClosed`` when the stream must end.
     """
-    last_key = id_key(since) if since else _NOTHING_SENT  # since is exclusive, live too
+    if since:
+        watcher.sent_key = id_key(since)  # since is exclusive, live too
     async for page in _replay(log, watcher.bin_id, since, tail, page_size, page_bytes):
         watcher.raise_if_closed()  # closed meanwhile (lagging, feed lost): replay no further
         yield History(page)
-        last_key = id_key(page[-1][0])
+        watcher.sent_key = id_key(page[-1][0])
     watcher.raise_if_closed()  # "live" promises that later captures will arrive
     yield Mark.LIVE
     while True:
         if idle is None:
-            items = await watcher.next_items()
+            batch = await watcher.next_batch()
         else:
             try:
                 async with asyncio.timeout(idle):
-                    items = await watcher.next_items()
+                    batch = await watcher.next_batch()
             except TimeoutError:
                 yield Mark.IDLE
                 continue
-        items = _fresh(items, last_key)
-        if items:
-            last_key = items[-1].key
-            for group in _groups(items, page_bytes):
+        fresh = _fresh(batch, watcher.sent_key)  # a watcher's writer may have sent some
+        if fresh is not None:
+            watcher.sent_key = fresh.items[-1].key
+            for group in _groups(fresh, page_bytes):
                 yield group

@@ -93,7 +93,11 @@ async def _events(
             elif chunk is Mark.IDLE:
                 yield _PING
             else:
-                sent = chunk.page if isinstance(chunk, History) else [(i.id, i.text) for i in chunk]
+                sent = (
+                    chunk.page
+                    if isinstance(chunk, History)
+                    else [(i.id, i.text) for i in chunk.items]
+                )
                 yield "".join(_event(request_id, text) for request_id, text in sent)
                 await cursor.sent(sent[-1][0])
     except WatcherClosed:

@@ -78,7 +78,7 @@ async def _sse_events(
             elif isinstance(chunk, History):
                 yield sse_requests(chunk.page)
             else:
-                yield "".join(item.sse_frame for item in chunk)
+                yield chunk.sse_frame
     except WatcherClosed as closed:
         yield sse_error(CLOSE_ERRORS[closed.code], closed.reason)
 

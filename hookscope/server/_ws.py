@@ -22,6 +22,7 @@ from .._contract import (
     error_frame,
 )
 from ._auth import open_bin, query_args
+from ._direct import DirectWriter, direct_writer
 from ._http import refuse
 from ._hub import Watcher, WatcherClosed
 from ._limits import max_frame
@@ -70,7 +71,9 @@ async def watch(
         if WS_SUBPROTOCOL in scope.get("subprotocols", ()):
             accept["subprotocol"] = WS_SUBPROTOCOL  # never the token offer
         await send(accept)
-        await _stream(state, send, watcher, since, tail)
+        await _stream(
+            state, send, watcher, since, tail, direct_writer(send, state.settings.page_bytes)
+        )
     except WatcherClosed as closed:
         if closed.code != CloseCode.NORMAL or not listener.done():
             code = CLOSE_ERRORS[closed.code]
@@ -90,7 +93,12 @@ async def watch(
 
 
 async def _stream(
-    state: AppState, send: Any, watcher: Watcher, since: str | None, tail: int | None
+    state: AppState,
+    send: Any,
+    watcher: Watcher,
+    since: str | None,
+    tail: int | None,
+    writer: DirectWriter | None,
 ) -> None:
     settings = state.settings
     async for chunk in chunks(
@@ -107,8 +115,8 @@ async def _stream(
             text = batch_frame(text for _, text in chunk.page)
         elif isinstance(chunk, Mark):
             continue  # IDLE: never asked for here (hypercorn pings idle sockets)
-        elif len(chunk) == 1:
-            text = chunk[0].ws_frame
         else:
-            text = batch_frame(item.text for item in chunk)
+            text = chunk.ws_frame  # built once, shared by the bin's watchers
         await send({"type": "websocket.send", "text": text})
+        if chunk is Mark.LIVE:
+            watcher.writer = writer  # live batches may now go straight to the socket

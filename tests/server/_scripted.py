@@ -267,6 +267,7 @@ async def scripted_core(
     max_watchers: int | None = None,
     lag_grace: float = 10.0,
     expiry_check: float = 3600.0,
+    batch_window: float = 0.0,
 ) -> AsyncIterator[Core]:
     """A hub started as the app starts it (the feed's events to ``hub.on_event``), then closed."""
     feed = ScriptedFeed()
@@ -282,6 +283,7 @@ async def scripted_core(
         max_watchers=max_watchers,
         lag_grace=lag_grace,
         expiry_check=expiry_check,
+        batch_window=batch_window,
         on_lagged=lambda: lagged.append(None),
     )
     await feed.start(hub.on_event)

@@ -17,7 +17,7 @@ from _scripted import A, B, Core, scripted_core, wait_for
 
 from hookscope._contract import CloseCode
 from hookscope.backends import BackendUnavailable, FeedLost
-from hookscope.server._hub import LiveItem, Watcher, WatcherClosed
+from hookscope.server._hub import LiveBatch, LiveItem, Watcher, WatcherClosed
 
 pytestmark = pytest.mark.asyncio
 
@@ -396,3 +396,119 @@ async def test_frames_are_built_once_per_item() -> None:
     assert item.ws_frame is item.ws_frame
     assert item.sse_frame is item.sse_frame
     assert '"5-1"' in item.ws_frame and "id: 5-1" in item.sse_frame
+
+
+# -- batching (a batch window) -----------------------------------------------------------------
+
+NEVER = 3600.0  # a window that does not end during a test: only a hand-over can end it
+
+
+async def pending_now(watcher: Watcher) -> bool:
+    """Whether something is queued for ``watcher`` once the loop has run what was due."""
+    await asyncio.sleep(0)  # the hand-over of a quiet bin runs on the next loop turn
+    waiting = asyncio.create_task(watcher.next_batch())
+    await asyncio.sleep(0)
+    if waiting.done():
+        waiting.result()
+        return True
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    return False
+
+
+async def test_a_quiet_bin_hands_over_at_once_and_holds_the_rest_for_the_window() -> None:
+    async with scripted_core(batch_window=NEVER) as core:
+        watcher = await core.hub.join(A)
+        first = core.store.capture(A)
+        assert await received(watcher) == [first]  # not held: the bin was quiet
+        core.store.capture(A)
+        assert not await pending_now(watcher)  # held: the window is open
+        await core.hub.leave(watcher)
+
+
+async def test_what_arrives_within_the_window_goes_as_one_batch_shared_by_all() -> None:
+    async with scripted_core(batch_window=0.05) as core:
+        one, two = await core.hub.join(A), await core.hub.join(A)
+        first = core.store.capture(A)
+        assert await received(one) == [first]
+        assert await received(two) == [first]
+        held = [core.store.capture(A) for _ in range(3)]
+        async with asyncio.timeout(5):
+            batch_one, batch_two = await one.next_batch(), await two.next_batch()
+        assert [item.id for item in batch_one] == held
+        assert batch_one is batch_two  # one batch, its frame built once for both
+        assert batch_one.ws_frame is batch_two.ws_frame
+        assert batch_one.ws_frame.startswith('{"type":"batch","requests":[')
+        await core.hub.leave(one)
+        await core.hub.leave(two)
+
+
+async def test_a_watcher_joining_during_the_window_gets_only_what_came_after() -> None:
+    async with scripted_core(batch_window=NEVER) as core:
+        early = await core.hub.join(A)
+        first = core.store.capture(A)
+        assert await received(early) == [first]
+        before = core.store.capture(A)  # held
+        late = await core.hub.join(A)
+        after = core.store.capture(A)  # held too
+        await core.store.delete_bin(A)  # hands over what was held, then closes
+        assert await received(early) == [before, after]
+        assert await received(late) == [after]
+        assert await closed_with(early) == CloseCode.BIN_DELETED
+        assert await closed_with(late) == CloseCode.BIN_DELETED
+
+
+async def test_a_lost_feed_drops_what_was_held_and_closes_with_1012() -> None:
+    async with scripted_core(batch_window=NEVER) as core:
+        watcher = await core.hub.join(A)
+        core.store.capture(A)
+        await received(watcher)
+        core.store.capture(A)  # held
+        core.feed.emit(FeedLost("connection reset"))
+        assert await closed_with(watcher) == CloseCode.FEED_LOST  # resumes from history
+
+
+async def test_a_batch_that_overfills_a_queue_closes_the_watcher_as_lagging() -> None:
+    async with scripted_core(watcher_limit=3, batch_window=0.05) as core:
+        slow, fast = await core.hub.join(A), await core.hub.join(A)
+        sent = [core.store.capture(A)]
+        assert await received(fast) == sent
+        sent += [core.store.capture(A) for _ in range(3)]  # held, then 1 + 3 > 3 for slow
+        assert await received(fast) == sent[1:]
+        assert core.lagged == [None]
+        assert await closed_with(slow) == CloseCode.LAGGING
+        assert core.hub.watched == {A}
+        await core.hub.leave(slow)
+        await core.hub.leave(fast)
+
+
+async def test_several_batches_queued_for_a_slow_reader_come_as_one() -> None:
+    async with scripted_core(batch_window=0.01) as core:
+        watcher = await core.hub.join(A)
+        sent = [core.store.capture(A)]
+        await wait_for(lambda: watcher_has(watcher, 1), "the first hand-over")
+        sent.append(core.store.capture(A))
+        await wait_for(lambda: watcher_has(watcher, 2), "a second hand-over, unread")
+        batch = await watcher.next_batch()
+        assert [item.id for item in batch] == sent
+        assert (
+            batch.ws_frame
+            == '{"type":"batch","requests":['
+            + ",".join(core.store.logs[A][i][1] for i in range(2))
+            + "]}"
+        )
+        await core.hub.leave(watcher)
+
+
+def watcher_has(watcher: Watcher, batches: int) -> bool:
+    return len(watcher._pending) >= batches  # batches handed over and not read yet
+
+
+async def test_batch_frames() -> None:
+    one = LiveBatch([LiveItem("5-1", '{"id":"5-1"}')])
+    assert one.ws_frame == one.items[0].ws_frame  # a single request keeps its frame
+    two = LiveBatch([*one, LiveItem("6-0", '{"id":"6-0"}')])
+    assert two.ws_frame == '{"type":"batch","requests":[{"id":"5-1"},{"id":"6-0"}]}'
+    assert two.sse_frame == one.sse_frame + two.items[1].sse_frame
+    assert two.size == len('{"id":"5-1"}{"id":"6-0"}')

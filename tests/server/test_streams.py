@@ -538,3 +538,27 @@ async def test_a_reader_that_never_reads_again_is_let_go(
             assert "hookscope_watchers_lagged_total 1.0" in (await http.get("/metrics")).text
         finally:
             ws.transport.abort()
+
+
+async def test_plain_and_deflate_watchers_both_get_every_live_request_once_in_order(
+    hook: Hook,
+) -> None:
+    # Without an extension, hypercorn's watchers get live batches written straight to their
+    # socket (_direct.py); permessage-deflate ones get them through ASGI sends.
+    plain = [await hook.watch() for _ in range(5)]
+    deflate = [
+        await websockets.connect(hook.ws_url(), additional_headers=hook.auth) for _ in range(5)
+    ]
+    try:
+        assert all(ws.protocol.extensions for ws in deflate)
+        for ws in plain + deflate:
+            assert json.loads(await ws.recv()) == {"type": "live"}
+        sent = []
+        for burst in range(4):  # bursts: a window's batch, then the next window's
+            sent += await asyncio.gather(*(hook.capture(b"%d" % burst) for _ in range(25)))
+        ordered = sorted(sent, key=id_key)
+        for ws in plain + deflate:
+            assert await collect_ids(ws, ordered[-1]) == ordered
+    finally:
+        for ws in plain + deflate:
+            await ws.close()
