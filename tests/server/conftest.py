@@ -17,6 +17,7 @@ import pytest
 from _server_http import MAX_BODY, Bin
 from _support import ServerProcess
 
+from hookscope._config import Settings
 from hookscope._embedded import BackgroundServer, serve_in_background
 from hookscope._serve import SERVERS
 
@@ -76,6 +77,26 @@ def small_server(server_name: str) -> Iterator[Served]:
     embedded = serve_in_background(max_body=MAX_BODY, max_requests=20, watcher_queue=8)
     yield embedded
     embedded.stop()
+
+
+@pytest.fixture(scope="module")
+def serve_on(server_name: str) -> Iterator[Callable[..., Served]]:
+    """Start servers with these ``Settings`` on ``server_name`` (as ``serve_in_background``
+    takes them); all stopped after the module."""
+    started: list[Served] = []
+
+    def start(**settings: Any) -> Served:
+        server: Served
+        if server_name == "hypercorn":
+            server = serve_in_background(**settings)
+        else:
+            server = _process(server_name, Settings(**settings).to_env())
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 @pytest.fixture
