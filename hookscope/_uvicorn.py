@@ -49,6 +49,40 @@ def _quiet_refusals() -> None:
     logging.getLogger("uvicorn.error").addFilter(keep)
 
 
+def _protocol(settings: Settings) -> Any:
+    """uvicorn's httptools protocol, with hookscope's header timeout: a new connection must
+    send its first request's headers within ``HOOKSCOPE_HEADER_TIMEOUT`` (uvicorn gives it
+    no limit: sockets that never send a request would hold descriptors for ever)."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class Protocol(HttpToolsProtocol):
+        hookscope_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self.hookscope_timer = self.loop.call_later(settings.header_timeout, self.too_slow)
+
+        def too_slow(self) -> None:
+            self.hookscope_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+        def stop_timer(self) -> None:
+            timer, self.hookscope_timer = self.hookscope_timer, None
+            if timer is not None:
+                timer.cancel()
+
+        def on_headers_complete(self) -> None:
+            self.stop_timer()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self.stop_timer()
+            super().connection_lost(exc)
+
+    return Protocol
+
+
 def uvicorn_config(settings: Settings, app: Any) -> Any:
     """uvicorn's ``Config`` for ``app`` with ``settings`` (what ``hypercorn_config`` sets)."""
     import uvicorn
@@ -57,7 +91,7 @@ def uvicorn_config(settings: Settings, app: Any) -> Any:
 
     return uvicorn.Config(
         app,
-        http="httptools",
+        http=_protocol(settings),
         loop="none",  # serve_one runs the loop (uvloop where it exists)
         ws="websockets-sansio",  # answers websocket.http.response (handshake refusals)
         lifespan="on",
