@@ -50,17 +50,41 @@ def _quiet_refusals() -> None:
 
 
 def _protocol(settings: Settings) -> Any:
-    """uvicorn's httptools protocol, with hookscope's header timeout: a new connection must
-    send its first request's headers within ``HOOKSCOPE_HEADER_TIMEOUT`` (uvicorn gives it
-    no limit: sockets that never send a request would hold descriptors for ever)."""
+    """uvicorn's httptools protocol with hookscope's bounds on a request head, which uvicorn
+    leaves open: a new connection must send its first request's headers within
+    ``HOOKSCOPE_HEADER_TIMEOUT`` (else sockets that never send a request hold descriptors for
+    ever), and a head may not grow past ``max_head`` (httptools would collect it whole):
+    431 and close, as hypercorn's h11 does."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from .server._limits import max_head
+
+    limit = max_head(settings)
+    too_large = (
+        b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n"
+        b"connection: close\r\n\r\n"
+    )
 
     class Protocol(HttpToolsProtocol):
         hookscope_timer: asyncio.TimerHandle | None = None
+        in_head = True  # bytes received now belong to a request head
+        head_bytes = 0
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             self.hookscope_timer = self.loop.call_later(settings.header_timeout, self.too_slow)
+
+        def data_received(self, data: bytes) -> None:
+            if self.in_head:
+                self.head_bytes += len(data)
+            super().data_received(data)
+            if self.in_head and self.head_bytes > limit and not self.transport.is_closing():
+                self.transport.write(too_large)
+                self.transport.close()
+
+        def on_message_begin(self) -> None:
+            self.in_head, self.head_bytes = True, 0
+            super().on_message_begin()
 
         def too_slow(self) -> None:
             self.hookscope_timer = None
@@ -73,6 +97,7 @@ def _protocol(settings: Settings) -> Any:
                 timer.cancel()
 
         def on_headers_complete(self) -> None:
+            self.in_head = False
             self.stop_timer()
             super().on_headers_complete()
 

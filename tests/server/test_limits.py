@@ -5,6 +5,7 @@ was stored or created when it refused (embedded servers with small limits).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -108,6 +109,22 @@ def test_a_head_too_large_to_parse_is_431_from_the_parser(server: Server) -> Non
         sock.sendall(head.encode())
         assert sock.recv(4096).startswith(b"HTTP/1.1 431 ")
     assert hook.requests() == []
+
+
+def test_a_head_that_never_ends_is_431_before_it_is_whole(server: Server) -> None:
+    """The server does not collect a head without end (hypercorn: h11's bound; uvicorn:
+    hookscope's, as httptools has none)."""
+    running, _ = server(max_header_bytes=2048)
+    with socket.create_connection(("127.0.0.1", running.port), timeout=10) as sock:
+        sock.sendall(b"POST /h/x HTTP/1.1\r\nHost: localhost\r\n")
+        line = b"x-more: " + b"v" * 1000 + b"\r\n"
+        answer = b""
+        with contextlib.suppress(OSError):  # the server may close while we still send
+            for _ in range(1000):  # 1 MB, never ended
+                sock.sendall(line)
+        with contextlib.suppress(OSError):
+            answer = sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 431 ")
 
 
 # -- bins and their responses ----------------------------------------------------------------
