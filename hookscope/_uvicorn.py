@@ -49,6 +49,53 @@ def _quiet_refusals() -> None:
     logging.getLogger("uvicorn.error").addFilter(keep)
 
 
+class _Coalescing:
+    """A transport whose writes of one event-loop step leave in one ``send``.
+
+    uvicorn writes a response's head and its body separately: two system calls (and two
+    TCP segments) per capture reply, a tenth of a capture's CPU in the profile. Writes are
+    joined and sent at the end of the step; ``close`` and ``write_eof`` send what waits first.
+    """
+
+    __slots__ = ("_loop", "_pending", "_transport")
+
+    def __init__(self, transport: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(data)
+
+    def writelines(self, lines: Any) -> None:
+        for data in lines:
+            self.write(data)
+
+    def _flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
+            self._pending.clear()
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def write_eof(self) -> None:
+        self._flush()
+        self._transport.write_eof()
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def get_write_buffer_size(self) -> int:
+        size: int = self._transport.get_write_buffer_size()
+        return size + sum(len(data) for data in self._pending)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 def _protocol(settings: Settings) -> Any:
     """uvicorn's httptools protocol with hookscope's bounds on a request head, which uvicorn
     leaves open: a new connection must send its first request's headers within
@@ -71,7 +118,8 @@ def _protocol(settings: Settings) -> Any:
         head_bytes = 0
 
         def connection_made(self, transport: Any) -> None:
-            super().connection_made(transport)
+            coalescing: Any = _Coalescing(transport, self.loop)  # a Transport, as uvicorn uses it
+            super().connection_made(coalescing)
             self.hookscope_timer = self.loop.call_later(settings.header_timeout, self.too_slow)
 
         def data_received(self, data: bytes) -> None:
