@@ -9,6 +9,7 @@ extra     installs                              needed by
 redis     redis-py                              ``--redis-url``, the redis backend
 pandas    pandas                                ``bin.dataframe()``, ``to_dataframe``
 jupyter   pandas, ipywidgets, anywidget, IPython ``LiveTable``, ``bin.live_table()``
+uvicorn   uvicorn, httptools, uvloop            ``hookscope serve --server uvicorn``
 all       all of the above
 ========= ===================================== ======================================
 """
@@ -25,6 +26,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "redis": ("redis",),
     "pandas": ("pandas",),
     "jupyter": ("pandas", "ipywidgets", "anywidget", "IPython"),
+    "uvicorn": ("uvicorn", "httptools"),
 }
 """The modules each extra provides (import names)."""
 

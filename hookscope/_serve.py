@@ -1,7 +1,8 @@
 """Running the app on hypercorn: in the foreground (``hookscope serve``) or in a thread.
 
-The listening socket is bound here, before hypercorn starts, so that ``--port 0`` works and
-the real address can be reported; hypercorn receives it as ``fd://``.
+The listening socket is bound here, before the server starts, so that ``--port 0`` works and
+the real address can be reported; hypercorn receives it as ``fd://``. ``--server uvicorn``
+serves the same app on the same socket with uvicorn (``_uvicorn.py``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,16 @@ from typing import Any
 from hypercorn.config import Config
 
 from ._config import Settings
+from ._extras import require
 
-__all__ = ["bind_socket", "hypercorn_config", "run_forever", "serve_until", "worker_app"]
+__all__ = [
+    "SERVERS",
+    "bind_socket",
+    "hypercorn_config",
+    "run_forever",
+    "serve_until",
+    "worker_app",
+]
 
 log = logging.getLogger("hookscope.server")
 
@@ -102,13 +111,30 @@ def worker_app() -> Any:
     return app
 
 
-def run_forever(settings: Settings) -> int:
-    """Serve until SIGINT/SIGTERM; returns the exit code. Prints the address when listening."""
+SERVERS = ("hypercorn", "uvicorn")
+"""What ``hookscope serve --server`` runs on: hypercorn (the default), or uvicorn (an extra)."""
+
+
+def run_forever(settings: Settings, server: str = "hypercorn") -> int:
+    """Serve until SIGINT/SIGTERM on ``server``; returns the exit code. Prints the address
+    when listening."""
+    if server not in SERVERS:
+        raise ValueError(f"unknown server {server!r} (expected one of {', '.join(SERVERS)})")
+    if server == "uvicorn":
+        require("uvicorn", "--server uvicorn")
     warn_if_exposed(settings)
     sock = bind_socket(settings.host, settings.port)
-    print(f"hookscope listening on {url_of(sock)} (backend: {settings.backend})", flush=True)
+    print(
+        f"hookscope listening on {url_of(sock)} (backend: {settings.backend}, server: {server}"
+        + (f" x{settings.workers})" if settings.workers > 1 else ")"),
+        flush=True,
+    )
     if settings.public_url:
         print(f"capture URLs use {settings.public_url}", flush=True)
+    if server == "uvicorn":
+        from . import _uvicorn
+
+        return _uvicorn.run(settings, sock)
     config = hypercorn_config(settings, sock)
     if settings.workers > 1:
         from hypercorn.run import run

@@ -81,6 +81,14 @@ def _connections(ctx: click.Context, param: click.Parameter, value: str | None) 
     help="Server processes (redis backend only).",
 )
 @click.option(
+    "--server",
+    envvar="HOOKSCOPE_SERVER",
+    type=click.Choice(["hypercorn", "uvicorn"]),
+    default="hypercorn",
+    show_default=True,
+    help="The ASGI server: hypercorn, or uvicorn (faster: pip install 'hookscope[uvicorn]').",
+)
+@click.option(
     "--public-url",
     envvar="HOOKSCOPE_PUBLIC_URL",
     default=None,
@@ -218,6 +226,7 @@ def serve(
     redis_url: str | None,
     redis_cluster: bool | None,
     workers: int,
+    server: str,
     public_url: str | None,
     api_key: str | None,
     allow_origin: tuple[str, ...],
@@ -237,6 +246,7 @@ def serve(
     log_level: str,
 ) -> None:
     """Run the capture server until Ctrl-C (SIGINT) or SIGTERM."""
+    from .._exceptions import MissingExtra
     from .._serve import run_forever
 
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
@@ -268,7 +278,9 @@ def serve(
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     try:
-        code = run_forever(settings)
+        code = run_forever(settings, server)
+    except MissingExtra as error:
+        raise click.ClickException(str(error)) from None
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             raise click.ClickException(

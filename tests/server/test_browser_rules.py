@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -19,7 +19,7 @@ import websockets
 from websockets.exceptions import InvalidStatus
 
 from hookscope._config import Settings
-from hookscope._embedded import BackgroundServer, serve_in_background
+from hookscope._embedded import BackgroundServer
 from hookscope.server._guard import Guard, host_name
 
 
@@ -53,12 +53,10 @@ def raw_status(url: str, request: bytes) -> tuple[int, bytes]:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[BackgroundServer]:
-    started = serve_in_background(
+def server(serve_on: Callable[..., Any]) -> Any:
+    return serve_on(
         public_url="https://hooks.example.com", allow_origin=["https://app.example.org"]
     )
-    yield started
-    started.stop()
 
 
 @pytest.fixture

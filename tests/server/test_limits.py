@@ -5,6 +5,7 @@ was stored or created when it refused (embedded servers with small limits).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -14,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from _server_http import Bin
-from _support import wait_until
+from _support import ServerProcess, wait_until
 from websockets.asyncio.server import serve
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
@@ -32,12 +33,18 @@ Server = Callable[..., tuple[BackgroundServer, httpx.Client]]
 
 
 @pytest.fixture
-def server() -> Iterator[Server]:
-    """``server(**settings)``: an embedded server with those settings and a client of it."""
-    started: list[tuple[BackgroundServer, httpx.Client]] = []
+def server(server_name: str) -> Iterator[Server]:
+    """``server(**settings)``: a server with those settings on ``server_name`` (hypercorn:
+    embedded) and a client of it."""
+    started: list[tuple[Any, httpx.Client]] = []
 
-    def start(**settings: Any) -> tuple[BackgroundServer, httpx.Client]:
-        running = serve_in_background(**settings)
+    def start(**settings: Any) -> tuple[Any, httpx.Client]:
+        if server_name == "hypercorn":
+            running: Any = serve_in_background(**settings)
+        else:
+            env = {**Settings(**settings).to_env(), "HOOKSCOPE_SERVER": server_name}
+            running = ServerProcess(env=env).start(port=0)
+            running.settings = Settings(**settings)  # as a BackgroundServer has them
         client = httpx.Client(base_url=running.url, timeout=10)
         started.append((running, client))
         return running, client
@@ -102,6 +109,22 @@ def test_a_head_too_large_to_parse_is_431_from_the_parser(server: Server) -> Non
         sock.sendall(head.encode())
         assert sock.recv(4096).startswith(b"HTTP/1.1 431 ")
     assert hook.requests() == []
+
+
+def test_a_head_that_never_ends_is_431_before_it_is_whole(server: Server) -> None:
+    """The server does not collect a head without end (hypercorn: h11's bound; uvicorn:
+    hookscope's, as httptools has none)."""
+    running, _ = server(max_header_bytes=2048)
+    with socket.create_connection(("127.0.0.1", running.port), timeout=10) as sock:
+        sock.sendall(b"POST /h/x HTTP/1.1\r\nHost: localhost\r\n")
+        line = b"x-more: " + b"v" * 1000 + b"\r\n"
+        answer = b""
+        with contextlib.suppress(OSError):  # the server may close while we still send
+            for _ in range(1000):  # 1 MB, never ended
+                sock.sendall(line)
+        with contextlib.suppress(OSError):
+            answer = sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 431 ")
 
 
 # -- bins and their responses ----------------------------------------------------------------
@@ -258,6 +281,10 @@ def _sse(running: BackgroundServer, hook: Bin) -> socket.socket:
     return sock
 
 
+# The connection gate (--max-connections: idle sockets displaced, JSON 503, the
+# hookscope_connections gauge) wraps hypercorn's TCPServer; on uvicorn the limit is uvicorn's
+# limit_concurrency (docs/server.md, "Choosing the server").
+@pytest.mark.servers("hypercorn")
 def test_at_the_connection_limit_a_newcomer_replaces_a_socket_that_sent_nothing(
     server: Server,
 ) -> None:
@@ -277,6 +304,10 @@ def test_at_the_connection_limit_a_newcomer_replaces_a_socket_that_sent_nothing(
             stream.recv(1)
 
 
+# The connection gate (--max-connections: idle sockets displaced, JSON 503, the
+# hookscope_connections gauge) wraps hypercorn's TCPServer; on uvicorn the limit is uvicorn's
+# limit_concurrency (docs/server.md, "Choosing the server").
+@pytest.mark.servers("hypercorn")
 def test_connections_over_the_limit_with_none_idle_get_503(server: Server) -> None:
     running, client = server(max_connections=2)
     hook = _bin(client)
@@ -291,6 +322,10 @@ def test_connections_over_the_limit_with_none_idle_get_503(server: Server) -> No
         assert _metric(again, 'hookscope_refusals_total{code="too_many_connections"}') == 1
 
 
+# The connection gate (--max-connections: idle sockets displaced, JSON 503, the
+# hookscope_connections gauge) wraps hypercorn's TCPServer; on uvicorn the limit is uvicorn's
+# limit_concurrency (docs/server.md, "Choosing the server").
+@pytest.mark.servers("hypercorn")
 def test_a_connection_whose_client_hung_up_is_released_at_once(server: Server) -> None:
     """Not at its idle timeout (hypercorn's own behaviour): a crowd of closed sockets would
     hold descriptors for that long."""

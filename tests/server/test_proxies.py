@@ -5,14 +5,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from hookscope._config import Settings
-from hookscope._embedded import BackgroundServer, serve_in_background
+from hookscope._embedded import BackgroundServer
 from hookscope.server._proxies import TrustedProxies
 
 
@@ -50,10 +50,8 @@ def test_bad_proxies_are_refused() -> None:
 
 
 @pytest.fixture(scope="module")
-def behind_a_proxy() -> Iterator[BackgroundServer]:
-    server = serve_in_background(trust_proxy=["127.0.0.1"])
-    yield server
-    server.stop()
+def behind_a_proxy(serve_on: Callable[..., Any]) -> Any:
+    return serve_on(trust_proxy=["127.0.0.1"])
 
 
 def _remote_addr(server: BackgroundServer, forwarded: str | None) -> str:
