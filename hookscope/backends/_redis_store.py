@@ -10,10 +10,11 @@ Captures waiting for Redis are capped (count and bytes): beyond, ``QueueFull`` (
 
 Rate limits are shared by every process: the bin's bucket is checked in its capture script;
 the address's bucket too on a single Redis (a fourth key). On a cluster the address's bucket
-lives in another slot: captures are debited from it in the same round trip, on its own node,
-after they are stored; once it is empty, each process refuses that address until its next
-request could pass (``Refusals``). So on a cluster an address may exceed its limit by what
-each process stores in one round trip; a sender under its limit is never refused.
+lives in another slot: the captures a round trip stored are debited from it in one more round
+trip, on its own node (a refused capture costs its address nothing); once it is empty, each
+process refuses that address until its next request could pass (``Refusals``). So on a
+cluster an address may exceed its limit by what each process stores in one round trip; a
+sender under its limit is never refused.
 
 The same code serves one Redis (``redis.asyncio.Redis``) and a Redis Cluster
 (``RedisCluster``): every command names a bin's keys, all in one slot, and the topology
@@ -449,18 +450,32 @@ class RedisStore:
             else:
                 by_node.setdefault(node.name, []).append(item)
         groups = list(by_node.values())
-        debits = Counter(item.client for item in batch if item.client is not None)
         outcomes = await asyncio.gather(
-            *(self._flush_node(items) for items in groups),
-            self._debit(debits) if self._debit_addresses and debits else _nothing(),
-            return_exceptions=True,
+            *(self._flush_node(items) for items in groups), return_exceptions=True
         )
-        for items, outcome in zip(groups, outcomes, strict=False):
+        for items, outcome in zip(groups, outcomes, strict=True):
             if isinstance(outcome, Exception):  # a bug: fail this node's captures only
                 log.error("capture batch failed", exc_info=outcome)
                 _fail(items, unavailable(outcome, self._where))
-        if isinstance(outcomes[-1], Exception):
-            log.warning("address rate accounting failed: %s", outcomes[-1])
+        if not self._debit_addresses:
+            return
+        # A cluster: the addresses pay for what was stored, once it is (a capture refused by
+        # its bin's bucket, or not stored, costs its address nothing). Their senders have
+        # their answers already; the next batch waits for this round trip.
+        debits = Counter(
+            item.client
+            for item in batch
+            if item.client is not None
+            and item.future.done()
+            and not item.future.cancelled()
+            and item.future.exception() is None
+            and item.future.result() is not None
+        )
+        if debits:
+            try:
+                await self._debit(debits)
+            except Exception as error:
+                log.warning("address rate accounting failed: %s", error)
 
     async def _debit(self, counts: Counter[str]) -> None:
         """Debit the captures of this batch from their addresses' buckets (a cluster: each
@@ -637,10 +652,6 @@ def _page(found: list[Any], *, reverse: bool = False) -> Page:
     ids, texts = flat[::2], flat[1::2]
     stored = [(i, with_id(text, i)) for i, text in zip(ids, texts, strict=True)]
     return Page(stored[::-1] if reverse else stored, cut=bool(cut))
-
-
-async def _nothing() -> None:
-    return None
 
 
 def _refuses_writes(info: dict[str, Any]) -> bool:
