@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json as jsonlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 from urllib.parse import urlsplit
@@ -80,8 +80,16 @@ class AsyncClient:
         self.api_key = api_key
         self.timeout = timeout
         self._http = httpx.AsyncClient(
-            base_url=self.url, timeout=timeout, headers={"User-Agent": USER_AGENT}
+            base_url=self.url,
+            timeout=timeout,
+            headers={"User-Agent": USER_AGENT},
+            transport=self._transport(),
         )
+
+    def _transport(self) -> httpx.AsyncBaseTransport | None:
+        """Where the HTTP calls go: None, the network. (The pytest plugin's client for its
+        embedded server runs the app in-process instead.)"""
+        return None
 
     async def create_bin(
         self,
@@ -225,7 +233,7 @@ class AsyncBin:
                 break
         return found
 
-    async def _history(self) -> AsyncIterator[CapturedRequest]:
+    async def _history(self) -> AsyncGenerator[CapturedRequest]:
         """Every stored request, oldest first, a page at a time."""
         params: dict[str, Any] = {"limit": MAX_PAGE}
         while True:
