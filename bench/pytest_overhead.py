@@ -159,17 +159,20 @@ def measure(
     tests: int,
     rounds: int,
     extra: list[str],
-    env: dict[str, str],
+    envs: dict[str, dict[str, str]],
 ) -> dict[str, list[Run]]:
-    """Both suites, alternating (the order flips each round), after an untimed warm-up."""
-    runs: dict[str, list[Run]] = {"hookscope": [], "httpserver": []}
-    args = {"hookscope": extra, "httpserver": []}
+    """Each suite (``envs``' keys), alternating (the order rotates each round), after an
+    untimed warm-up of each."""
+    runs: dict[str, list[Run]] = {kind: [] for kind in envs}
+    suite = {kind: suites["httpserver" if kind == "httpserver" else "hookscope"] for kind in envs}
+    args = {kind: [] if kind == "httpserver" else extra for kind in envs}
     for kind in runs:  # .pyc files, the page cache
-        run_pytest(suites[kind], tests, args[kind], env)
+        run_pytest(suite[kind], tests, args[kind], envs[kind])
+    kinds = list(runs)
     for round_number in range(rounds):
-        order = list(runs) if round_number % 2 == 0 else list(reversed(runs))
-        for kind in order:
-            runs[kind].append(run_pytest(suites[kind], tests, args[kind], env))
+        shift = round_number % len(kinds)
+        for kind in kinds[shift:] + kinds[:shift]:
+            runs[kind].append(run_pytest(suite[kind], tests, args[kind], envs[kind]))
         print(f"  {name}: round {round_number + 1}/{rounds} done", file=sys.stderr, flush=True)
     return runs
 
@@ -193,13 +196,22 @@ def summary(name: str, runs: dict[str, list[Run]]) -> dict[str, object]:
     ]
     figures["ratios"] = ratios
     figures["ratio"] = statistics.median(ratios)
+    if "baseline" in runs:
+        before = [
+            base.per_test_ms / other.per_test_ms
+            for base, other in zip(runs["baseline"], runs["httpserver"], strict=True)
+        ]
+        figures["baseline_ratios"] = before
+        figures["baseline_ratio"] = statistics.median(before)
     figures["other_load_max"] = max(run.other_load for rs in runs.values() for run in rs)
     return figures
 
 
 def report(figures: dict[str, Any]) -> None:
     print(f"\n## {figures['setup']}")
-    for kind in ("hookscope", "httpserver"):
+    for kind in ("hookscope", "baseline", "httpserver"):
+        if kind not in figures:
+            continue
         f = figures[kind]
         low, high = f["ms_per_test_range"]
         print(
@@ -210,6 +222,12 @@ def report(figures: dict[str, Any]) -> None:
         )
     ratios = ", ".join(f"{r:.2f}" for r in figures["ratios"])
     print(f"ratio hookscope/httpserver per test: {figures['ratio']:.2f} (per round: {ratios})")
+    if "baseline_ratio" in figures:
+        before = ", ".join(f"{r:.2f}" for r in figures["baseline_ratios"])
+        print(
+            f"ratio baseline/httpserver per test: {figures['baseline_ratio']:.2f} "
+            f"(per round: {before})"
+        )
     print(f"other load: at most {figures['other_load_max']:.2f} core during any run")
 
 
@@ -223,6 +241,12 @@ def main() -> None:
         help="comma-separated: embedded (the default set-up), memory, redis (a `hookscope "
         "serve` process named by --hookscope-url)",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="TREE",
+        help="also run the hookscope suite with the hookscope package of TREE (an older "
+        "checkout or `git archive` export) first on PYTHONPATH: before and after in one run",
+    )
     parser.add_argument("--json", metavar="FILE", help="write every figure to FILE")
     args = parser.parse_args()
     if args.tests < 2:
@@ -231,6 +255,10 @@ def main() -> None:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.pop("HOOKSCOPE_URL", None)
+    envs = {"hookscope": env, "httpserver": env}
+    if args.baseline:
+        tree = str(Path(args.baseline).resolve())
+        envs["baseline"] = {**env, "PYTHONPATH": os.pathsep.join([tree, env["PYTHONPATH"]])}
     results = []
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hookscope-pytest-bench-") as tmp:
@@ -254,7 +282,7 @@ def main() -> None:
                     if name == "embedded"
                     else (f"external `hookscope serve` process, {name} backend")
                 )
-                runs = measure(label, suites, args.tests, args.rounds, extra, env)
+                runs = measure(label, suites, args.tests, args.rounds, extra, envs)
                 figures = summary(label, runs)
                 figures["target"] = verdict(
                     "hookscope per test / pytest-httpserver per test",
