@@ -35,6 +35,9 @@ class BackgroundServer:
         self._started = False
         self._stopping = asyncio.Event()  # set on the loop: serve_until drains and returns
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop it serves on, once it does
+        # The app it serves, once it does: the pytest plugin calls it in-process, on this
+        # thread's loop (the backend's objects belong to that loop), without a socket.
+        self._app: Any = None
         self._thread = LoopThread("hookscope-server", closed="this embedded server is stopped")
         self._serving = self._thread.submit(self._serve)
         if not self._ready.wait(_START_TIMEOUT):
@@ -60,7 +63,7 @@ class BackgroundServer:
 
         self._loop = asyncio.get_running_loop()
         try:
-            app = create_app(self.settings)
+            app = self._app = create_app(self.settings)
 
             @app.before_serving
             async def announce() -> None:

@@ -11,12 +11,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpcore  # noqa: F401
 import pytest
+import websockets.asyncio.client  # noqa: F401
 from _support import REDIS_BINARY, LocalCluster, RedisServer, ServerProcess
 
 from hookscope._embedded import BackgroundServer, serve_in_background
 
 pytest_plugins = ["pytester"]  # the plugin tests run user-like test files
+
+# In-process pytester runs forget the modules they import. The outer session's plugin bins do
+# not use the network (they call the embedded server's app in-process), so what a networked
+# client needs is imported here, before any inner run: an inner run that imported httpcore
+# first would leave httpx (kept) mapping that forgotten httpcore's errors, and a later run's
+# errors would escape as raw httpcore exceptions.
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -11,8 +11,9 @@ async with hookscope.AsyncClient("http://127.0.0.1:8080") as client:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json as jsonlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 from urllib.parse import urlsplit
@@ -79,8 +80,16 @@ class AsyncClient:
         self.api_key = api_key
         self.timeout = timeout
         self._http = httpx.AsyncClient(
-            base_url=self.url, timeout=timeout, headers={"User-Agent": USER_AGENT}
+            base_url=self.url,
+            timeout=timeout,
+            headers={"User-Agent": USER_AGENT},
+            transport=self._transport(),
         )
+
+    def _transport(self) -> httpx.AsyncBaseTransport | None:
+        """Where the HTTP calls go: None, the network. (The pytest plugin's client for its
+        embedded server runs the app in-process instead.)"""
+        return None
 
     async def create_bin(
         self,
@@ -224,6 +233,17 @@ class AsyncBin:
                 break
         return found
 
+    async def _history(self) -> AsyncGenerator[CapturedRequest]:
+        """Every stored request, oldest first, a page at a time."""
+        params: dict[str, Any] = {"limit": MAX_PAGE}
+        while True:
+            page = await self._call("GET", "/requests", params=params)
+            for data in page["requests"]:
+                yield CapturedRequest.from_wire(data)
+            if page["next"] is None:
+                return
+            params["after"] = page["next"]
+
     async def tail(self, n: int = 10) -> list[CapturedRequest]:
         """The newest ``n`` requests (at most ``MAX_TAIL``, 1000), oldest first."""
         page = await self._call("GET", "/requests", params={"tail": n})
@@ -301,7 +321,8 @@ class AsyncBin:
 
         ``method``, ``path`` and ``criteria`` (``headers``, ``json``, ``query``,
         ``predicate``) are a ``hookscope.Match``, or pass one as ``method``. Looks at the
-        bin's history first, then waits for live requests. Raises ``WaitTimeout`` (an
+        bin's history first (HTTP), then, when not all were there, waits for live requests
+        on a stream that resumes after the last one seen. Raises ``WaitTimeout`` (an
         ``AssertionError``) after ``timeout`` seconds, listing what did arrive.
 
             req = await bin.wait_for("POST", "/hooks/*", json={"event": "paid"}, timeout=5)
@@ -311,13 +332,25 @@ class AsyncBin:
             raise ValueError("count must be >= 1 (see assert_nothing_received for none)")
         seen: list[CapturedRequest] = []
         found: list[CapturedRequest] = []
+
+        def take(request: CapturedRequest) -> None:
+            seen.append(request)
+            if match.matches(request) and len(found) < count:
+                found.append(request)
+
         try:
-            async with asyncio.timeout(timeout), self.open_stream(since=BEGINNING) as stream:
-                while len(found) < count:
-                    request = await stream.next()
-                    seen.append(request)
-                    if match.matches(request):
-                        found.append(request)
+            async with asyncio.timeout(timeout):
+                # History first, over plain HTTP: most waits end there, with no stream opened.
+                async with contextlib.aclosing(self._history()) as history:
+                    async for request in history:
+                        take(request)
+                        if len(found) == count:
+                            break
+                if len(found) < count:
+                    since = seen[-1].id if seen else BEGINNING
+                    async with self.open_stream(since=since) as stream:
+                        while len(found) < count:
+                            take(await stream.next())
         except TimeoutError:
             wanted = "a request" if count == 1 else f"{count} requests ({len(found)} found)"
             raise WaitTimeout(

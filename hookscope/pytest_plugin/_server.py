@@ -24,6 +24,8 @@ from ._options import API_KEY_ENV, Options
 
 __all__ = ["HookscopeServer"]
 
+_CLOSED = "the hookscope pytest session is over; this bin is closed"
+
 
 async def _check(url: str, source: str) -> None:
     """A clear error now, rather than a confusing one at the first bin, for a wrong URL."""
@@ -41,6 +43,23 @@ async def _check(url: str, source: str) -> None:
 
 async def _connect(url: str, api_key: str | None) -> AsyncClient:
     return AsyncClient(url, api_key=api_key)  # on the loop whose connections it will hold
+
+
+class _InProcessClient(AsyncClient):
+    """An ``AsyncClient`` whose HTTP calls run the embedded server's app on its own loop,
+    through httpx's ASGI transport: the same app, checks and answers, no socket. (Streams
+    still connect over loopback, from the same loop.)"""
+
+    def __init__(self, server: BackgroundServer, api_key: str | None) -> None:
+        self._app = server._app
+        super().__init__(server.url, api_key=api_key)
+
+    def _transport(self) -> httpx.AsyncBaseTransport:
+        return httpx.ASGITransport(self._app)
+
+
+async def _connect_in_process(server: BackgroundServer, api_key: str | None) -> AsyncClient:
+    return _InProcessClient(server, api_key)  # on the server's loop, which runs its app
 
 
 def _bin_name(name: str | None) -> str | None:
@@ -69,16 +88,20 @@ class HookscopeServer:
         """The embedded server started in the test process, or None for ``--hookscope-url``."""
         self._client: AsyncClient | None = None
         self._bins: dict[str, AsyncBin] = {}
-        self._loop = LoopThread(
-            "hookscope-pytest", closed="the hookscope pytest session is over; this bin is closed"
-        )
+        self._loop: LoopThread  # where the bins' calls run
+        self._own_loop: LoopThread | None = None  # for a server named by URL
         try:
             if options.url is None:
                 self.embedded = serve_in_background(**(settings or {}))
                 self.url = self.embedded.url
+                # The bins' calls run on the server's own loop and call its app in-process:
+                # no socket and no hop between threads for creating, reading, deleting.
+                self._loop = self.embedded._thread
+                self._client = self._loop.call(_connect_in_process, self.embedded, self.api_key)
             else:
+                self._loop = self._own_loop = LoopThread("hookscope-pytest", closed=_CLOSED)
                 self._loop.call(_check, self.url, self.source)
-            self._client = self._loop.call(_connect, self.url, self.api_key)
+                self._client = self._loop.call(_connect, self.url, self.api_key)
         except BaseException:
             self.close()
             raise
@@ -132,7 +155,8 @@ class HookscopeServer:
 
                 self._loop.call(delete_and_close)
         finally:
-            self._loop.stop()
+            if self._own_loop is not None:
+                self._own_loop.stop()
             if self.embedded is not None:
                 self.embedded.stop()
 

@@ -9,7 +9,7 @@ import httpx
 import pandas as pd
 import pytest
 import pytest_asyncio
-from client_support import asend
+from client_support import WS_WATCHERS, asend, eventually, metric
 
 import hookscope
 from hookscope._embedded import BackgroundServer, serve_in_background
@@ -158,6 +158,29 @@ async def test_wait_for_count(async_bin: hookscope.AsyncBin, http: httpx.AsyncCl
     assert [r.id for r in found] == sent[1::2]
     with pytest.raises(ValueError, match="count"):
         await async_bin.wait_for(count=0)
+
+
+async def test_wait_for_goes_from_history_to_live(
+    async_bin: hookscope.AsyncBin, http: httpx.AsyncClient, server_url: str
+) -> None:
+    # History first (HTTP), then a stream resuming after the last request seen: the matches
+    # come in order, none twice; the timeout's list has every arrival once.
+    first = await asend(http, async_bin.url, json={"n": 1})
+    other = await asend(http, async_bin.url, json={"n": 0})
+    before = metric(server_url, WS_WATCHERS)
+    waiter = asyncio.create_task(async_bin.wait_for(json={"n": 1}, count=3, timeout=10))
+    await eventually(lambda: metric(server_url, WS_WATCHERS) > before, what="a live stream")
+    later = [await asend(http, async_bin.url, json={"n": n}) for n in (1, 0, 1)]
+    found = await waiter
+    assert [r.id for r in found] == [first, later[0], later[2]]
+
+    waiter = asyncio.create_task(async_bin.wait_for(json={"n": 2}, timeout=2))
+    await eventually(lambda: metric(server_url, WS_WATCHERS) > before, what="a live stream")
+    last = await asend(http, async_bin.url, json={"n": 3})
+    with pytest.raises(hookscope.WaitTimeout) as caught:
+        await waiter
+    listed = [line.split()[0] for line in str(caught.value).splitlines()[1:]]
+    assert listed == [first, other, *later, last]
 
 
 async def test_wait_for_timeout_lists_what_arrived(

@@ -37,7 +37,8 @@ def user_tests(
     """A pytester directory with the inner ini and no hookscope variables from outside.
 
     In-process runs forget the modules they imported; the outer ``hookscope_server`` has
-    imported (and so keeps) everything a server and a client need, once.
+    imported (and so keeps) everything a server and a client need, once (with what
+    tests/conftest.py imports first).
     """
     monkeypatch.delenv("HOOKSCOPE_URL", raising=False)
     monkeypatch.delenv("HOOKSCOPE_API_KEY", raising=False)

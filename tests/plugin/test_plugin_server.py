@@ -249,3 +249,49 @@ def test_a_shared_redis_backed_server_from_hookscope_url(
     [record] = _records(user_tests)
     assert record["url"] == shared.url
     assert record["embedded"] is False
+
+
+IN_PROCESS = """
+import httpx
+import pytest
+
+import hookscope
+
+
+def test_calls_in_process_answer_as_over_http(hookscope_server, hookbin):
+    sent = httpx.post(hookbin.url_for("/a?x=1"), json={"n": 1})
+    found = hookbin.wait_for("POST", "/a", query={"x": "1"}, json={"n": 1})
+    assert found.id == sent.headers["x-hookscope-request-id"]
+    hookbin.respond_with(418, body="teapot")
+    assert httpx.post(hookbin.url).text == "teapot"
+    assert len(hookbin.assert_received(count=2)) == 2
+    with hookscope.Client(hookscope_server.url) as client:  # the same bin, over HTTP
+        over_http = client.bin(hookbin.id, hookbin.token)
+        assert [r.id for r in over_http.requests()] == [r.id for r in hookbin.requests()]
+        assert over_http.info()["name"] == hookbin.name
+    hookbin.delete()
+    with pytest.raises(hookscope.BinNotFound):
+        hookbin.requests()
+"""
+
+
+def test_the_embedded_servers_app_answers_the_plugin_in_process(
+    user_tests: pytest.Pytester,
+) -> None:
+    # The plugin's calls run the embedded server's app on its loop (no socket): the same
+    # answers and errors as over HTTP, and the server's checks (here its API key) hold.
+    user_tests.makepyfile(test_user=IN_PROCESS)
+    user_tests.runpytest(*QUIET).assert_outcomes(passed=1)
+    user_tests.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def hookscope_server_settings():
+            return {"api_key": "sesame"}
+        """
+    )
+    result = user_tests.runpytest(*QUIET)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["E   *Unauthorized: *--hookscope-api-key or $HOOKSCOPE_API_KEY"])
+    user_tests.runpytest(*QUIET, "--hookscope-api-key=sesame").assert_outcomes(passed=1)
