@@ -138,7 +138,9 @@ async def test_stream_survives_a_server_restart(
 async def test_stream_resumes_after_lagging(
     server_factory: type[ServerProcess], http: httpx.AsyncClient, client_log: list[tuple[int, str]]
 ) -> None:
-    server = server_factory(env={"HOOKSCOPE_WATCHER_QUEUE": "5"})
+    # One request per frame (no batch window): the client's own buffers hold a fixed number of
+    # frames, so batches of several requests each would let it absorb the whole 15 MB.
+    server = server_factory(env={"HOOKSCOPE_WATCHER_QUEUE": "5", "HOOKSCOPE_BATCH_WINDOW": "0"})
     async with hookscope.AsyncClient(server.url) as client:
         bin = await client.create_bin()
         stream = bin.stream(since="0-0")
