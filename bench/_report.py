@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
-__all__ = ["least_disturbed", "verdict"]
+__all__ = ["interleaved_rounds", "least_disturbed", "verdict"]
 
 T = TypeVar("T")
 
@@ -37,3 +39,38 @@ def least_disturbed(
         time.sleep(3)
     assert best is not None
     return best, retries + 1
+
+
+def interleaved_rounds(
+    configs: list[Any],
+    rounds: int,
+    measure: Callable[[Any], Any],
+    describe: Callable[[Any], str],
+    limit: float,
+    retries: int,
+) -> list[dict[str, Any]]:
+    """Measure every config once per round, in an order rotated each round, and return each
+    round's runs by config name.
+
+    ``configs`` have ``name`` and ``runs`` (each run is appended there, with its ``attempts``);
+    runs have ``other_load``; ``describe(run)`` is the figures part of a run's printed line.
+    """
+    every: list[dict[str, Any]] = []
+    for round_index in range(rounds):
+        shift = round_index % len(configs)
+        runs: dict[str, Any] = {}
+        for config in configs[shift:] + configs[:shift]:
+            run, attempts = least_disturbed(
+                partial(measure, config), lambda run: run.other_load, limit, retries
+            )
+            run = dataclasses.replace(run, attempts=attempts)
+            config.runs.append(run)
+            runs[config.name] = run
+            width = max(len(config.name) for config in configs)
+            print(
+                f"  round {round_index + 1}: {config.name:{width}} {describe(run)}"
+                + (f"  ({attempts} attempts)" if attempts > 1 else ""),
+                flush=True,
+            )
+        every.append(runs)
+    return every

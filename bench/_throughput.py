@@ -13,12 +13,10 @@ thing (for a CPU-bound server on an idle machine the two ratios are equal).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from _procs import (
@@ -30,7 +28,7 @@ from _procs import (
     create_bin,
     machine_cpu_seconds,
 )
-from _report import least_disturbed, verdict
+from _report import interleaved_rounds, verdict
 from _wrk import BODY, WrkResult, run_wrk
 
 __all__ = ["TARGET_MEMORY", "TARGET_REDIS", "throughput"]
@@ -111,27 +109,19 @@ def throughput(procs: Processes, args: argparse.Namespace) -> dict[str, Any]:
     for config in configs:
         _run_once(config, redis, procs, warm)
     quiet_rounds: list[int] = []  # rounds in which no run was disturbed
-    for round_index in range(args.rounds):
-        shift = round_index % len(configs)
-        runs: dict[str, Run] = {}
-        for config in configs[shift:] + configs[:shift]:
-            run, attempts = least_disturbed(
-                partial(_run_once, config, redis, procs, args),
-                lambda run: run.other_load,
-                args.max_other_load,
-                args.retries,
-            )
-            run = dataclasses.replace(run, attempts=attempts)
-            config.runs.append(run)
-            runs[config.name] = run
-            print(
-                f"  round {round_index + 1}: {config.name:18} {run.wrk.rate:6.0f} req/s  "
-                f"p50 {run.wrk.p50_ms:5.2f} ms  p99 {run.wrk.p99_ms:6.2f} ms  "
-                f"server CPU {run.server_cpu:4.0%} = {run.cpu_us_per_request:5.1f} us/req  "
-                f"other load {run.other_load:4.2f}"
-                + (f"  ({attempts} attempts)" if attempts > 1 else ""),
-                flush=True,
-            )
+    every = interleaved_rounds(
+        configs,
+        args.rounds,
+        lambda config: _run_once(config, redis, procs, args),
+        lambda run: (
+            f"{run.wrk.rate:6.0f} req/s  p50 {run.wrk.p50_ms:5.2f} ms  "
+            f"p99 {run.wrk.p99_ms:6.2f} ms  server CPU {run.server_cpu:4.0%} = "
+            f"{run.cpu_us_per_request:5.1f} us/req  other load {run.other_load:4.2f}"
+        ),
+        args.max_other_load,
+        args.retries,
+    )
+    for round_index, runs in enumerate(every):
         base = runs[configs[0].name]
         if all(run.other_load <= args.max_other_load for run in runs.values()):
             quiet_rounds.append(round_index)

@@ -21,12 +21,10 @@ workers; "other load" is what the rest of the machine used meanwhile (a run abov
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import statistics
 import time
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +38,7 @@ from _procs import (
     create_bin,
     machine_cpu_seconds,
 )
-from _report import least_disturbed, verdict
+from _report import interleaved_rounds, verdict
 from _wrk import run_wrk
 
 TARGET = 3.0
@@ -154,27 +152,19 @@ def main() -> None:
         warm = argparse.Namespace(**{**vars(args), "seconds": args.warmup})
         for config in configs:
             _run_once(config, redis, warm)
-        for round_index in range(args.rounds):
-            shift = round_index % len(configs)
-            runs: dict[str, Run] = {}
-            for config in configs[shift:] + configs[:shift]:
-                run, attempts = least_disturbed(
-                    partial(_run_once, config, redis, args),
-                    lambda run: run.other_load,
-                    args.max_other_load,
-                    args.retries,
-                )
-                run = dataclasses.replace(run, attempts=attempts)
-                config.runs.append(run)
-                runs[config.name] = run
-                print(
-                    f"  round {round_index + 1}: {config.name:22} {run.rate:6.0f} req/s  "
-                    f"p50 {run.p50_ms:5.2f} ms  p99 {run.p99_ms:6.2f} ms  "
-                    f"server CPU {run.server_cpu:4.0%} = {run.cpu_us_per_request:5.1f} us/req  "
-                    f"redis CPU {run.redis_cpu:4.0%}  other load {run.other_load:4.2f}"
-                    + (f"  ({attempts} attempts)" if attempts > 1 else ""),
-                    flush=True,
-                )
+        every = interleaved_rounds(
+            configs,
+            args.rounds,
+            lambda config: _run_once(config, redis, args),
+            lambda run: (
+                f"{run.rate:6.0f} req/s  p50 {run.p50_ms:5.2f} ms  p99 {run.p99_ms:6.2f} ms  "
+                f"server CPU {run.server_cpu:4.0%} = {run.cpu_us_per_request:5.1f} us/req  "
+                f"redis CPU {run.redis_cpu:4.0%}  other load {run.other_load:4.2f}"
+            ),
+            args.max_other_load,
+            args.retries,
+        )
+        for runs in every:
             base = runs[configs[0].name]
             for config in configs:
                 config.ratios.append(runs[config.name].rate / base.rate)
