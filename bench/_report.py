@@ -56,6 +56,7 @@ def interleaved_rounds(
     runs have ``other_load``; ``describe(run)`` is the figures part of a run's printed line.
     """
     every: list[dict[str, Any]] = []
+    width = max(len(config.name) for config in configs)
     for round_index in range(rounds):
         shift = round_index % len(configs)
         runs: dict[str, Any] = {}
@@ -66,7 +67,6 @@ def interleaved_rounds(
             run = dataclasses.replace(run, attempts=attempts)
             config.runs.append(run)
             runs[config.name] = run
-            width = max(len(config.name) for config in configs)
             print(
                 f"  round {round_index + 1}: {config.name:{width}} {describe(run)}"
                 + (f"  ({attempts} attempts)" if attempts > 1 else ""),

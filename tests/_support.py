@@ -182,13 +182,8 @@ class RedisServer:
         wait_until(lambda: not _port_open(self.port), timeout=10, what="redis port to close")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        if self.process is not None:
+            terminate(self.process)
         self.process = None
 
     def restart(self) -> None:
@@ -278,6 +273,18 @@ class LocalCluster:
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+
+
+def terminate(process: subprocess.Popen[Any], timeout: float = 10) -> None:
+    """Stop a child: SIGTERM, then SIGKILL if it has not exited within ``timeout``."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout)
 
 
 class ServerProcess:

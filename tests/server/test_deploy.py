@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _support import RedisServer, ServerProcess, free_port, wait_until
+from _support import RedisServer, ServerProcess, free_port, terminate, wait_until
 
 import hookscope
 
@@ -103,13 +103,7 @@ class Caddy:
         return ssl.create_default_context(cafile=str(self.ca))
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        terminate(self.process)
 
 
 @pytest.fixture
