@@ -1,12 +1,28 @@
-"""The JSON API: bins and their stored requests (Quart routes)."""
+"""The JSON API: bins and their stored requests, served as raw ASGI.
+
+Every webhook test makes three calls here (create a bin, read its requests, delete it), and
+the SDK, the CLI, the live table and the web page read through it; like capture it runs in
+front of Quart (``_asgi.py``), on the toolkit in ``_http.py``: no request context, no routing
+table, no response object. A path it does not know goes on to Quart (``/api/openapi.json``,
+the SSE and smee streams, 404 for the rest).
+
+    GET|POST      /api/bins
+    GET|PATCH|DELETE  /api/bins/{bin}
+    GET|DELETE    /api/bins/{bin}/requests
+    GET           /api/bins/{bin}/requests/{request}
+
+HEAD answers as GET without the body; OPTIONS names the methods; any other method is 405.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-from quart import Blueprint, Response, request
 
 from .._contract import (
     DEFAULT_BIN_LIST,
@@ -23,64 +39,100 @@ from ..backends import BinRecord, ResponseSpec, Stored
 from ..backends._rates import address_key
 from . import _validation as valid
 from ._auth import check_api_key, open_bin, query_args
-from ._http import ApiProblem
-from ._openapi import openapi
-from ._state import state
+from ._http import BODY_TIMEOUT, JSON, ApiProblem, base_url, read_body, send_problem, send_reply
+from ._state import AppState
 
-__all__ = ["api", "describe"]
+__all__ = ["api_route", "serve_api"]
 
-api = Blueprint("api", __name__, url_prefix="/api")
+_PATH = re.compile(r"^/api/bins(?:/([^/]+)(?:/(requests)(?:/([^/]+))?)?)?\Z")
 
-
-def _json(data: object, status: int = 200) -> Response:
-    return Response(json.dumps(data), status=status, content_type="application/json")
+Reply = tuple[int, bytes]  # status and JSON body (empty for 204)
 
 
-def _base_url() -> str:
-    public = state().settings.public_url
-    return public.rstrip("/") if public else request.host_url.rstrip("/")
+@dataclass(slots=True)
+class _Call:
+    """One API request: what the handlers read."""
+
+    state: AppState
+    scope: dict[str, Any]
+    receive: Any
+    bin_id: str = ""
+    request_id: str = ""
+    args: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.args = query_args(self.scope)
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return self.scope["headers"]  # type: ignore[no-any-return]
+
+    async def bin(self) -> BinRecord:
+        """The bin of this request, if it shows the bin's token (404, 401, 403 otherwise)."""
+        return await open_bin(self.state.store, self.bin_id, self.headers, self.args)
+
+    async def body(self) -> dict[str, Any]:
+        """The JSON object sent; 415 for any other declared type, even with an empty body: a
+        browser form (``text/plain``, ``multipart/form-data``...) cannot send JSON cross-site."""
+        declared = _mimetype(self.headers)
+        if declared and declared != "application/json" and not declared.endswith("+json"):
+            raise ApiProblem(
+                415,
+                ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+                f"send JSON (Content-Type: application/json), not {declared}",
+            )
+        limit = self.state.settings.max_body
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT):
+                raw = await read_body(self.receive, limit)
+        except TimeoutError:
+            message = f"the body took over {BODY_TIMEOUT:g} s"
+            raise ApiProblem(408, ErrorCode.BODY_TIMEOUT, message) from None
+        if raw is None:
+            raise ApiProblem(413, ErrorCode.TOO_LARGE, f"body over the limit of {limit} bytes")
+        return valid.body_object(raw)
+
+    def describe(self, record: BinRecord, *, with_token: bool = True) -> dict[str, Any]:
+        """A bin as the API shows it."""
+        data: dict[str, Any] = {
+            "id": record.id,
+            "name": record.name,
+            "url": capture_url(base_url(self.state.settings, self.scope), record.id),
+            "created_at": format_timestamp(record.created_at),
+            "response": record.response.to_dict(),
+            "max_requests": record.max_requests,
+            "ttl_s": record.ttl_s,
+            # The schemes the bin verifies, never the secrets (they are write-only).
+            "signing": sorted(record.secrets),
+        }
+        if with_token:
+            data["token"] = record.token
+        return data
+
+    def int_arg(
+        self, name: str, code: ErrorCode, default: int | None, low: int, high: int
+    ) -> int | None:
+        raw = self.args.get(name)
+        if raw is None:
+            return default
+        value = valid.bounded_int(raw, low, high)
+        if value is None:
+            raise ApiProblem(400, code, f"{name} must be an integer from {low} to {high}")
+        return value
 
 
-def describe(record: BinRecord, *, with_token: bool = True) -> dict[str, Any]:
-    """A bin as the API shows it."""
-    data: dict[str, Any] = {
-        "id": record.id,
-        "name": record.name,
-        "url": capture_url(_base_url(), record.id),
-        "created_at": format_timestamp(record.created_at),
-        "response": record.response.to_dict(),
-        "max_requests": record.max_requests,
-        "ttl_s": record.ttl_s,
-        # The schemes the bin verifies, never the secrets (they are write-only).
-        "signing": sorted(record.secrets),
-    }
-    if with_token:
-        data["token"] = record.token
-    return data
+def _mimetype(headers: list[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
+        if name == b"content-type":
+            return value.decode("latin-1").partition(";")[0].strip().lower()
+    return ""
 
 
-async def _authorized(bin_id: str) -> BinRecord:
-    """The bin of this request, if it shows the bin's token."""
-    return await open_bin(
-        state().store, bin_id, request.scope["headers"], query_args(request.scope)
-    )
+def _json(data: object) -> bytes:
+    return json.dumps(data).encode()
 
 
-async def _body() -> dict[str, Any]:
-    """The JSON object sent; 415 for any other declared type, even with an empty body: a
-    browser form (``text/plain``, ``multipart/form-data``...) cannot send JSON cross-site."""
-    declared = request.mimetype
-    if declared and declared != "application/json" and not declared.endswith("+json"):
-        raise ApiProblem(
-            415,
-            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
-            f"send JSON (Content-Type: application/json), not {declared}",
-        )
-    raw = await request.get_data(as_text=False)
-    return valid.body_object(raw if isinstance(raw, bytes) else raw.encode())
-
-
-def _unknown(data: dict[str, Any], allowed: set[str], what: str) -> None:
+def _unknown(data: Mapping[str, Any], allowed: set[str], what: str) -> None:
     unknown = set(data) - allowed
     if unknown:
         raise ApiProblem(
@@ -88,18 +140,14 @@ def _unknown(data: dict[str, Any], allowed: set[str], what: str) -> None:
         )
 
 
-@api.get("/openapi.json")
-async def openapi_document() -> Response:
-    return _json(openapi())
+# -- /api/bins ---------------------------------------------------------------------------------
 
 
-@api.post("/bins")
-async def create_bin() -> Response:
-    app_state = state()
-    check_api_key(app_state.settings.api_key, request.scope["headers"])
-    data = await _body()
+async def create_bin(call: _Call) -> Reply:
+    settings = call.state.settings
+    check_api_key(settings.api_key, call.headers)
+    data = await call.body()
     _unknown(data, {"name", "response", "max_requests", "ttl_s", "secrets"}, "a new bin takes")
-    settings = app_state.settings
     max_requests = valid.limit(data, "max_requests", settings.max_requests, integer=True)
     ttl_s = valid.limit(data, "ttl_s", settings.ttl, integer=False)
     response = data.get("response")
@@ -117,18 +165,17 @@ async def create_bin() -> Response:
             if secret is not None
         },
     )
-    sender = app_state.proxies.client(request.scope)
+    sender = call.state.proxies.client(call.scope)
     address = address_key(sender) if sender and settings.ip_rate_limit else None
-    await app_state.store.create_bin(record, client=address)
-    app_state.secrets.put(record.id, record.secrets)
-    return _json(describe(record), 201)
+    await call.state.store.create_bin(record, client=address)
+    call.state.secrets.put(record.id, record.secrets)
+    return 201, _json(call.describe(record))
 
 
-@api.get("/bins")
-async def list_bins() -> Response:
+async def list_bins(call: _Call) -> Reply:
     """The newest bins, with their tokens: as guarded as creating bins, and never open to
     the network (a loopback bind behind ``--public-url`` is reachable through the proxy)."""
-    settings = state().settings
+    settings = call.state.settings
     if not settings.api_key and (not settings.loopback or settings.public_url):
         raise ApiProblem(
             403,
@@ -136,20 +183,20 @@ async def list_bins() -> Response:
             "listing bins shows their tokens; on a server reachable from the network it "
             "needs --api-key (then send 'Authorization: Bearer <api key>')",
         )
-    check_api_key(settings.api_key, request.scope["headers"])
-    limit = _int_arg("limit", ErrorCode.INVALID_LIMIT, DEFAULT_BIN_LIST, 1, MAX_BIN_LIST)
+    check_api_key(settings.api_key, call.headers)
+    limit = call.int_arg("limit", ErrorCode.INVALID_LIMIT, DEFAULT_BIN_LIST, 1, MAX_BIN_LIST)
     assert limit is not None
     listed = []
-    for summary in await state().store.list_bins(limit=limit):
+    for summary in await call.state.store.list_bins(limit=limit):
         last = summary.last_request_id
         listed.append(
             {
-                **describe(summary.record),
+                **call.describe(summary.record),
                 "requests": summary.requests,
                 "last_request_at": None if last is None else _time_of(last),
             }
         )
-    return _json({"bins": listed})
+    return 200, _json({"bins": listed})
 
 
 def _time_of(request_id: str) -> str:
@@ -157,103 +204,154 @@ def _time_of(request_id: str) -> str:
     return format_timestamp(datetime.fromtimestamp(id_key(request_id)[0] / 1000, UTC))
 
 
-@api.get("/bins/<bin_id>")
-async def read_bin(bin_id: str) -> Response:
-    return _json(describe(await _authorized(bin_id)))
+# -- /api/bins/{bin} ---------------------------------------------------------------------------
 
 
-@api.patch("/bins/<bin_id>")
-async def update_bin(bin_id: str) -> Response:
-    await _authorized(bin_id)
-    data = await _body()
+async def read_bin(call: _Call) -> Reply:
+    return 200, _json(call.describe(await call.bin()))
+
+
+async def update_bin(call: _Call) -> Reply:
+    await call.bin()
+    data = await call.body()
     _unknown(data, {"name", "response", "secrets"}, "only name, response and secrets can change")
     response = data.get("response")
     secrets = data.get("secrets")
-    app_state = state()
-    record = await app_state.store.update_bin(
-        bin_id,
+    state = call.state
+    record = await state.store.update_bin(
+        call.bin_id,
         name=valid.name(data),
-        response=None if response is None else valid.response_spec(response, app_state.settings),
+        response=None if response is None else valid.response_spec(response, state.settings),
         secrets=None if secrets is None else valid.secrets(secrets, removals=True),
     )
     if record is None:
-        raise ApiProblem(404, ErrorCode.BIN_NOT_FOUND, f"no bin {bin_id!r}")
-    app_state.secrets.put(bin_id, record.secrets)
-    return _json(describe(record))
+        raise ApiProblem(404, ErrorCode.BIN_NOT_FOUND, f"no bin {call.bin_id!r}")
+    state.secrets.put(call.bin_id, record.secrets)
+    return 200, _json(call.describe(record))
 
 
-@api.delete("/bins/<bin_id>")
-async def delete_bin(bin_id: str) -> Response:
-    await _authorized(bin_id)
-    await state().store.delete_bin(bin_id)
-    state().secrets.forget(bin_id)
-    return Response(status=204)
+async def delete_bin(call: _Call) -> Reply:
+    await call.bin()
+    await call.state.store.delete_bin(call.bin_id)
+    call.state.secrets.forget(call.bin_id)
+    return 204, b""
 
 
-def _page(stored: list[Stored], next_id: str | None) -> Response:
+# -- /api/bins/{bin}/requests[/{request}] ------------------------------------------------------
+
+
+def _page(stored: list[Stored], next_id: str | None) -> bytes:
     texts = ",".join(text for _, text in stored)
-    return Response(
-        '{"requests":[' + texts + '],"next":' + json.dumps(next_id) + "}",
-        content_type="application/json",
-    )
+    return ('{"requests":[' + texts + '],"next":' + json.dumps(next_id) + "}").encode()
 
 
-def _int_arg(name: str, code: ErrorCode, default: int | None, low: int, high: int) -> int | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    value = valid.bounded_int(raw, low, high)
-    if value is None:
-        raise ApiProblem(400, code, f"{name} must be an integer from {low} to {high}")
-    return value
-
-
-def _request_id_arg(name: str, code: ErrorCode) -> str | None:
-    value = request.args.get(name)
-    if value is not None and not is_request_id(value):
-        raise ApiProblem(400, code, f"{name} must be a request id like 1764366000123-0")
-    return value
-
-
-@api.get("/bins/<bin_id>/requests")
-async def list_requests(bin_id: str) -> Response:
-    await _authorized(bin_id)
-    store = state().store
-    budget = state().settings.page_bytes
-    tail = _int_arg("tail", ErrorCode.INVALID_TAIL, None, 0, MAX_TAIL)
-    after = _request_id_arg("after", ErrorCode.INVALID_AFTER)
+async def list_requests(call: _Call) -> Reply:
+    await call.bin()
+    store = call.state.store
+    budget = call.state.settings.page_bytes
+    tail = call.int_arg("tail", ErrorCode.INVALID_TAIL, None, 0, MAX_TAIL)
+    after = call.args.get("after")
+    if after is not None and not is_request_id(after):
+        raise ApiProblem(
+            400, ErrorCode.INVALID_AFTER, "after must be a request id like 1764366000123-0"
+        )
     if tail is not None:
-        if after is not None or "limit" in request.args:
+        if after is not None or "limit" in call.args:
             raise ApiProblem(
                 400, ErrorCode.INVALID_QUERY, "tail does not combine with after or limit"
             )
-        newest = await store.tail(bin_id, tail, max_bytes=budget)
+        newest = await store.tail(call.bin_id, tail, max_bytes=budget)
         if newest is None:
-            raise ApiProblem(404, ErrorCode.BIN_NOT_FOUND, f"no bin {bin_id!r}")
-        return _page(newest, None)
-    limit = _int_arg("limit", ErrorCode.INVALID_LIMIT, DEFAULT_PAGE, 1, MAX_PAGE)
+            raise ApiProblem(404, ErrorCode.BIN_NOT_FOUND, f"no bin {call.bin_id!r}")
+        return 200, _page(newest, None)
+    limit = call.int_arg("limit", ErrorCode.INVALID_LIMIT, DEFAULT_PAGE, 1, MAX_PAGE)
     assert limit is not None
-    page = await store.read(bin_id, after=after, limit=limit + 1, max_bytes=budget)
+    page = await store.read(call.bin_id, after=after, limit=limit + 1, max_bytes=budget)
     if page is None:
-        raise ApiProblem(404, ErrorCode.BIN_NOT_FOUND, f"no bin {bin_id!r}")
+        raise ApiProblem(404, ErrorCode.BIN_NOT_FOUND, f"no bin {call.bin_id!r}")
     has_more = len(page) > limit or page.cut
     stored = page[:limit]
-    return _page(stored, stored[-1][0] if has_more else None)
+    return 200, _page(stored, stored[-1][0] if has_more else None)
 
 
-@api.get("/bins/<bin_id>/requests/<request_id>")
-async def get_request(bin_id: str, request_id: str) -> Response:
-    await _authorized(bin_id)
+async def clear_requests(call: _Call) -> Reply:
+    await call.bin()
+    await call.state.store.clear(call.bin_id)
+    return 204, b""
+
+
+async def get_request(call: _Call) -> Reply:
+    await call.bin()
+    request_id = call.request_id
     if not is_request_id(request_id):
         raise ApiProblem(404, ErrorCode.REQUEST_NOT_FOUND, f"{request_id!r} is not a request id")
-    text = await state().store.get_request(bin_id, request_id)
+    text = await call.state.store.get_request(call.bin_id, request_id)
     if text is None:
         raise ApiProblem(404, ErrorCode.REQUEST_NOT_FOUND, f"no request {request_id} in this bin")
-    return Response(text, content_type="application/json")
+    return 200, text.encode()
 
 
-@api.delete("/bins/<bin_id>/requests")
-async def clear_requests(bin_id: str) -> Response:
-    await _authorized(bin_id)
-    await state().store.clear(bin_id)
-    return Response(status=204)
+# -- routing -----------------------------------------------------------------------------------
+
+Handler = Callable[[_Call], Awaitable[Reply]]
+Methods = Mapping[str, Handler]
+
+_BINS: Methods = {"GET": list_bins, "POST": create_bin}
+_BIN: Methods = {"GET": read_bin, "PATCH": update_bin, "DELETE": delete_bin}
+_REQUESTS: Methods = {"GET": list_requests, "DELETE": clear_requests}
+_REQUEST: Methods = {"GET": get_request}
+
+
+def api_route(path: str) -> tuple[Methods, str, str] | None:
+    """The methods of an API path, with the bin and request ids in it; None: not an API path."""
+    match = _PATH.match(path)
+    if match is None:
+        return None
+    bin_id, requests, request_id = match.groups()
+    if bin_id is None:
+        return _BINS, "", ""
+    if requests is None:
+        return _BIN, bin_id, ""
+    if request_id is None:
+        return _REQUESTS, bin_id, ""
+    return _REQUEST, bin_id, request_id
+
+
+def _allow(methods: Methods) -> bytes:
+    offered = [*methods, "HEAD", "OPTIONS"] if "GET" in methods else [*methods, "OPTIONS"]
+    return ", ".join(sorted(offered)).encode()
+
+
+async def serve_api(
+    state: AppState,
+    scope: dict[str, Any],
+    receive: Any,
+    send: Any,
+    route: tuple[Methods, str, str],
+) -> None:
+    """Answer an API request (``route`` from ``api_route``)."""
+    methods, bin_id, request_id = route
+    method: str = scope["method"]
+    head = method == "HEAD"
+    handler = methods.get("GET" if head else method)
+    if handler is None:
+        allow = (b"allow", _allow(methods))
+        if method == "OPTIONS":
+            await send_reply(send, 204, [allow], b"")
+            return
+        not_allowed = ApiProblem(
+            405, ErrorCode.METHOD_NOT_ALLOWED, f"{method} is not allowed on {scope['path']}"
+        )
+        await send_problem(send, not_allowed, extra=[allow])
+        return
+    try:
+        status, body = await handler(_Call(state, scope, receive, bin_id, request_id))
+    except ConnectionResetError:
+        return  # the client hung up mid-body: nobody to answer
+    except Exception as error:
+        problem = state.api_problem(error)
+        if problem is None:
+            raise
+        await send_problem(send, problem, head=head)
+        return
+    await send_reply(send, status, [JSON], body, head=head)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
@@ -11,7 +12,6 @@ from werkzeug.exceptions import HTTPException
 from .._config import Settings
 from .._contract import CloseCode
 from ..backends import Backend, BackendUnavailable, LimitReached, open_backend
-from ._api import api
 from ._asgi import HotPaths
 from ._connections import ConnectionGate, connection_limit
 from ._guard import Guard
@@ -19,6 +19,7 @@ from ._http import ApiProblem, error_response
 from ._hub import Hub
 from ._limits import HeaderLimits
 from ._metrics import Metrics
+from ._openapi import openapi
 from ._pages import pages
 from ._proxies import TrustedProxies
 from ._signing import SecretCache
@@ -59,7 +60,6 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     app_state = AppState(settings, backend, hub, metrics, secrets, gate, proxies)
     app.extensions["hookscope"] = app_state
 
-    app.register_blueprint(api)
     app.register_blueprint(sse)
     app.register_blueprint(smee)
     app.register_blueprint(pages)
@@ -77,6 +77,10 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         hub.close_all(CloseCode.FEED_LOST, "server shutting down")
         await hub.close()
         await backend.close()
+
+    @app.get("/api/openapi.json")
+    async def openapi_document() -> Response:
+        return Response(json.dumps(openapi()), content_type="application/json")
 
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -100,10 +104,8 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     @app.errorhandler(BackendUnavailable)
     @app.errorhandler(LimitReached)
     async def problem(error: Exception) -> Response:
-        found = state().problem(error)
+        found = state().api_problem(error)
         assert found is not None
-        if isinstance(error, LimitReached) or found.status == 429:
-            state().metrics.refusals.labels(found.code).inc()
         return error_response(found)
 
     @app.errorhandler(HTTPException)

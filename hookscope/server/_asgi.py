@@ -1,9 +1,10 @@
-"""The server's ASGI entry: the two hot paths served directly, everything else by Quart.
+"""The server's ASGI entry: the hot paths served directly, everything else by Quart.
 
 ``/h/...`` (capture) and ``/api/bins/{bin}/ws`` (live streams) carry nearly all of the
-traffic and hold nearly all of the connections; served as raw ASGI they cost a fraction of
-a Quart handler (docs/benchmarks.md). The API, SSE, health and metrics stay Quart routes,
-and Quart's lifespan still opens and closes the backend.
+traffic and hold nearly all of the connections, and the JSON API (``/api/bins...``) is what
+every test and client calls; served as raw ASGI they cost a fraction of a Quart handler
+(docs/benchmarks.md). SSE, smee, the pages, health and metrics stay Quart routes, and Quart's
+lifespan still opens and closes the backend.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ._api import api_route, serve_api
 from ._capture import capture
 from ._state import AppState
 from ._ws import watch
@@ -31,6 +33,8 @@ class HotPaths:
         kind = scope["type"]
         if kind == "http" and scope["path"].startswith("/h/"):
             await capture(self.state, scope, receive, send)
+        elif kind == "http" and (route := api_route(scope["path"])):
+            await serve_api(self.state, scope, receive, send, route)
         elif kind == "websocket" and (match := _WS_PATH.match(scope["path"])):
             await watch(self.state, scope, receive, send, match[1])
         else:

@@ -19,38 +19,23 @@ from .._ids import is_bin_id
 from .._wire import encode_capture
 from ..backends import ResponseSpec
 from ..backends._rates import address_key
-from ._http import JSON, ApiProblem, limit_problem, send_problem, send_reply
+from ._http import (
+    BODY_TIMEOUT,
+    JSON,
+    ApiProblem,
+    base_url,
+    limit_problem,
+    read_body,
+    send_problem,
+    send_reply,
+)
 from ._signing import verdict
 from ._state import AppState
 
-__all__ = ["BODY_TIMEOUT", "capture"]
-
-BODY_TIMEOUT = 60.0  # seconds for a sender to deliver its whole body
+__all__ = ["capture"]
 
 _TEXT = (b"content-type", b"text/plain; charset=utf-8")
 _REQUEST_ID = REQUEST_ID_HEADER.lower().encode()
-
-
-async def _read_body(receive: Any, limit: int, *, keep: bool = True) -> bytes | None:
-    """The whole body, or None when it grows past ``limit`` (the rest is not kept).
-
-    ``keep=False`` reads it to the end and keeps nothing (the answer is a refusal).
-    """
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ConnectionResetError("the sender hung up before its body was complete")
-        chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                return None
-            if keep:
-                chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks) if len(chunks) != 1 else chunks[0]
 
 
 def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
@@ -79,7 +64,7 @@ async def capture(state: AppState, scope: dict[str, Any], receive: Any, send: An
     if declared is None or declared <= limit:
         try:
             async with asyncio.timeout(BODY_TIMEOUT):
-                body = await _read_body(receive, limit, keep=refused is None)
+                body = await read_body(receive, limit, keep=refused is None)
         except TimeoutError:
             metrics.rejects.labels("body_timeout").inc()
             message = f"the body took over {BODY_TIMEOUT:g} s"
@@ -117,7 +102,7 @@ async def capture(state: AppState, scope: dict[str, Any], receive: Any, send: An
                 query=query,
                 headers=text_headers,
                 body=body,
-                url=capture_url(_base_url(state, scope), bin_id),
+                url=capture_url(base_url(state.settings, scope), bin_id),
             )
         payload = encode_capture(
             bin_id=bin_id,
@@ -152,14 +137,6 @@ async def capture(state: AppState, scope: dict[str, Any], receive: Any, send: An
         await asyncio.sleep(spec.delay_ms / 1000)
     status, reply_headers, reply_body = _response(spec, stored.id)
     await send_reply(send, status, reply_headers, reply_body)
-
-
-def _base_url(state: AppState, scope: dict[str, Any]) -> str:
-    """Where senders reach this server: ``--public-url``, else the request's own scheme and host."""
-    if state.settings.public_url:
-        return state.settings.public_url.rstrip("/")
-    host = next((v for n, v in scope["headers"] if n == b"host"), b"localhost")
-    return f"{scope.get('scheme', 'http')}://{host.decode('latin-1')}"
 
 
 def _response(spec: ResponseSpec, request_id: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:

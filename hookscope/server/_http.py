@@ -15,15 +15,19 @@ from typing import Any
 
 from quart import Response
 
+from .._config import Settings
 from .._contract import CloseCode, ErrorCode, error_body, error_frame
 from ..backends import BackendUnavailable, LimitReached, QueueFull, RateLimited, StorageFull
 
 __all__ = [
+    "BODY_TIMEOUT",
     "JSON",
     "ApiProblem",
+    "base_url",
     "error_response",
     "limit_problem",
     "problem_of",
+    "read_body",
     "refuse",
     "send_problem",
     "send_reply",
@@ -31,6 +35,7 @@ __all__ = [
 ]
 
 JSON = (b"content-type", b"application/json")
+BODY_TIMEOUT = 60.0  # seconds for a client to deliver its whole body
 _NO_CONTENT = frozenset({204, 304})  # RFC 9110: no body, no Content-Length
 
 
@@ -103,24 +108,68 @@ def error_response(problem: ApiProblem) -> Response:
     return response
 
 
+def base_url(settings: Settings, scope: dict[str, Any]) -> str:
+    """Where clients reach this server: ``--public-url``, else the request's scheme and host."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = next((v for n, v in scope["headers"] if n == b"host"), b"localhost")
+    return f"{scope.get('scheme', 'http')}://{host.decode('latin-1')}"
+
+
+async def read_body(receive: Any, limit: int, *, keep: bool = True) -> bytes | None:
+    """The whole body, or None when it grows past ``limit`` (the rest is not kept).
+
+    ``keep=False`` reads it to the end and keeps nothing (the answer is a refusal). Raises
+    ``ConnectionResetError`` when the client hangs up first.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionResetError("the sender hung up before its body was complete")
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                return None
+            if keep:
+                chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks) if len(chunks) != 1 else chunks[0]
+
+
 async def send_reply(
-    send: Any, status: int, headers: Iterable[tuple[bytes, bytes]], body: bytes
+    send: Any,
+    status: int,
+    headers: Iterable[tuple[bytes, bytes]],
+    body: bytes,
+    *,
+    head: bool = False,
 ) -> None:
-    """A whole HTTP response on a raw ASGI ``send`` (no body and no length for 204/304)."""
+    """A whole HTTP response on a raw ASGI ``send`` (no body and no length for 204/304).
+
+    ``head``: the answer to a HEAD request: the length of ``body``, without it.
+    """
     if status in _NO_CONTENT:
         body = b""
         headers = [(n, v) for n, v in headers if n != b"content-type"]
     else:
         headers = [*headers, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": b"" if head else body})
 
 
-async def send_problem(send: Any, problem: ApiProblem) -> None:
-    """``problem`` as a JSON error on a raw ASGI ``send``."""
-    await send_reply(
-        send, problem.status, problem.headers, error_body(problem.code, problem.message)
-    )
+async def send_problem(
+    send: Any,
+    problem: ApiProblem,
+    *,
+    extra: Iterable[tuple[bytes, bytes]] = (),
+    head: bool = False,
+) -> None:
+    """``problem`` as a JSON error on a raw ASGI ``send``; ``extra`` headers (``Allow``)."""
+    body = error_body(problem.code, problem.message)
+    await send_reply(send, problem.status, [*problem.headers, *extra], body, head=head)
 
 
 async def turn_away(scope: dict[str, Any], receive: Any, send: Any, problem: ApiProblem) -> None:

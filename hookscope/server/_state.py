@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from quart import current_app
 
 from .._config import Settings
-from ..backends import Backend, BackendUnavailable, Store
+from ..backends import Backend, BackendUnavailable, LimitReached, Store
 from ._connections import ConnectionGate
 from ._http import ApiProblem, problem_of
 from ._hub import Hub
@@ -51,6 +51,13 @@ class AppState:
             self.metrics.backend_errors.inc()
             self._log_storage_failure(error)
         return problem_of(error)
+
+    def api_problem(self, error: BaseException) -> ApiProblem | None:
+        """``problem(error)`` for an API call, counting a refusal (a limit, a rate)."""
+        found = self.problem(error)
+        if found is not None and (isinstance(error, LimitReached) or found.status == 429):
+            self.metrics.refusals.labels(found.code).inc()
+        return found
 
     def _log_storage_failure(self, error: BackendUnavailable) -> None:
         now = time.monotonic()

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _server_http import Bin
+from _server_http import MAX_BODY, Bin
 
 from hookscope._embedded import serve_in_background
 
@@ -245,6 +245,32 @@ def test_unknown_api_routes_answer_json(http: httpx.Client) -> None:
     response = http.put("/api/bins")
     assert response.status_code == 405
     assert "error" in response.json()
+
+
+def test_api_methods_head_options_and_405(new_bin: Callable[..., Bin], http: httpx.Client) -> None:
+    hook = new_bin()
+    hook.capture("/a", content=b"x")
+    page = hook.api("GET", "/requests")
+    head = http.head(f"/api/bins/{hook.id}/requests", headers=hook.auth)
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == str(len(page.content))
+    options = http.options(f"/api/bins/{hook.id}")
+    assert options.status_code == 204
+    assert options.headers["allow"] == "DELETE, GET, HEAD, OPTIONS, PATCH"
+    refused = http.post(f"/api/bins/{hook.id}/requests", headers=hook.auth)
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "DELETE, GET, HEAD, OPTIONS"
+    assert refused.json()["error"]["code"] == "method_not_allowed"
+    assert http.head(f"/api/bins/{hook.id}/requests").status_code == 401  # errors too
+
+
+def test_an_api_body_over_the_limit_is_413(small_http: httpx.Client) -> None:
+    response = small_http.post("/api/bins", json={"name": "x" * MAX_BODY})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+    declared = small_http.post("/api/bins", content=b"{}", headers={"content-type": "text/plain"})
+    assert declared.status_code == 415
 
 
 def test_public_url_shapes_capture_urls() -> None:
