@@ -80,16 +80,8 @@ class AsyncClient:
         self.api_key = api_key
         self.timeout = timeout
         self._http = httpx.AsyncClient(
-            base_url=self.url,
-            timeout=timeout,
-            headers={"User-Agent": USER_AGENT},
-            transport=self._transport(),
+            base_url=self.url, timeout=timeout, headers={"User-Agent": USER_AGENT}
         )
-
-    def _transport(self) -> httpx.AsyncBaseTransport | None:
-        """Where the HTTP calls go: None, the network. (The pytest plugin's client for its
-        embedded server runs the app in-process instead.)"""
-        return None
 
     async def create_bin(
         self,
@@ -128,6 +120,22 @@ class AsyncClient:
         json: Any = None,
         params: Mapping[str, str | int] | None = None,
     ) -> Any:
+        status, content = await self._exchange(method, path, token, json=json, params=params)
+        if status >= 400:
+            raise api_error(status, content, what=f"{method} {path}")
+        return jsonlib.loads(content) if content else None
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        token: str | None,
+        *,
+        json: Any = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> tuple[int, bytes]:
+        """One API call's status and body. (The pytest plugin's client for its embedded
+        server calls the app in-process instead.)"""
         headers = {"Authorization": f"Bearer {token}"} if token else None
         try:
             response = await self._http.request(
@@ -138,9 +146,7 @@ class AsyncClient:
                 f"cannot reach the hookscope server at {self.url} "
                 f"({type(error).__name__}: {error}); is it running and is the URL right?"
             ) from error
-        if response.is_error:
-            raise api_error(response.status_code, response.content, what=f"{method} {path}")
-        return response.json() if response.content else None
+        return response.status_code, response.content
 
     async def aclose(self) -> None:
         """Close the HTTP connections (streams close with their iterators)."""

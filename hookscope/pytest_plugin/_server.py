@@ -8,9 +8,12 @@ Either an embedded server started in the test process (memory backend, a free po
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json as jsonlib
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -19,6 +22,7 @@ from .._embedded import BackgroundServer, serve_in_background
 from .._exceptions import BinNotFound, ConnectionFailed, HookscopeError, Unauthorized
 from .._loop_thread import LoopThread
 from ..client import AsyncBin, AsyncClient
+from ..client._stream import USER_AGENT
 from ._bins import AsyncHookBin, HookBin
 from ._options import API_KEY_ENV, Options
 
@@ -46,16 +50,86 @@ async def _connect(url: str, api_key: str | None) -> AsyncClient:
 
 
 class _InProcessClient(AsyncClient):
-    """An ``AsyncClient`` whose HTTP calls run the embedded server's app on its own loop,
-    through httpx's ASGI transport: the same app, checks and answers, no socket. (Streams
-    still connect over loopback, from the same loop.)"""
+    """An ``AsyncClient`` whose API calls run the embedded server's app on its own loop: the
+    same app, checks and answers, with no socket and no HTTP client. (Streams still connect
+    over loopback, from the same loop.)
+
+    Not httpx's ``ASGITransport``: building an ``httpx.Request`` and reading its response
+    cost 3x what the API call itself does (docs/benchmarks.md, pytest round 3), and every
+    webhook test makes three.
+    """
 
     def __init__(self, server: BackgroundServer, api_key: str | None) -> None:
-        self._app = server._app
         super().__init__(server.url, api_key=api_key)
+        self._app = server._app
+        parts = urlsplit(server.url)
+        self._host = parts.netloc.encode()
+        self._server = (parts.hostname or "127.0.0.1", parts.port or 80)
 
-    def _transport(self) -> httpx.AsyncBaseTransport:
-        return httpx.ASGITransport(self._app)
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        token: str | None,
+        *,
+        json: Any = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> tuple[int, bytes]:
+        body = b"" if json is None else jsonlib.dumps(json).encode()
+        headers = [(b"host", self._host), (b"user-agent", USER_AGENT.encode())]
+        if token:
+            headers.append((b"authorization", b"Bearer " + token.encode()))
+        if json is not None:
+            headers.append((b"content-type", b"application/json"))
+        headers.append((b"content-length", str(len(body)).encode()))
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": urlencode(params or {}).encode(),
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 0),
+            "server": self._server,
+            "extensions": {},
+        }
+        answered = asyncio.Event()
+        received = False
+        status = 0
+        chunks: list[bytes] = []
+
+        async def receive() -> dict[str, Any]:
+            nonlocal received
+            if not received:
+                received = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await answered.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    answered.set()
+
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._app(scope, receive, send)
+        except TimeoutError:
+            raise ConnectionFailed(
+                f"the embedded hookscope server did not answer {method} {path} "
+                f"in {self.timeout:g} s"
+            ) from None
+        finally:
+            answered.set()
+        return status, b"".join(chunks)
 
 
 async def _connect_in_process(server: BackgroundServer, api_key: str | None) -> AsyncClient:

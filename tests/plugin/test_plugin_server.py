@@ -295,3 +295,13 @@ def test_the_embedded_servers_app_answers_the_plugin_in_process(
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["E   *Unauthorized: *--hookscope-api-key or $HOOKSCOPE_API_KEY"])
     user_tests.runpytest(*QUIET, "--hookscope-api-key=sesame").assert_outcomes(passed=1)
+
+
+def test_bins_with_secrets_are_made_when_asked(hookscope_server: HookscopeServer) -> None:
+    bin = hookscope_server.create_bin(name="signed", secrets={"github": "s3cret"})
+    try:
+        with hookscope.Client(hookscope_server.url) as client:
+            info = client.bin(bin.id, bin.token).info()
+        assert (info["name"], info["signing"]) == ("signed", ["github"])
+    finally:
+        hookscope_server._discard(bin)
