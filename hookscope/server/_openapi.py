@@ -42,6 +42,8 @@ def _errors(*statuses: int) -> dict[str, Any]:
         401: "no token or API key",
         403: "wrong token or API key, a refused browser origin or host, or a closed listing",
         404: "no such bin or request",
+        408: "the body took over 60 s to arrive",
+        413: "the body is over --max-body",
         415: "the body is not JSON",
         429: "the client's address is over its rate (--ip-rate-limit); see Retry-After",
         431: "too many header lines or bytes (--max-headers, --max-header-bytes)",
@@ -248,7 +250,7 @@ def openapi() -> dict[str, Any]:
                     },
                     "responses": {
                         "201": _json(_ref("Bin"), "the new bin, with its token"),
-                        **_errors(400, 401, 403, 415, 429, 431, 503, 507),
+                        **_errors(400, 401, 403, 408, 413, 415, 429, 431, 503, 507),
                     },
                 },
             },
@@ -268,7 +270,7 @@ def openapi() -> dict[str, Any]:
                     "requestBody": {"content": {"application/json": {"schema": bin_patch}}},
                     "responses": {
                         "200": _json(_ref("Bin"), "the updated bin"),
-                        **_errors(400, 401, 403, 404, 415, 431, 503, 507),
+                        **_errors(400, 401, 403, 404, 408, 413, 415, 431, 503, 507),
                     },
                 },
                 "delete": {
