@@ -35,7 +35,6 @@ from .._dataframe import (
     RECEIVED_AT,
     Record,
     from_record,
-    records_to_dataframe,
     to_record,
 )
 from .._display import (
@@ -50,6 +49,7 @@ from .._display import (
 from .._ids import id_key
 from .._models import CapturedRequest
 from ._detail import Detail
+from ._frame import GrowingFrame
 
 if TYPE_CHECKING:
     import pandas as pd  # imported when a DataFrame is first built: importing stays cheap
@@ -167,8 +167,8 @@ class TableModel:
         self._paused_at: int | None = None  # number of rows shown when paused
         self._methods = set(STANDARD_METHODS)
         self._recent: deque[float] = deque()  # timestamps within the rate window
-        self._frame: pd.DataFrame = records_to_dataframe([])
-        self._framed = 0  # rows already in _frame
+        self._frame = GrowingFrame()
+        self._framed = 0  # rows already in _frame (the first ones of _rows)
 
     # -- rows ---------------------------------------------------------------------------------
 
@@ -212,7 +212,7 @@ class TableModel:
         if self._selected is not None and self._selected not in self._numbers:
             self._selected = None
         framed_drop = min(drop, self._framed)
-        self._frame = self._frame.iloc[framed_drop:].reset_index(drop=True)
+        self._frame.drop_first(framed_drop)
         self._framed -= framed_drop
 
     def clear(self) -> None:
@@ -228,7 +228,7 @@ class TableModel:
             self._selected = None
             if self._paused_at is not None:
                 self._paused_at = 0
-            self._frame = records_to_dataframe([])
+            self._frame.clear()
             self._framed = 0
 
     @property
@@ -248,18 +248,13 @@ class TableModel:
             return [from_record(record) for record in self._rows]
 
     def dataframe(self) -> pd.DataFrame:
-        """Every row, as ``to_dataframe`` gives it; built incrementally, so calls are cheap."""
-        import pandas as pd
-
+        """Every row, as ``to_dataframe`` gives it; grown in place (``GrowingFrame``), so a
+        call costs the rows that are new since the last one, not the whole table."""
         with self._lock:
             if self._framed < len(self._rows):
-                fresh = records_to_dataframe(self._rows[self._framed :])
-                self._frame = (
-                    pd.concat([self._frame, fresh], ignore_index=True) if self._framed else fresh
-                )
+                self._frame.extend(self._rows[self._framed :])
                 self._framed = len(self._rows)
-            # Copy-on-write makes a shallow copy safe: the caller's edits never reach the cache.
-            return self._frame.copy(deep=False)
+            return self._frame.frame()
 
     # -- filters, selection, pause ------------------------------------------------------------
 
