@@ -2,7 +2,7 @@
 
     python bench/pytest_overhead.py                       # embedded server, 5 rounds of 200 tests
     python bench/pytest_overhead.py --rounds 3 --tests 100
-    python bench/pytest_overhead.py --servers embedded,memory,redis --json /tmp/pytest.json
+    python bench/pytest_overhead.py --servers embedded,uvicorn,memory,redis --json /tmp/p.json
 
 Writes a test file twice, each with ``--tests`` tests that post one JSON webhook with a
 session-wide ``httpx.Client`` and then check it arrived:
@@ -21,8 +21,9 @@ set-up (in the first test) counts. Those are printed apart: the first test, and 
 the process spent outside the tests (start-up, collection, session teardown).
 
 ``--servers``: ``embedded`` is the plugin's default set-up (a server in the test process);
-``memory`` and ``redis`` name a ``hookscope serve`` process (and a private redis-server)
-with ``--hookscope-url``, for reference. The ratio is hookscope's per-test time over
+``uvicorn`` the same on uvicorn (``hookscope_server_settings`` ``{"server": "uvicorn"}``,
+the ``hookscope[uvicorn]`` extra); ``memory`` and ``redis`` name a ``hookscope serve``
+process (and a private redis-server) with ``--hookscope-url``, for reference. The ratio is hookscope's per-test time over
 pytest-httpserver's of the same round; the median of the rounds is the figure. Every run
 records the CPU the rest of the machine used meanwhile ("other load", in cores).
 """
@@ -75,6 +76,12 @@ def pytest_unconfigure(config):
 def http():
     with httpx.Client() as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def hookscope_server_settings():
+    server = os.environ.get("BENCH_EMBEDDED_SERVER")
+    return {"server": server} if server else {}
 """
 
 HOOKSCOPE_TEST = """
@@ -238,8 +245,8 @@ def main() -> None:
     parser.add_argument(
         "--servers",
         default="embedded",
-        help="comma-separated: embedded (the default set-up), memory, redis (a `hookscope "
-        "serve` process named by --hookscope-url)",
+        help="comma-separated: embedded (the default set-up), uvicorn (embedded, on "
+        "uvicorn), memory, redis (a `hookscope serve` process named by --hookscope-url)",
     )
     parser.add_argument(
         "--baseline",
@@ -269,7 +276,11 @@ def main() -> None:
         with Processes(CpuPlan(None, None)) as procs:
             for name in args.servers.split(","):
                 extra: list[str] = []
-                if name == "memory":
+                set_up = envs
+                if name == "uvicorn":
+                    uvicorn_env = {**env, "BENCH_EMBEDDED_SERVER": "uvicorn"}
+                    set_up = {**envs, "hookscope": uvicorn_env}
+                elif name == "memory":
                     extra = ["--hookscope-url", procs.hookscope("memory server").url]
                 elif name == "redis":
                     redis = procs.redis()
@@ -277,12 +288,11 @@ def main() -> None:
                     extra = ["--hookscope-url", server.url]
                 elif name != "embedded":
                     parser.error(f"unknown server set-up {name!r}")
-                label = (
-                    "embedded server (default)"
-                    if name == "embedded"
-                    else (f"external `hookscope serve` process, {name} backend")
-                )
-                runs = measure(label, suites, args.tests, args.rounds, extra, envs)
+                label = {
+                    "embedded": "embedded server (default)",
+                    "uvicorn": "embedded server on uvicorn (hookscope_server_settings)",
+                }.get(name, f"external `hookscope serve` process, {name} backend")
+                runs = measure(label, suites, args.tests, args.rounds, extra, set_up)
                 figures = summary(label, runs)
                 figures["target"] = verdict(
                     "hookscope per test / pytest-httpserver per test",

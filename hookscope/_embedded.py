@@ -13,8 +13,16 @@ from types import TracebackType
 from typing import Any
 
 from ._config import Settings
+from ._extras import require
 from ._loop_thread import LoopThread
-from ._serve import bind_socket, hypercorn_config, serve_until, url_of, warn_if_exposed
+from ._serve import (
+    SERVERS,
+    bind_socket,
+    hypercorn_config,
+    serve_until,
+    url_of,
+    warn_if_exposed,
+)
 
 __all__ = ["BackgroundServer", "serve_in_background"]
 
@@ -24,13 +32,18 @@ _START_TIMEOUT = 30.0
 class BackgroundServer:
     """A running embedded server; ``url`` is its base URL, ``stop()`` ends it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, server: str = "hypercorn") -> None:
+        if server not in SERVERS:
+            raise ValueError(f"server must be one of {', '.join(SERVERS)}, not {server!r}")
+        if server == "uvicorn":
+            require("uvicorn", "serve_in_background(server='uvicorn')")
         self.settings = settings
+        self.server = server
+        """The HTTP server it runs on: ``"hypercorn"`` or ``"uvicorn"``."""
         warn_if_exposed(settings)
-        sock = bind_socket(settings.host, settings.port)
-        self.url = url_of(sock)
+        self._sock = bind_socket(settings.host, settings.port)
+        self.url = url_of(self._sock)
         """The base URL, ``http://127.0.0.1:PORT``."""
-        self._config = hypercorn_config(settings, sock, graceful_timeout=1.0)
         self._ready = threading.Event()
         self._started = False
         self._stopping = asyncio.Event()  # set on the loop: serve_until drains and returns
@@ -70,7 +83,13 @@ class BackgroundServer:
                 self._started = True
                 self._ready.set()
 
-            await serve_until(app, self._config, self._stopping)
+            if self.server == "uvicorn":
+                from . import _uvicorn
+
+                await _uvicorn.serve_until(self.settings, app, self._sock, self._stopping)
+            else:
+                config = hypercorn_config(self.settings, self._sock, graceful_timeout=1.0)
+                await serve_until(app, config, self._stopping)
         finally:
             self._ready.set()  # a failure to start is reported by the constructor
 
@@ -98,20 +117,21 @@ class BackgroundServer:
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
-        return f"<BackgroundServer {self.url} {self.settings.backend} {state}>"
+        return f"<BackgroundServer {self.url} {self.server} {self.settings.backend} {state}>"
 
 
 def serve_in_background(
-    *, host: str = "127.0.0.1", port: int = 0, **settings: Any
+    *, host: str = "127.0.0.1", port: int = 0, server: str = "hypercorn", **settings: Any
 ) -> BackgroundServer:
     """Start a hookscope server in a daemon thread of this process and return once it serves.
 
-    ``port=0`` (the default) picks a free port. ``settings`` are ``Settings`` fields
-    (``backend``, ``redis_url``, ``max_body``, ``max_requests``, ...); the memory backend is
-    the default.
+    ``port=0`` (the default) picks a free port. ``server``: ``"hypercorn"``, or ``"uvicorn"``
+    (``pip install 'hookscope[uvicorn]'``: the same app on a C HTTP parser, cheaper per
+    request). ``settings`` are ``Settings`` fields (``backend``, ``redis_url``, ``max_body``,
+    ``max_requests``, ...); the memory backend is the default.
 
         server = hookscope.serve_in_background(max_body=1024)
         print(server.url)      # http://127.0.0.1:54321
         server.stop()
     """
-    return BackgroundServer(Settings(host=host, port=port, **settings))
+    return BackgroundServer(Settings(host=host, port=port, **settings), server)

@@ -1,4 +1,5 @@
-"""Serving on uvicorn (``hookscope serve --server uvicorn``, ``pip install 'hookscope[uvicorn]'``).
+"""Serving on uvicorn (``hookscope serve --server uvicorn``, ``pip install 'hookscope[uvicorn]'``;
+embedded: ``serve_in_background(server="uvicorn")``).
 
 The same app and settings as on hypercorn (``_serve.py``), on uvicorn's C HTTP parser
 (httptools) and uvloop: about three times the captures per core (docs/benchmarks.md,
@@ -27,7 +28,7 @@ from typing import Any
 from ._config import Settings
 from ._extras import require
 
-__all__ = ["run", "serve_one", "uvicorn_config"]
+__all__ = ["run", "serve_one", "serve_until", "uvicorn_config"]
 
 log = logging.getLogger("hookscope.server")
 
@@ -247,6 +248,29 @@ def serve_one(settings: Settings, sock: socket.socket, *, announce: bool = True)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(main())
     return 0 if server.started else 1
+
+
+async def serve_until(
+    settings: Settings, app: Any, sock: socket.socket, stop: asyncio.Event
+) -> None:
+    """Serve ``app`` on uvicorn on this loop until ``stop`` is set (the embedded server's
+    ``server="uvicorn"``); shutdown as ``serve_one``'s: streams hear 1012 first."""
+    require("uvicorn", "serve_in_background(server='uvicorn')")
+    from .server._connections import guard_accept
+
+    _quiet_refusals()
+    guard_accept(asyncio.get_running_loop())
+    server = _server_class()(uvicorn_config(settings, app), app)
+
+    async def stop_when_asked() -> None:
+        await stop.wait()
+        server.should_exit = True
+
+    stopper = asyncio.create_task(stop_when_asked())
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        stopper.cancel()
 
 
 def _loop_factory() -> Any:

@@ -305,3 +305,21 @@ def test_bins_with_secrets_are_made_when_asked(hookscope_server: HookscopeServer
         assert (info["name"], info["signing"]) == ("signed", ["github"])
     finally:
         hookscope_server._discard(bin)
+
+
+def test_the_embedded_server_on_uvicorn(user_tests: pytest.Pytester) -> None:
+    user_tests.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def hookscope_server_settings():
+            return {"server": "uvicorn"}
+
+        @pytest.fixture(autouse=True)
+        def on_uvicorn(hookscope_server):
+            assert hookscope_server.embedded.server == "uvicorn"
+        """
+    )
+    user_tests.makepyfile(test_user=IN_PROCESS)
+    user_tests.runpytest(*QUIET).assert_outcomes(passed=1)

@@ -24,6 +24,7 @@ from websockets.sync.client import connect
 
 import hookscope
 from hookscope._config import Settings
+from hookscope._contract import REQUEST_ID_HEADER as ID_HEADER
 from hookscope._contract import CloseCode
 from hookscope._serve import bind_socket, url_of
 from hookscope.server import create_app
@@ -129,3 +130,34 @@ def test_without_the_extension_a_refusal_is_an_error_frame_and_1008(
             client.bin("b_" + "x" * 22, bin.token).wait_for(timeout=5)
         httpx.post(bin.url_for("/after"), content=b"ok")
         assert bin.wait_for(path="/after", timeout=10).body == b"ok"
+
+
+@pytest.mark.parametrize("server", ["hypercorn", "uvicorn"])
+def test_an_embedded_server_on_either_and_its_stop_tells_streams_1012(server: str) -> None:
+    embedded = hookscope.serve_in_background(server=server)
+    try:
+        assert embedded.server == server
+        assert server in repr(embedded)
+        with hookscope.Client(embedded.url) as client:
+            bin = client.create_bin()
+            sent = httpx.post(bin.url_for("/a?x=1"), content=b"\x00raw")
+            assert bin.wait_for("POST", "/a", query={"x": "1"}).body == b"\x00raw"
+            ws_url = f"{embedded.url.replace('http://', 'ws://')}/api/bins/{bin.id}/ws"
+            with connect(f"{ws_url}?since=0-0&token={bin.token}", open_timeout=5) as ws:
+                replay = json.loads(ws.recv(timeout=5))  # one batch of history
+                assert [r["id"] for r in replay["requests"]] == [sent.headers[ID_HEADER]]
+                assert json.loads(ws.recv(timeout=5)) == {"type": "live"}
+                embedded.stop()
+                assert json.loads(ws.recv(timeout=10))["code"] == "feed_lost"
+                with pytest.raises(ConnectionClosedError) as closed:
+                    ws.recv(timeout=10)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == CloseCode.FEED_LOST
+        assert not embedded.running
+    finally:
+        embedded.stop()
+
+
+def test_an_embedded_server_names_the_servers() -> None:
+    with pytest.raises(ValueError, match="one of hypercorn, uvicorn, not 'gunicorn'"):
+        hookscope.serve_in_background(server="gunicorn")
