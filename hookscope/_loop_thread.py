@@ -4,6 +4,7 @@
     bin = loop.call(client.create_bin)              # blocks this thread, never the loop
     req = await loop.acall(bin.wait_for, "POST")    # awaited from another event loop
     future = loop.submit(stream.aclose)             # a concurrent.futures.Future
+    loop.post(cache.refresh)                        # started; nobody waits for it
     loop.stop()                                     # cancels what runs; joins, bounded
 
 The sync ``Client``, the pytest plugin, the embedded server and the live table each run on
@@ -19,7 +20,7 @@ import concurrent.futures
 import contextlib
 import enum
 import threading
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
 __all__ = ["LoopState", "LoopThread"]
@@ -121,6 +122,23 @@ class LoopThread:
             if self._stopping:
                 raise RuntimeError(self._closed)
             return asyncio.run_coroutine_threadsafe(self._tracked(fn, *args, **kwargs), self._loop)
+
+    def post(self, fn: Callable[..., Coroutine[Any, Any, object]], *args: Any) -> None:
+        """Start ``fn(*args)`` on the loop and return at once, wanting no result.
+
+        Cheaper than ``submit`` (no future to complete across threads): for work whose outcome
+        nobody waits for. Calls posted from one thread start in the order posted; an error is
+        asyncio's to report. Raises ``RuntimeError`` once stopping, as ``submit`` does.
+        """
+        with self._lock:
+            if self._stopping:
+                raise RuntimeError(self._closed)
+            self._loop.call_soon_threadsafe(self._start, fn, args)
+
+    def _start(self, fn: Callable[..., Coroutine[Any, Any, object]], args: tuple[Any, ...]) -> None:
+        task = self._loop.create_task(fn(*args))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def call(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(*args, **kwargs)`` on the loop and block until it returns (or raises).

@@ -32,9 +32,10 @@ from dataclasses import KW_ONLY, dataclass
 from typing import Any, TypedDict, Unpack
 
 from ._display import printable, signature_detail
+from ._exceptions import WaitTimeout
 from ._models import CapturedRequest
 
-__all__ = ["Match", "MatchCriteria", "arrivals", "json_mismatch"]
+__all__ = ["Match", "MatchCriteria", "Waiting", "arrivals", "json_mismatch"]
 
 _MISSING: Any = object()
 _GLOB_CHARS = frozenset("*?[")
@@ -257,3 +258,44 @@ def arrivals(match: Match, requests: Iterable[CapturedRequest], limit: int = 20)
             f"  {request.id} {printable(request.method)} {printable(request.target)}{verdict}"
         )
     return "\n".join(lines)
+
+
+class Waiting:
+    """What a ``wait_for`` has seen: ``take`` each request in order until ``done``.
+
+    waiting = Waiting(match, count=2)
+    for request in arrivals: if waiting.take(request): break
+    waiting.result() or raise waiting.timed_out(5, bin_id)
+    """
+
+    def __init__(self, match: Match, count: int = 1) -> None:
+        if count < 1:
+            raise ValueError("count must be >= 1 (see assert_nothing_received for none)")
+        self.match = match
+        self.count = count
+        self.seen: list[CapturedRequest] = []
+        self.found: list[CapturedRequest] = []
+
+    def take(self, request: CapturedRequest) -> bool:
+        """Note ``request``; True once ``count`` have matched."""
+        self.seen.append(request)
+        if len(self.found) < self.count and self.match.matches(request):
+            self.found.append(request)
+        return self.done
+
+    @property
+    def done(self) -> bool:
+        return len(self.found) == self.count
+
+    def result(self) -> CapturedRequest | list[CapturedRequest]:
+        """The first match when ``count`` is 1, else the list of them."""
+        return self.found[0] if self.count == 1 else list(self.found)
+
+    def timed_out(self, timeout: float, bin_id: str) -> WaitTimeout:
+        """The error after ``timeout`` seconds, listing what did arrive."""
+        count = self.count
+        wanted = "a request" if count == 1 else f"{count} requests ({len(self.found)} found)"
+        return WaitTimeout(
+            f"waited {timeout:g} s for {wanted} matching {self.match.describe()} in bin "
+            f"{bin_id}; {arrivals(self.match, self.seen)}"
+        )

@@ -194,3 +194,45 @@ def test_a_task_that_ignores_cancellation_holds_up_neither_stop_nor_exit() -> No
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "stopping False"
+
+
+def test_post_starts_calls_in_order_without_waiting(loop: LoopThread) -> None:
+    seen: list[int] = []
+    release = threading.Event()
+
+    async def note(n: int) -> None:
+        if n == 0:
+            await asyncio.to_thread(release.wait, 10)  # holds the first one up
+        seen.append(n)
+
+    for n in range(5):
+        loop.post(note, n)  # returns while the first still waits (else: no release, ever)
+    release.set()
+
+    async def settled() -> list[int]:
+        while len(seen) < 5:
+            await asyncio.sleep(0.01)
+        return seen
+
+    assert loop.call(settled) == [1, 2, 3, 4, 0]  # started in order, each ran as it could
+    loop.stop()
+    with pytest.raises(RuntimeError, match="this test loop is stopped"):
+        loop.post(note, 5)
+
+
+def test_stop_cancels_posted_calls(loop: LoopThread) -> None:
+    started = threading.Event()
+    cancelled = threading.Event()
+
+    async def forever() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    loop.post(forever)
+    assert started.wait(10)
+    loop.stop()
+    assert cancelled.is_set()

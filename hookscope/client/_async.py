@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from .._contract import MAX_PAGE, bin_path, capture_url, smee_url
-from .._exceptions import ConnectionFailed, WaitTimeout
+from .._exceptions import ConnectionFailed
 from .._ids import BEGINNING
-from .._matching import Match, MatchCriteria, arrivals
+from .._matching import Match, MatchCriteria, Waiting
 from .._models import CapturedRequest
 from ._errors import api_error
 from ._stream import USER_AGENT, AsyncStream
@@ -333,37 +333,22 @@ class AsyncBin:
 
             req = await bin.wait_for("POST", "/hooks/*", json={"event": "paid"}, timeout=5)
         """
-        match = Match.of(method, path, **criteria)
-        if count < 1:
-            raise ValueError("count must be >= 1 (see assert_nothing_received for none)")
-        seen: list[CapturedRequest] = []
-        found: list[CapturedRequest] = []
-
-        def take(request: CapturedRequest) -> None:
-            seen.append(request)
-            if match.matches(request) and len(found) < count:
-                found.append(request)
-
+        waiting = Waiting(Match.of(method, path, **criteria), count)
         try:
             async with asyncio.timeout(timeout):
                 # History first, over plain HTTP: most waits end there, with no stream opened.
                 async with contextlib.aclosing(self._history()) as history:
                     async for request in history:
-                        take(request)
-                        if len(found) == count:
+                        if waiting.take(request):
                             break
-                if len(found) < count:
-                    since = seen[-1].id if seen else BEGINNING
+                if not waiting.done:
+                    since = waiting.seen[-1].id if waiting.seen else BEGINNING
                     async with self.open_stream(since=since) as stream:
-                        while len(found) < count:
-                            take(await stream.next())
+                        while not waiting.take(await stream.next()):
+                            pass
         except TimeoutError:
-            wanted = "a request" if count == 1 else f"{count} requests ({len(found)} found)"
-            raise WaitTimeout(
-                f"waited {timeout:g} s for {wanted} matching {match.describe()} in bin "
-                f"{self.id}; {arrivals(match, seen)}"
-            ) from None
-        return found[0] if count == 1 else found
+            raise waiting.timed_out(timeout, self.id) from None
+        return waiting.result()
 
     def open_stream(self, *, since: str | None = None, tail: int | None = None) -> AsyncStream:
         """A cursor over the bin's requests as they arrive, resuming by itself.

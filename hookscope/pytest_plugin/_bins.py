@@ -15,15 +15,17 @@ same name, arguments and result in the other.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from typing import Any, Literal, Unpack, overload
 
 from .._exceptions import WaitTimeout
 from .._loop_thread import LoopThread
-from .._matching import Match, MatchCriteria
+from .._matching import Match, MatchCriteria, Waiting
 from .._models import CapturedRequest
 from ..client import AsyncBin
 from . import _checks
+from ._mirror import Mirror
 
 __all__ = ["AsyncHookBin", "HookBin"]
 
@@ -54,9 +56,10 @@ def _timed_out(error: WaitTimeout, hint: str = "") -> WaitTimeout:
 
 
 class _Base:
-    def __init__(self, bin: AsyncBin, loop: LoopThread) -> None:
+    def __init__(self, bin: AsyncBin, loop: LoopThread, mirror: Mirror | None = None) -> None:
         self._bin = bin
         self._loop = loop
+        self._mirror = mirror  # on an embedded server: its captures, read on this thread
 
     @property
     def id(self) -> str:
@@ -133,6 +136,15 @@ class HookBin(_Base):
         """
         __tracebackhide__ = True
         match = Match.of(method, path, **criteria)
+        if self._mirror is not None:
+            waiting = Waiting(match, count)
+            started = time.monotonic()
+            outcome = self._mirror.wait_for(waiting, timeout)
+            if outcome is True:
+                return waiting.result()
+            if outcome is False:
+                raise _timed_out(waiting.timed_out(timeout, self.id), _blocking_hint())
+            timeout = max(0.0, timeout - (time.monotonic() - started))  # closed: ask the server
         try:
             return self._loop.call(self._bin.wait_for, match, count=count, timeout=timeout)
         except WaitTimeout as error:
@@ -215,6 +227,7 @@ class HookBin(_Base):
 
     def clear(self) -> None:
         """Forget every request so far (the bin and its URL stay)."""
+        self._mirror = None  # what it holds is history no more: ask the server from now on
         self._loop.call(self._bin.clear)
 
     def delete(self) -> None:

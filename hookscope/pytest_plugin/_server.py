@@ -9,6 +9,7 @@ Either an embedded server started in the test process (memory backend, a free po
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json as jsonlib
 from collections.abc import Mapping
@@ -24,11 +25,15 @@ from .._loop_thread import LoopThread
 from ..client import AsyncBin, AsyncClient
 from ..client._stream import USER_AGENT
 from ._bins import AsyncHookBin, HookBin
+from ._mirror import Mirror
 from ._options import API_KEY_ENV, Options
 
 __all__ = ["HookscopeServer"]
 
 _CLOSED = "the hookscope pytest session is over; this bin is closed"
+POOL_SIZE = 8
+"""Bins an embedded server's session keeps made ahead, refilled when under ``POOL_LOW``."""
+POOL_LOW = 3
 
 
 async def _check(url: str, source: str) -> None:
@@ -162,6 +167,13 @@ class HookscopeServer:
         """The embedded server started in the test process, or None for ``--hookscope-url``."""
         self._client: AsyncClient | None = None
         self._bins: dict[str, AsyncBin] = {}
+        self._mirrors: dict[str, Mirror] = {}  # of the bins on an embedded server
+        # On an embedded server only: bins made ahead, which a test takes without waiting, and
+        # bins its tests are done with, deleted when the next test takes one (one wake-up of
+        # the server's thread per test, not three: docs/benchmarks.md, pytest round 3).
+        self._ahead: collections.deque[AsyncBin] | None = None
+        self._done: collections.deque[AsyncBin] = collections.deque()
+        self._refilling = False
         self._loop: LoopThread  # where the bins' calls run
         self._own_loop: LoopThread | None = None  # for a server named by URL
         try:
@@ -172,6 +184,7 @@ class HookscopeServer:
                 # no socket and no hop between threads for creating, reading, deleting.
                 self._loop = self.embedded._thread
                 self._client = self._loop.call(_connect_in_process, self.embedded, self.api_key)
+                self._ahead = collections.deque()
             else:
                 self._loop = self._own_loop = LoopThread("hookscope-pytest", closed=_CLOSED)
                 self._loop.call(_check, self.url, self.source)
@@ -192,10 +205,54 @@ class HookscopeServer:
                 code=error.code,
             ) from None
         self._bins[created.id] = created
+        if self.embedded is not None:
+            mirror = self._mirrors[created.id] = Mirror(self.embedded.settings.max_requests)
+            hub = self.embedded._app.extensions["hookscope"].hub
+            mirror.watcher = await hub.join(created.id, sink=mirror.push)
         return created
+
+    def _take(self, name: str | None, secrets: Mapping[str, str] | None) -> AsyncBin:
+        """A new bin named ``name``: on an embedded server, without secrets, one made ahead
+        and renamed without waiting (the rename runs on the loop before any later call of
+        the test's); otherwise one made now."""
+        ahead = self._ahead
+        if ahead is None or secrets:
+            return self._loop.call(self._create, name, secrets)
+        try:
+            bin = ahead.popleft()
+        except IndexError:
+            bin = self._loop.call(self._create, name, secrets)
+            renamed = None
+        else:
+            bin.name = renamed = _bin_name(name)
+        refill = len(ahead) < POOL_LOW and not self._refilling
+        self._refilling = self._refilling or refill
+        self._loop.post(self._upkeep, bin if renamed else None, refill)
+        return bin
+
+    async def _upkeep(self, renamed: AsyncBin | None, refill: bool) -> None:
+        """On the loop, for ``_take``: name the bin taken, delete the bins done with, and
+        make more ahead when asked."""
+        if renamed is not None:
+            with contextlib.suppress(HookscopeError):
+                await renamed._call("PATCH", "", json={"name": renamed.name})
+        while self._done:
+            with contextlib.suppress(HookscopeError):
+                await self._delete(self._done.popleft())
+        if refill:
+            try:
+                while self._ahead is not None and len(self._ahead) < POOL_SIZE:
+                    self._ahead.append(await self._create(None, None))
+            except HookscopeError:
+                self._ahead = None  # (an API key the tests lack, say): each test makes its own
+            finally:
+                self._refilling = False
 
     async def _delete(self, bin: AsyncBin) -> None:
         self._bins.pop(bin.id, None)
+        mirror = self._mirrors.pop(bin.id, None)
+        if mirror is not None and mirror.watcher is not None and self.embedded is not None:
+            await self.embedded._app.extensions["hookscope"].hub.leave(mirror.watcher)
         with contextlib.suppress(BinNotFound):  # the test deleted it itself
             await bin.delete()
 
@@ -204,25 +261,30 @@ class HookscopeServer:
     ) -> HookBin:
         """A new bin on this server, for sync code; ``secrets``: its signing secrets by
         scheme (``{"stripe": "whsec_..."}``), as ``hookscope.Client.create_bin`` takes them."""
-        return HookBin(self._loop.call(self._create, name, secrets), self._loop)
+        bin = self._take(name, secrets)
+        return HookBin(bin, self._loop, self._mirrors.get(bin.id))
 
     def create_async_bin(
         self, *, name: str | None = None, secrets: Mapping[str, str] | None = None
     ) -> AsyncHookBin:
         """A new bin on this server, for ``async def`` tests (created synchronously)."""
-        return AsyncHookBin(self._loop.call(self._create, name, secrets), self._loop)
+        return AsyncHookBin(self._take(name, secrets), self._loop)
 
     def _discard(self, bin: HookBin | AsyncHookBin) -> None:
-        self._loop.call(self._delete, bin._bin)
+        if self._ahead is not None:
+            self._done.append(bin._bin)  # deleted at the next _take, or at close()
+        else:
+            self._loop.call(self._delete, bin._bin)
 
     def close(self) -> None:
         """Delete the bins still alive, close connections, stop an embedded server."""
         client, self._client = self._client, None
+        self._ahead = None
         try:
             if client is not None:
 
                 async def delete_and_close() -> None:
-                    for bin in list(self._bins.values()):
+                    for bin in list(self._bins.values()):  # made ahead and not taken, too
                         with contextlib.suppress(HookscopeError):
                             await self._delete(bin)
                     await client.aclose()

@@ -140,6 +140,7 @@ class Watcher:
         "max_bytes",
         "owner",
         "sent_key",
+        "sink",
         "skip",
         "writer",
     )
@@ -164,11 +165,19 @@ class Watcher:
         # queued (parked), batches are written straight to its socket (``_direct``).
         self.writer: DirectWriter | None = None
         self._parked = False
+        # Set for a watcher in this process (the pytest plugin's): the hub hands it each
+        # capture at once, in the step that stored it; nothing is queued or batched.
+        self.sink: Callable[[LiveBatch], object] | None = None
+
+    @property
+    def closed(self) -> bool:
+        """True once the hub has closed it (``next_items`` then raises, when drained)."""
+        return self._closed is not None
 
     def push(self, batch: LiveBatch) -> bool:
         """Queue a batch; False (and the watcher closed as lagging) when the backlog is full."""
-        if self._closed is not None:
-            return True
+        if self._closed is not None or self.sink is not None:
+            return True  # a sink is handed each capture by the hub as it comes (on_event)
         writer = self.writer
         if self._parked and writer is not None:
             items = batch.items
@@ -311,6 +320,7 @@ class Hub:
         self._on_lagged = on_lagged
         self._batch_window = batch_window
         self._bins: dict[str, set[Watcher]] = {}  # the watchers of each subscribed bin
+        self._sinks: dict[str, list[Watcher]] = {}  # those of them in this process (join)
         # Items of each bin waiting for their hand-over (a timer is set), and when each bin
         # with a window still open last had one.
         self._queued: dict[str, list[LiveItem]] = {}
@@ -337,28 +347,39 @@ class Hub:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def join(self, bin_id: str) -> Watcher:
+    async def join(
+        self, bin_id: str, *, sink: Callable[[LiveBatch], object] | None = None
+    ) -> Watcher:
         """A new watcher of ``bin_id``; once this returns, every later capture reaches it.
 
-        Raises ``BackendUnavailable`` when the feed cannot subscribe (503), and ``ApiProblem``
-        429 ``too_many_watchers`` when the bin has ``max_watchers`` already.
+        ``sink``: a watcher in this process, handed each capture as the feed delivers it,
+        outside the batch window (in step with the history where the store publishes as it
+        stores, as the memory store does), and not counted against ``max_watchers``.
+        Raises ``BackendUnavailable`` when the feed cannot subscribe (503), and
+        ``ApiProblem`` 429 ``too_many_watchers`` when the bin has ``max_watchers`` already.
         """
-        self._check_room(bin_id)
+        if sink is None:
+            self._check_room(bin_id)
         watchers = self._bins.get(bin_id)
         if watchers is None:
             async with self._order.of(bin_id):
                 watchers = self._bins.get(bin_id)
                 if watchers is None:
                     watchers = await self._subscribe(bin_id)
-        self._check_room(bin_id)  # others may have joined while this one subscribed
+        if sink is None:
+            self._check_room(bin_id)  # others may have joined while this one subscribed
         watcher = Watcher(bin_id, self._watcher_limit, self._watcher_bytes)
+        if sink is not None:
+            watcher.sink = sink
+            self._sinks.setdefault(bin_id, []).append(watcher)
         watcher.skip = len(self._queued.get(bin_id, ()))  # captured before it joined
         watchers.add(watcher)
         return watcher
 
     def _check_room(self, bin_id: str) -> None:
         most = self._max_watchers
-        if most is not None and len(self._bins.get(bin_id, ())) >= most:
+        watchers = self._bins.get(bin_id, ())
+        if most is not None and sum(w.sink is None for w in watchers) >= most:
             raise ApiProblem(
                 429,
                 ErrorCode.TOO_MANY_WATCHERS,
@@ -386,6 +407,12 @@ class Hub:
     async def leave(self, watcher: Watcher) -> None:
         """Forget ``watcher``; the last watcher of a bin unsubscribes it. Idempotent."""
         watcher.close(CloseCode.NORMAL, "left")
+        if watcher.sink is not None:
+            sinks = self._sinks.get(watcher.bin_id, [])
+            if watcher in sinks:
+                sinks.remove(watcher)
+            if not sinks:
+                self._sinks.pop(watcher.bin_id, None)
         watchers = self._bins.get(watcher.bin_id)
         if watchers is None:
             return  # the feed was lost for this bin: nothing to unsubscribe
@@ -436,6 +463,9 @@ class Hub:
             if bin_id not in self._bins:
                 return
             item = LiveItem(event.id, event.text)
+            for sink in self._sinks.get(bin_id, ()):
+                if sink.sink is not None and not sink.closed:
+                    sink.sink(LiveBatch([item]))
             queued = self._queued.get(bin_id)
             if queued is not None:
                 queued.append(item)  # its hand-over is set already

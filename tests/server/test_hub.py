@@ -17,6 +17,7 @@ from _scripted import A, B, Core, scripted_core, wait_for
 
 from hookscope._contract import CloseCode
 from hookscope.backends import BackendUnavailable, FeedLost
+from hookscope.server._http import ApiProblem
 from hookscope.server._hub import LiveBatch, LiveItem, Watcher, WatcherClosed
 
 pytestmark = pytest.mark.asyncio
@@ -512,3 +513,22 @@ async def test_batch_frames() -> None:
     assert two.ws_frame == '{"type":"batch","requests":[{"id":"5-1"},{"id":"6-0"}]}'
     assert two.sse_frame == one.sse_frame + two.items[1].sse_frame
     assert two.size == len('{"id":"5-1"}{"id":"6-0"}')
+
+
+async def test_a_sink_gets_each_capture_at_once_outside_the_window_and_uncounted() -> None:
+    async with scripted_core(batch_window=NEVER, max_watchers=1) as core:
+        got: list[str] = []
+        sink = await core.hub.join(A, sink=lambda batch: got.extend(i.id for i in batch.items))
+        stream = await core.hub.join(A)  # the one counted watcher: the sink is not counted
+        with pytest.raises(ApiProblem, match="live streams"):
+            await core.hub.join(A)
+        sent = [core.store.capture(A) for _ in range(3)]
+        assert got == sent  # each in the step that stored it, before any hand-over
+        assert await received(stream) == sent  # the stream: at the end of the loop's turn
+        assert sink.push(LiveBatch([LiveItem("1-0", "{}")]))  # a no-op: nothing queued
+        await core.hub.leave(sink)
+        core.store.capture(A)
+        assert got == sent
+        assert core.hub.watched == {A}  # the stream still holds the subscription
+        await core.hub.leave(stream)
+        assert core.hub.watched == set()

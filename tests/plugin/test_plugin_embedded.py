@@ -1,0 +1,99 @@
+"""The plugin's fast paths on its embedded server: bins made ahead, and waits that read the
+captures on the test's own thread (``_mirror.Mirror``), answering as the server does."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+import hookscope
+from hookscope.pytest_plugin import HookscopeServer
+from hookscope.pytest_plugin._options import Options
+from hookscope.pytest_plugin._server import POOL_SIZE
+
+
+@pytest.fixture
+def server() -> Iterator[HookscopeServer]:
+    made = HookscopeServer(Options(None, "embedded", None), {"max_requests": 3})
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client() as client:
+        yield client
+
+
+def test_bins_made_ahead_carry_the_tests_names_and_all_are_deleted(
+    server: HookscopeServer, http: httpx.Client
+) -> None:
+    store = server.embedded._app.extensions["hookscope"].store  # type: ignore[union-attr]
+    bins = [server.create_bin(name=f"test_{n}") for n in range(POOL_SIZE * 2)]
+    assert len({bin.id for bin in bins}) == len(bins)
+    with hookscope.Client(server.url) as client:
+        for n, bin in enumerate(bins):
+            assert bin.name == f"test_{n}"
+            assert client.bin(bin.id, bin.token).info()["name"] == f"test_{n}"
+            http.post(bin.url_for("/x"), content=str(n))
+            assert bin.wait_for("POST", "/x").text == str(n)
+        server._discard(bins[0])
+        server.create_bin(name="next")  # deletes what the tests before were done with
+        with pytest.raises(hookscope.BinNotFound):
+            client.bin(bins[0].id, bins[0].token).info()
+    ahead = [bin.id for bin in server._ahead or ()]
+    assert ahead
+    server.close()
+    for bin_id in [*ahead, *(bin.id for bin in bins)]:
+        assert asyncio.run(store.get_bin(bin_id)) is None
+
+
+def test_a_wait_answers_as_the_servers_history_does(
+    server: HookscopeServer, http: httpx.Client
+) -> None:
+    bin = server.create_bin(name="mirror")
+    assert bin._mirror is not None
+    sent = [http.post(bin.url_for(f"/{n}"), json={"n": n}) for n in range(5)]
+    ids = [response.headers["x-hookscope-request-id"] for response in sent]
+    # max_requests=3: the first two are gone from the history, and from the mirror.
+    assert [r.id for r in bin.wait_for("POST", count=3)] == ids[2:]
+    assert bin.wait_for(json={"n": 4}).id == ids[4]
+    with pytest.raises(hookscope.WaitTimeout) as mirrored:
+        bin.wait_for(path="/0", timeout=0.2)
+    mirror, bin._mirror = bin._mirror, None  # the same wait, asked of the server
+    with pytest.raises(hookscope.WaitTimeout) as asked:
+        bin.wait_for(path="/0", timeout=0.2)
+    assert str(mirrored.value) == str(asked.value)
+    assert "3 request(s) arrived" in str(asked.value)
+    bin._mirror = mirror
+
+
+def test_a_wait_wakes_when_the_request_arrives(server: HookscopeServer, http: httpx.Client) -> None:
+    bin = server.create_bin(name="later")
+    timer = threading.Timer(0.2, lambda: http.post(bin.url_for("/late"), content=b"x"))
+    timer.start()
+    try:
+        assert bin.wait_for(path="/late", timeout=10).body == b"x"
+    finally:
+        timer.join()
+
+
+def test_after_clear_or_delete_the_server_answers(
+    server: HookscopeServer, http: httpx.Client
+) -> None:
+    bin = server.create_bin(name="cleared")
+    http.post(bin.url_for("/old"))
+    bin.wait_for(path="/old")
+    bin.clear()
+    with pytest.raises(hookscope.WaitTimeout, match="no request arrived at all"):
+        bin.wait_for(path="/old", timeout=0.2)
+    http.post(bin.url_for("/new"))
+    assert bin.wait_for(path="/new").path == "/new"
+    other = server.create_bin(name="deleted")
+    other.delete()
+    with pytest.raises(hookscope.BinNotFound):
+        other.wait_for(timeout=2)
