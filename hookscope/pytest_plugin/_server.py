@@ -243,8 +243,10 @@ class HookscopeServer:
             try:
                 while self._ahead is not None and len(self._ahead) < POOL_SIZE:
                     self._ahead.append(await self._create(None, None))
-            except HookscopeError:
-                self._ahead = None  # (an API key the tests lack, say): each test makes its own
+            except (HookscopeError, RuntimeError):
+                # An API key the tests lack, say (each test then makes its own), or the
+                # session ending meanwhile.
+                self._ahead = None
             finally:
                 self._refilling = False
 
