@@ -16,9 +16,10 @@ Each file runs with pytest in a subprocess (``-p no:cacheprovider -q``, in a dir
 own so that no other conftest takes part), the two alternating, ``--rounds`` times, after an
 untimed warm-up of each. A conftest hook notes the clock (wall and the process's CPU) when
 each test has finished: the per-test figure is the span from the end of the first test to
-the end of the last, over N - 1, so neither pytest's start-up nor the session fixtures'
-set-up (in the first test) counts. Those are printed apart: the first test, and the time
-the process spent outside the tests (start-up, collection, session teardown).
+the end of the last but one, over N - 2, so neither pytest's start-up nor the session
+fixtures' set-up (in the first test) nor their teardown (in the last: the embedded server
+stopping) counts. Those are printed apart: the first test, and the time the process spent
+outside the tests (start-up, collection, the last test with the session's teardown).
 
 ``--servers``: ``embedded`` is the plugin's default set-up (a server in the test process);
 ``uvicorn`` the same on uvicorn (``hookscope_server_settings`` ``{"server": "uvicorn"}``,
@@ -117,7 +118,9 @@ class Run:
     seconds: float  # wall clock of the whole pytest process
     cpu: float  # its CPU time (user + system, every thread)
     other_load: float  # cores the rest of the machine used meanwhile
-    per_test_ms: float  # wall clock per test, from the end of the first to the end of the last
+    per_test_ms: (
+        float  # wall clock per test, from the end of the first to the end of the last but one
+    )
     per_test_cpu_ms: float  # the process's CPU time over the same span, per test
     first_test_s: float  # the first test, with the session fixtures' set-up
     outside_s: float  # the process outside the tests: start-up, collection, session teardown
@@ -148,13 +151,15 @@ def run_pytest(directory: Path, tests: int, extra: list[str], env: dict[str, str
             f"\n{done.stderr[-3000:]}"
         )
     marks = json.loads(marks_file.read_text())
-    (wall0, _), (wall1, cpu1), (wall_n, cpu_n) = marks[0], marks[1], marks[-1]
+    # marks: the first test's start, then each test's end; the last test's end comes after
+    # the session fixtures' teardown.
+    (wall0, _), (wall1, cpu1), (wall_n, cpu_n) = marks[0], marks[1], marks[-2]
     return Run(
         seconds=seconds,
         cpu=cpu,
         other_load=max(0.0, (busy_after - busy_before) - cpu) / seconds,
-        per_test_ms=(wall_n - wall1) / (tests - 1) * 1000,
-        per_test_cpu_ms=(cpu_n - cpu1) / (tests - 1) * 1000,
+        per_test_ms=(wall_n - wall1) / (tests - 2) * 1000,
+        per_test_cpu_ms=(cpu_n - cpu1) / (tests - 2) * 1000,
         first_test_s=wall1 - wall0,
         outside_s=seconds - (wall_n - wall0),
     )
@@ -240,7 +245,9 @@ def report(figures: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tests", type=int, default=200, help="tests per file (default 200)")
+    parser.add_argument(
+        "--tests", type=int, default=200, help="tests per file (default 200, at least 3)"
+    )
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
     parser.add_argument(
         "--servers",
@@ -256,8 +263,8 @@ def main() -> None:
     )
     parser.add_argument("--json", metavar="FILE", help="write every figure to FILE")
     args = parser.parse_args()
-    if args.tests < 2:
-        parser.error("--tests must be at least 2")
+    if args.tests < 3:
+        parser.error("--tests must be at least 3")
 
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
