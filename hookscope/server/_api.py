@@ -42,7 +42,7 @@ from ._auth import check_api_key, open_bin, query_args
 from ._http import BODY_TIMEOUT, JSON, ApiProblem, base_url, read_body, send_problem, send_reply
 from ._state import AppState
 
-__all__ = ["api_route", "serve_api"]
+__all__ = ["api_route", "remove_bin", "rename_bin", "serve_api"]
 
 _PATH = re.compile(r"^/api/bins(?:/([^/]+)(?:/(requests)(?:/([^/]+))?)?)?\Z")
 
@@ -232,9 +232,22 @@ async def update_bin(call: _Call) -> Reply:
 
 async def delete_bin(call: _Call) -> Reply:
     await call.bin()
-    await call.state.store.delete_bin(call.bin_id)
-    call.state.secrets.forget(call.bin_id)
+    await remove_bin(call.state, call.bin_id)
     return 204, b""
+
+
+async def remove_bin(state: AppState, bin_id: str) -> None:
+    """What ``DELETE /api/bins/{bin}`` does once the caller showed the bin's token: the bin
+    and its history go, and its signing secrets with them. (The pytest plugin, which holds
+    the tokens of the bins it made, calls it in-process.)"""
+    await state.store.delete_bin(bin_id)
+    state.secrets.forget(bin_id)
+
+
+async def rename_bin(state: AppState, bin_id: str, name: str) -> None:
+    """What ``PATCH /api/bins/{bin}`` with ``{"name": ...}`` does once the caller showed the
+    bin's token (``name`` checked as there; a bin gone meanwhile is left gone)."""
+    await state.store.update_bin(bin_id, name=valid.name({"name": name}))
 
 
 # -- /api/bins/{bin}/requests[/{request}] ------------------------------------------------------
