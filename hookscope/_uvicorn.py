@@ -44,10 +44,15 @@ def _quiet_refusals() -> None:
     handshake refused with ``websocket.http.response``, which is complete: it forgets to mark
     it. hookscope answers every handshake, so that line says nothing here."""
 
+    logger = logging.getLogger("uvicorn.error")
+    if any(getattr(f, "hookscope", False) for f in logger.filters):
+        return  # once per process (the embedded server may start many times)
+
     def keep(record: logging.LogRecord) -> bool:
         return record.getMessage() != "ASGI callable returned without completing handshake."
 
-    logging.getLogger("uvicorn.error").addFilter(keep)
+    keep.hookscope = True  # type: ignore[attr-defined]
+    logger.addFilter(keep)
 
 
 class _Coalescing:
@@ -269,6 +274,8 @@ async def serve_until(
     stopper = asyncio.create_task(stop_when_asked())
     try:
         await server.serve(sockets=[sock])
+    except SystemExit:  # uvicorn's answer to a failed start; not this process's to end
+        raise RuntimeError("the embedded uvicorn server did not start (see the log)") from None
     finally:
         stopper.cancel()
 

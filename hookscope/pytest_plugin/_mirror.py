@@ -28,12 +28,21 @@ if TYPE_CHECKING:
 __all__ = ["Mirror"]
 
 
+SLACK = 1000
+SLACK_BYTES = 16 * 1024 * 1024
+"""Captures (and their bytes) kept beyond ``keep`` for a wait under way; one that falls
+further behind asks the server instead."""
+
+
 class Mirror:
-    """The stored texts of a bin's captures, newest last, at most ``keep`` of them (the bin's
-    ``max_requests``: what its history holds)."""
+    """The stored texts of a bin's captures, newest last. A new wait starts with the newest
+    ``keep`` (the bin's ``max_requests``: what its history holds); a wait under way reads on
+    from where it was, up to ``SLACK`` captures behind."""
 
     def __init__(self, keep: int) -> None:
-        self._texts: deque[str] = deque(maxlen=keep)
+        self._keep = keep
+        self._texts: deque[str] = deque()
+        self._extra_bytes = 0  # of the texts beyond the newest ``keep``
         self._total = 0  # texts ever pushed: where a waiting reader resumes
         self._arrived = threading.Condition(threading.Lock())
         self.watcher: Watcher | None = None  # set once joined (on the server's loop)
@@ -41,27 +50,43 @@ class Mirror:
     def push(self, batch: LiveBatch) -> None:
         """The hub's sink (on the server's loop)."""
         with self._arrived:
-            self._texts.extend(item.text for item in batch.items)
+            texts = self._texts
+            for item in batch.items:
+                texts.append(item.text)
+                if len(texts) > self._keep:  # one more text beyond the newest keep
+                    self._extra_bytes += len(texts[-self._keep - 1])
+            while len(texts) > self._keep and (
+                len(texts) > self._keep + SLACK or self._extra_bytes > SLACK_BYTES
+            ):
+                self._extra_bytes -= len(texts.popleft())
             self._total += len(batch.items)
             self._arrived.notify_all()
 
-    def _texts_after(self, total: int) -> tuple[list[str], int]:
-        """The texts pushed after the first ``total`` (those still kept), and the new total."""
-        new = min(self._total - total, len(self._texts))
+    def _texts_after(self, total: int) -> tuple[list[str], int] | None:
+        """The texts pushed after the first ``total``, and the new total; None when some of
+        them are no longer kept."""
+        new = self._total - total
+        if new > len(self._texts):
+            return None
         texts = list(self._texts)[len(self._texts) - new :] if new else []
         return texts, self._total
 
     def wait_for(self, waiting: Waiting, timeout: float) -> bool | None:
         """Feed ``waiting`` every capture in order until it is done (True) or ``timeout``
-        seconds pass (False); None when the watcher is closed and the server must be asked."""
+        seconds pass (False); None when the server must be asked: the watcher is closed, or
+        this wait fell more than ``SLACK`` captures behind."""
         deadline = time.monotonic() + timeout
-        read = 0
+        with self._arrived:  # the history now: the newest ``keep``; then all that follows
+            read = self._total - min(len(self._texts), self._keep)
         while True:
             watcher = self.watcher
             if watcher is None or watcher.closed:
                 return None
             with self._arrived:
-                texts, read = self._texts_after(read)
+                after = self._texts_after(read)
+                if after is None:
+                    return None  # fell behind what is kept
+                texts, read = after
                 if not texts:
                     left = deadline - time.monotonic()
                     if left <= 0:

@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
+from .._config import Settings
 from .._contract import MAX_NAME
 from .._embedded import BackgroundServer, serve_in_background
 from .._exceptions import BinNotFound, ConnectionFailed, HookscopeError, Unauthorized
@@ -34,6 +35,8 @@ _CLOSED = "the hookscope pytest session is over; this bin is closed"
 POOL_SIZE = 8
 """Bins an embedded server's session keeps made ahead, refilled when under ``POOL_LOW``."""
 POOL_LOW = 3
+POOL_MIN_TTL = 3600.0
+"""Below this ``ttl`` (seconds), or with a small ``max_bins`` or an address rate, no pool."""
 
 
 async def _check(url: str, source: str) -> None:
@@ -141,6 +144,13 @@ async def _connect_in_process(server: BackgroundServer, api_key: str | None) -> 
     return _InProcessClient(server, api_key)  # on the server's loop, which runs its app
 
 
+def _pool_fits(settings: Settings) -> bool:
+    """Whether bins made ahead behave as bins made when asked: their lifetime counts from
+    when they are made, they count against ``max_bins``, and making them is rate-limited."""
+    roomy = not settings.max_bins or settings.max_bins >= 100 * POOL_SIZE
+    return settings.ttl >= POOL_MIN_TTL and roomy and not settings.ip_rate_limit
+
+
 def _bin_name(name: str | None) -> str | None:
     if name is not None and len(name) > MAX_NAME:
         return "…" + name[-(MAX_NAME - 1) :]  # the end of a node id says the most
@@ -184,7 +194,8 @@ class HookscopeServer:
                 # no socket and no hop between threads for creating, reading, deleting.
                 self._loop = self.embedded._thread
                 self._client = self._loop.call(_connect_in_process, self.embedded, self.api_key)
-                self._ahead = collections.deque()
+                if _pool_fits(self.embedded.settings):
+                    self._ahead = collections.deque()
             else:
                 self._loop = self._own_loop = LoopThread("hookscope-pytest", closed=_CLOSED)
                 self._loop.call(_check, self.url, self.source)
@@ -226,7 +237,8 @@ class HookscopeServer:
         else:
             bin.name = renamed = _bin_name(name)
         refill = len(ahead) < POOL_LOW and not self._refilling
-        self._refilling = self._refilling or refill
+        if refill:
+            self._refilling = True
         self._loop.post(self._upkeep, bin if renamed else None, refill)
         return bin
 
@@ -299,7 +311,7 @@ class HookscopeServer:
 
                 async def delete_and_close() -> None:
                     for bin in list(self._bins.values()):  # made ahead and not taken, too
-                        with contextlib.suppress(HookscopeError):
+                        with contextlib.suppress(Exception):  # storage down: the rest still
                             await self._delete(bin)
                     await client.aclose()
 

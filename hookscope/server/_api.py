@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ from ._http import BODY_TIMEOUT, JSON, ApiProblem, base_url, read_body, send_pro
 from ._state import AppState
 
 __all__ = ["api_route", "remove_bin", "rename_bin", "serve_api"]
+
+log = logging.getLogger("hookscope.server")
 
 _PATH = re.compile(r"^/api/bins(?:/([^/]+)(?:/(requests)(?:/([^/]+))?)?)?\Z")
 
@@ -363,8 +366,9 @@ async def serve_api(
         return  # the client hung up mid-body: nobody to answer
     except Exception as error:
         problem = state.api_problem(error)
-        if problem is None:
-            raise
+        if problem is None:  # a bug: said in the log, answered in JSON as every error is
+            log.exception("%s %s failed", method, scope["path"])
+            problem = ApiProblem(500, "internal_server_error", "the server failed; see its log")
         await send_problem(send, problem, head=head)
         return
     await send_reply(send, status, [JSON], body, head=head)

@@ -4,17 +4,39 @@ captures on the test's own thread (``_mirror.Mirror``), answering as the server 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from _support import wait_until
 
 import hookscope
+from hookscope._matching import Match, Waiting
+from hookscope._wire import encode_capture, with_id
 from hookscope.pytest_plugin import HookscopeServer
+from hookscope.pytest_plugin._mirror import Mirror
 from hookscope.pytest_plugin._options import Options
 from hookscope.pytest_plugin._server import POOL_SIZE
+from hookscope.server._hub import LiveBatch, LiveItem, Watcher
+
+
+def request_text(n: int) -> str:
+    """Stored request number ``n`` (id ``"<n>-0"``, JSON body ``{"n": n}``) as wire JSON."""
+    payload = encode_capture(
+        bin_id="b_x",
+        received_at=datetime.now(UTC),
+        method="POST",
+        path="/",
+        query="",
+        headers=[("content-type", "application/json")],
+        body=json.dumps({"n": n}).encode(),
+        remote_addr=None,
+        http_version="1.1",
+    )
+    return with_id(payload, f"{n}-0")
 
 
 @pytest.fixture
@@ -105,3 +127,35 @@ def test_after_clear_or_delete_the_server_answers(
     other.delete()
     with pytest.raises(hookscope.BinNotFound):
         other.wait_for(timeout=2)
+
+
+@pytest.mark.parametrize("settings", [{"max_bins": 4}, {"ttl": 3}])
+def test_no_bins_made_ahead_where_they_would_change_what_a_test_sees(
+    settings: dict[str, int],
+) -> None:
+    server = HookscopeServer(Options(None, "embedded", None), settings)
+    try:
+        assert server._ahead is None
+        bins = [server.create_bin(name=f"test_{n}") for n in range(4)]  # all four fit
+        for bin in bins:
+            server._discard(bin)
+    finally:
+        server.close()
+
+
+def test_a_wait_sees_every_capture_that_arrives_while_it_waits() -> None:
+    mirror = Mirror(keep=3)
+    mirror.watcher = Watcher("b_x", limit=10)
+    waiting = Waiting(Match(json={"n": 2}))
+    texts = [request_text(n) for n in range(10)]
+    batch = LiveBatch([LiveItem(f"{n}-0", text) for n, text in enumerate(texts)])
+    pusher = threading.Timer(0.1, lambda: mirror.push(batch))
+    pusher.start()
+    try:
+        assert mirror.wait_for(waiting, timeout=10) is True  # not only the newest three
+    finally:
+        pusher.join()
+    assert waiting.found[0].id == "2-0"
+    late = Waiting(Match(json={"n": 2}))
+    assert mirror.wait_for(late, timeout=0.1) is False  # a new wait: the history's newest 3
+    assert [r.id for r in late.seen] == ["7-0", "8-0", "9-0"]

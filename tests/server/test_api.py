@@ -295,3 +295,16 @@ def test_response_headers_the_server_must_own_or_cannot_send_are_refused(
 def test_latin1_response_header_is_sent(new_bin: Callable[..., Bin]) -> None:
     hook = new_bin(response={"headers": {"X-Name": "caf\xe9"}})
     assert hook.capture().headers.get_list("x-name") == ["caf\xe9"]
+
+
+def test_an_unexpected_failure_is_a_json_500(monkeypatch: pytest.MonkeyPatch) -> None:
+    with serve_in_background() as server:
+        store = server._app.extensions["hookscope"].store
+
+        async def broken(**_: Any) -> list[Any]:
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(store, "list_bins", broken)
+        response = httpx.get(server.url + "/api/bins")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_server_error"

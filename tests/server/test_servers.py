@@ -161,3 +161,18 @@ def test_an_embedded_server_on_either_and_its_stop_tells_streams_1012(server: st
 def test_an_embedded_server_names_the_servers() -> None:
     with pytest.raises(ValueError, match="one of hypercorn, uvicorn, not 'gunicorn'"):
         hookscope.serve_in_background(server="gunicorn")
+
+
+@pytest.mark.parametrize("server", ["hypercorn", "uvicorn"])
+def test_an_embedded_server_that_fails_to_start_raises_and_does_not_exit(
+    server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hookscope.server._hub import Hub
+
+    async def broken(self: Hub) -> None:
+        raise RuntimeError("no hub today")
+
+    monkeypatch.setattr(Hub, "start", broken)
+    with pytest.raises(Exception) as raised:  # noqa: PT011 (each server words it its own way)
+        hookscope.serve_in_background(server=server)
+    assert not isinstance(raised.value, SystemExit)
