@@ -31,7 +31,7 @@ from _procs import (
 from _report import interleaved_rounds, verdict
 from _wrk import BODY, WrkResult, run_wrk
 
-__all__ = ["TARGET_MEMORY", "TARGET_REDIS", "throughput"]
+__all__ = ["TARGET_MEMORY", "TARGET_REDIS", "Loaded", "throughput", "wrk_load"]
 
 TARGET_MEMORY = 0.9
 TARGET_REDIS = 0.8
@@ -63,27 +63,60 @@ class Config:
         return statistics.median(figure(run) for run in self.runs)
 
 
-def _run_once(config: Config, redis: Redis, procs: Processes, args: argparse.Namespace) -> Run:
-    server_before, redis_before = cpu_seconds(config.server.pid), cpu_seconds(redis.pid)
+@dataclass(frozen=True)
+class Loaded:
+    """One wrk run, with the cores each party used meanwhile."""
+
+    wrk: WrkResult
+    server_cpu: float
+    redis_cpu: float
+    other_load: float  # the rest of the machine
+    wall: float  # seconds the run took, wrk's start and end included
+
+
+def wrk_load(
+    name: str,
+    url: str,
+    server_seconds: Callable[[], float],
+    redis_pid: int,
+    *,
+    connections: int,
+    seconds: float,
+    cpus: Any,
+) -> Loaded:
+    """wrk against ``url``; ``server_seconds()``: the server's CPU time so far (its process,
+    or its process tree with workers). Raises when any answer was not 2xx."""
+    server_before, redis_before = server_seconds(), cpu_seconds(redis_pid)
     busy_before, _ = machine_cpu_seconds()
     self_before, wall_before = time.process_time(), time.monotonic()
-    result = run_wrk(
-        config.url, connections=args.connections, seconds=args.seconds, cpus=procs.plan.client
-    )
+    result = run_wrk(url, connections=connections, seconds=seconds, cpus=cpus)
     wall = time.monotonic() - wall_before
     if result.non_2xx or result.socket_errors:
         raise RuntimeError(
-            f"{config.name}: {result.non_2xx} non-2xx answers, {result.socket_errors} socket errors"
+            f"{name}: {result.non_2xx} non-2xx answers, {result.socket_errors} socket errors"
         )
-    server = cpu_seconds(config.server.pid) - server_before
-    redis_used = cpu_seconds(redis.pid) - redis_before
+    server = server_seconds() - server_before
+    redis_used = cpu_seconds(redis_pid) - redis_before
     ours = server + redis_used + result.wrk_cpu_s + time.process_time() - self_before
     busy = machine_cpu_seconds()[0] - busy_before
+    return Loaded(result, server / wall, redis_used / wall, max(0.0, busy - ours) / wall, wall)
+
+
+def _run_once(config: Config, redis: Redis, procs: Processes, args: argparse.Namespace) -> Run:
+    loaded = wrk_load(
+        config.name,
+        config.url,
+        lambda: cpu_seconds(config.server.pid),
+        redis.pid,
+        connections=args.connections,
+        seconds=args.seconds,
+        cpus=procs.plan.client,
+    )
     return Run(
-        wrk=result,
-        server_cpu=server / wall,
-        redis_cpu=redis_used / wall,
-        other_load=max(0.0, busy - ours) / wall,
+        wrk=loaded.wrk,
+        server_cpu=loaded.server_cpu,
+        redis_cpu=loaded.redis_cpu,
+        other_load=loaded.other_load,
         attempts=1,
     )
 

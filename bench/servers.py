@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,10 +35,9 @@ from _procs import (
     Server,
     cpu_seconds,
     create_bin,
-    machine_cpu_seconds,
 )
 from _report import interleaved_rounds, verdict
-from _wrk import run_wrk
+from _throughput import wrk_load
 
 TARGET = 3.0
 
@@ -80,27 +78,23 @@ class Config:
 
 
 def _run_once(config: Config, redis: Redis, args: argparse.Namespace) -> Run:
-    server_before, redis_before = tree_cpu_seconds(config.server.pid), cpu_seconds(redis.pid)
-    busy_before, _ = machine_cpu_seconds()
-    self_before, wall_before = time.process_time(), time.monotonic()
-    result = run_wrk(config.url, connections=args.connections, seconds=args.seconds, cpus=None)
-    wall = time.monotonic() - wall_before
-    if result.non_2xx or result.socket_errors:
-        raise RuntimeError(
-            f"{config.name}: {result.non_2xx} non-2xx answers, {result.socket_errors} socket errors"
-        )
-    server = tree_cpu_seconds(config.server.pid) - server_before
-    redis_used = cpu_seconds(redis.pid) - redis_before
-    ours = server + redis_used + result.wrk_cpu_s + time.process_time() - self_before
-    busy = machine_cpu_seconds()[0] - busy_before
+    loaded = wrk_load(
+        config.name,
+        config.url,
+        lambda: tree_cpu_seconds(config.server.pid),
+        redis.pid,
+        connections=args.connections,
+        seconds=args.seconds,
+        cpus=None,
+    )
     return Run(
-        rate=result.rate,
-        p50_ms=result.p50_ms,
-        p99_ms=result.p99_ms,
-        server_cpu=server / wall,
-        redis_cpu=redis_used / wall,
-        other_load=max(0.0, busy - ours) / wall,
-        cpu_us_per_request=server / result.requests * 1e6,
+        rate=loaded.wrk.rate,
+        p50_ms=loaded.wrk.p50_ms,
+        p99_ms=loaded.wrk.p99_ms,
+        server_cpu=loaded.server_cpu,
+        redis_cpu=loaded.redis_cpu,
+        other_load=loaded.other_load,
+        cpu_us_per_request=loaded.server_cpu * loaded.wall / loaded.wrk.requests * 1e6,
     )
 
 
