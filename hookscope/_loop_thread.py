@@ -136,9 +136,7 @@ class LoopThread:
             self._loop.call_soon_threadsafe(self._start, fn, args)
 
     def _start(self, fn: Callable[..., Coroutine[Any, Any, object]], args: tuple[Any, ...]) -> None:
-        task = self._loop.create_task(fn(*args))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._loop.create_task(self._tracked(fn, *args))
 
     def call(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(*args, **kwargs)`` on the loop and block until it returns (or raises).

@@ -259,8 +259,8 @@ async def serve_until(
     settings: Settings, app: Any, sock: socket.socket, stop: asyncio.Event
 ) -> None:
     """Serve ``app`` on uvicorn on this loop until ``stop`` is set (the embedded server's
-    ``server="uvicorn"``); shutdown as ``serve_one``'s: streams hear 1012 first."""
-    require("uvicorn", "serve_in_background(server='uvicorn')")
+    ``server="uvicorn"``, which checks that uvicorn is installed); shutdown as
+    ``serve_one``'s: streams hear 1012 first."""
     from .server._connections import guard_accept
 
     _quiet_refusals()
