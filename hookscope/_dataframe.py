@@ -22,7 +22,7 @@ signature_valid  boolean               the server's verdict on the signature: Tr
 signature_scheme string                the scheme of the verdict (``"stripe"``), or <NA>
 signature_reason string                why it is invalid (``"bad_signature"``...), or <NA>
                                        (reasons and their meaning: docs/signatures.md)
-headers          object                list of ``(name, value)`` pairs, in arrival order,
+headers          object                tuple of ``(name, value)`` pairs, in arrival order,
                                        duplicates kept, names as received
 body             object                the exact body ``bytes``
 json             object                the parsed JSON body, or None when not JSON
@@ -221,7 +221,6 @@ def record_columns(records: Sequence[Record]) -> dict[str, list[Any]]:
     ids, _, times, methods, paths, queries, pair_tuples, bodies, addrs, _, verdicts = zip(
         *records, strict=True
     )
-    headers: list[list[tuple[str, str]]] = []
     content_types: list[str | None] = []
     parsed: list[Any] = []
     valid: list[bool | None] = []
@@ -233,7 +232,6 @@ def record_columns(records: Sequence[Record]) -> dict[str, list[Any]]:
             if name.lower() == "content-type":
                 media_type = _media_type(value)
                 break
-        headers.append(list(pairs))
         content_types.append(media_type)
         parsed.append(parse_json(body, media_type)[1])
         if verdict is None:
@@ -256,7 +254,9 @@ def record_columns(records: Sequence[Record]) -> dict[str, list[Any]]:
         "signature_valid": valid,
         "signature_scheme": schemes,
         "signature_reason": reasons,
-        "headers": headers,
+        # The record's own tuple: immutable all the way down, so the collector stops
+        # tracking it and a big frame adds nothing to a full collection's walk.
+        "headers": list(pair_tuples),
         "body": list(bodies),
         "json": parsed,
     }

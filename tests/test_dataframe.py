@@ -77,11 +77,11 @@ def test_values_are_exact() -> None:
     assert row["content_type"] == "application/octet-stream"
     assert row["size"] == 3
     assert pd.isna(row["remote_addr"])
-    assert row["headers"] == [
+    assert row["headers"] == (
         ("Content-Type", "application/octet-stream; x=1"),
         ("x-dup", "1"),
         ("x-dup", "2"),
-    ]
+    )
     assert row["body"] == b"\xff\x00\x01"
     assert row["json"] is None
     assert frame.iloc[0]["json"] == {"n": 0}
