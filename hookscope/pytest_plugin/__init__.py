@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncHookBin", "HookBin", "HookscopeServer"]
 
+_TAKE_BINS = frozenset({"hookbin", "async_hookbin"})  # fixtures that make a bin per test
+
 
 def __getattr__(name: str) -> object:
     # pytest imports this module in every run of every project where hookscope is installed:
@@ -88,7 +90,9 @@ def hookscope_server_settings() -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def hookscope_server(
-    pytestconfig: pytest.Config, hookscope_server_settings: dict[str, Any]
+    pytestconfig: pytest.Config,
+    hookscope_server_settings: dict[str, Any],
+    request: pytest.FixtureRequest,
 ) -> Iterator[HookscopeServer]:
     """The hookscope server of the session: embedded, or the one ``--hookscope-url`` names."""
     from ._server import HookscopeServer
@@ -103,6 +107,11 @@ def hookscope_server(
             stacklevel=1,
         )
     server = HookscopeServer(options, hookscope_server_settings)
+    server.expect(
+        item.nodeid
+        for item in request.session.items
+        if _TAKE_BINS.intersection(getattr(item, "fixturenames", ()))
+    )
     yield server
     server.close()
 

@@ -12,16 +12,17 @@ import asyncio
 import collections
 import contextlib
 import json as jsonlib
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 
 from .._config import Settings
-from .._contract import MAX_NAME
+from .._contract import MAX_NAME, capture_url
 from .._embedded import BackgroundServer, serve_in_background
-from .._exceptions import BinNotFound, ConnectionFailed, HookscopeError, Unauthorized
+from .._exceptions import BinNotFound, ConnectionFailed, Unauthorized
 from .._loop_thread import LoopThread
 from ..client import AsyncBin, AsyncClient
 from ..client._stream import USER_AGENT
@@ -178,12 +179,19 @@ class HookscopeServer:
         self._client: AsyncClient | None = None
         self._bins: dict[str, AsyncBin] = {}
         self._mirrors: dict[str, Mirror] = {}  # of the bins on an embedded server
-        # On an embedded server only: bins made ahead, which a test takes without waiting, and
-        # bins its tests are done with, deleted when the next test takes one (one wake-up of
-        # the server's thread per test, not three: docs/benchmarks.md, pytest round 3).
-        self._ahead: collections.deque[AsyncBin] | None = None
+        # On an embedded server only: bins made ahead (by id, oldest first), which a test
+        # takes without waiting, each named after the test expected to take it; and bins
+        # tests are done with, deleted when the pool is next refilled. A test whose bin was
+        # named for it costs the server's thread no wake-up of its own (docs/benchmarks.md,
+        # pytest round 3).
+        self._ahead: dict[str, AsyncBin] | None = None
+        self._named: dict[str, AsyncBin] = {}  # the bins made ahead, by the name they carry
+        self._pool_lock = threading.Lock()
         self._done: collections.deque[AsyncBin] = collections.deque()
         self._refilling = False
+        self._expected: list[str] = []  # the names of the tests that take bins, in order
+        self._position: dict[str, int] = {}
+        self._next_expected = 0
         self._loop: LoopThread  # where the bins' calls run
         self._own_loop: LoopThread | None = None  # for a server named by URL
         try:
@@ -195,7 +203,7 @@ class HookscopeServer:
                 self._loop = self.embedded._thread
                 self._client = self._loop.call(_connect_in_process, self.embedded, self.api_key)
                 if _pool_fits(self.embedded.settings):
-                    self._ahead = collections.deque()
+                    self._ahead = {}
             else:
                 self._loop = self._own_loop = LoopThread("hookscope-pytest", closed=_CLOSED)
                 self._loop.call(_check, self.url, self.source)
@@ -203,6 +211,14 @@ class HookscopeServer:
         except BaseException:
             self.close()
             raise
+
+    def expect(self, names: Iterable[str]) -> None:
+        """The node ids of the tests that will take bins, in the order they run: bins made
+        ahead are named after them, so that the test taking one need not rename it. (A
+        guess: a test that does not come, or comes elsewhere, costs a rename.)"""
+        self._expected = [_bin_name(name) or "" for name in names]
+        self._position = {name: at for at, name in enumerate(self._expected)}
+        self._next_expected = 0
 
     async def _create(self, name: str | None, secrets: Mapping[str, str] | None) -> AsyncBin:
         if self._client is None:
@@ -216,37 +232,85 @@ class HookscopeServer:
                 code=error.code,
             ) from None
         self._bins[created.id] = created
-        if self.embedded is not None:
-            mirror = self._mirrors[created.id] = Mirror(self.embedded.settings.max_requests)
-            hub = self.embedded._app.extensions["hookscope"].hub
-            mirror.watcher = await hub.join(created.id, sink=mirror.push)
+        await self._watch(created)
         return created
+
+    async def _create_now(self, name: str | None, secrets: Mapping[str, str] | None) -> AsyncBin:
+        await self._delete_done()
+        return await self._create(name, secrets)
+
+    async def _watch(self, bin: AsyncBin) -> None:
+        """On an embedded server, the mirror that the bin's waits read."""
+        if self.embedded is not None:
+            mirror = self._mirrors[bin.id] = Mirror(self.embedded.settings.max_requests)
+            hub = self.embedded._app.extensions["hookscope"].hub
+            mirror.watcher = await hub.join(bin.id, sink=mirror.push)
+
+    async def _make_ahead(self, name: str | None) -> AsyncBin:
+        """A bin for the pool, made with the server's own step in-process: the same bin the
+        API would make, for a session that has made one through the API (its key checked)."""
+        from ..server._api import make_bin
+
+        assert self.embedded is not None and self._client is not None
+        state = self.embedded._app.extensions["hookscope"]
+        record = await make_bin(state, name=name)
+        bin = AsyncBin(
+            self._client,
+            record.id,
+            record.token,
+            url=capture_url(state.settings.public_url or self.url, record.id),
+            name=record.name,
+        )
+        self._bins[bin.id] = bin
+        await self._watch(bin)
+        return bin
 
     def _take(self, name: str | None, secrets: Mapping[str, str] | None) -> AsyncBin:
         """A new bin named ``name``: on an embedded server, without secrets, one made ahead
-        and renamed without waiting (the rename runs on the loop before any later call of
-        the test's); otherwise one made now."""
+        (named so, or renamed without waiting: the rename runs on the loop before any later
+        call of the test's); otherwise one made now."""
         ahead = self._ahead
         if ahead is None or secrets:
-            return self._loop.call(self._create, name, secrets)
-        try:
-            bin = ahead.popleft()
-        except IndexError:
-            bin = self._loop.call(self._create, name, secrets)
-            renamed = None
+            return self._loop.call(self._create_now, name, secrets)
+        name = _bin_name(name)
+        with self._pool_lock:
+            bin = self._named.pop(name, None) if name is not None else None
+            if bin is not None:
+                del ahead[bin.id]
+            elif ahead:
+                bin = ahead.pop(next(iter(ahead)))  # the oldest: its test did not come
+                if bin.name is not None:
+                    self._named.pop(bin.name, None)
+            at = self._position.get(name or "")
+            if at is not None and at >= self._next_expected:
+                self._next_expected = at + 1  # the pool fell behind: name new bins further on
+            refill: list[str | None] = []
+            if len(ahead) < POOL_LOW and not self._refilling:
+                self._refilling = True
+                for _ in range(POOL_SIZE - len(ahead)):
+                    at = self._next_expected
+                    refill.append(self._expected[at] if at < len(self._expected) else None)
+                    self._next_expected = at + 1
+        # The session's first bin is made through the API (so a key the tests lack fails
+        # them), and only then are bins made ahead, in-process.
+        if bin is None:
+            try:
+                bin = self._loop.call(self._create_now, name, secrets)
+            except BaseException:
+                self._refilling = False
+                raise
+            rename = None
         else:
-            bin.name = renamed = _bin_name(name)
-        refill = len(ahead) < POOL_LOW and not self._refilling
-        if refill:
-            self._refilling = True
-        self._loop.post(self._upkeep, bin if renamed else None, refill)
+            rename = bin if bin.name != name else None
+            bin.name = name
+        if rename is not None or refill:
+            self._loop.post(self._upkeep, rename, refill)
         return bin
 
-    async def _upkeep(self, renamed: AsyncBin | None, refill: bool) -> None:
+    async def _upkeep(self, renamed: AsyncBin | None, refill: list[str | None]) -> None:
         """On the loop, for ``_take``: name the bin taken, delete the bins done with, and
-        make more ahead when asked. Naming and deleting call the server's own steps for
-        them, in-process (the plugin holds these bins' tokens); making bins goes through
-        the API, whose checks (the API key) the session must pass."""
+        make bins ahead named ``refill``. Each calls the server's own step in-process (the
+        plugin holds these bins' tokens, and has shown the API key making its first bin)."""
         from ..server._api import rename_bin
 
         assert self.embedded is not None
@@ -254,19 +318,28 @@ class HookscopeServer:
         if renamed is not None and renamed.name is not None:
             with contextlib.suppress(Exception):  # a cosmetic step: never the test's failure
                 await rename_bin(state, renamed.id, renamed.name)
-        while self._done:
-            with contextlib.suppress(Exception):
-                await self._delete(self._done.popleft())
+        await self._delete_done()
         if refill:
             try:
-                while self._ahead is not None and len(self._ahead) < POOL_SIZE:
-                    self._ahead.append(await self._create(None, None))
-            except (HookscopeError, RuntimeError):
-                # An API key the tests lack, say (each test then makes its own), or the
-                # session ending meanwhile.
+                for name in refill:
+                    if self._ahead is None:
+                        break
+                    bin = await self._make_ahead(name)
+                    with self._pool_lock:
+                        self._ahead[bin.id] = bin
+                        if name is not None:
+                            self._named.setdefault(name, bin)
+            except Exception:
+                # Storage down, say (each test then makes its own through the API and sees
+                # why), or the session ending meanwhile.
                 self._ahead = None
             finally:
                 self._refilling = False
+
+    async def _delete_done(self) -> None:
+        while self._done:
+            with contextlib.suppress(Exception):
+                await self._delete(self._done.popleft())
 
     async def _delete(self, bin: AsyncBin) -> None:
         self._bins.pop(bin.id, None)
@@ -298,7 +371,7 @@ class HookscopeServer:
 
     def _discard(self, bin: HookBin | AsyncHookBin) -> None:
         if self._ahead is not None:
-            self._done.append(bin._bin)  # deleted at the next _take, or at close()
+            self._done.append(bin._bin)  # deleted at the next refill or bin made now, or at close()
         else:
             self._loop.call(self._delete, bin._bin)
 

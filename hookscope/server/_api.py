@@ -154,25 +154,51 @@ async def create_bin(call: _Call) -> Reply:
     max_requests = valid.limit(data, "max_requests", settings.max_requests, integer=True)
     ttl_s = valid.limit(data, "ttl_s", settings.ttl, integer=False)
     response = data.get("response")
-    record = BinRecord(
-        id=new_bin_id(),
-        token=new_token(),
-        created_at=BinRecord.now(),
+    sender = call.state.proxies.client(call.scope)
+    record = await make_bin(
+        call.state,
+        name=valid.name(data),
         max_requests=int(max_requests or settings.max_requests),
         ttl_s=float(ttl_s or settings.ttl),
-        name=valid.name(data),
         response=ResponseSpec() if response is None else valid.response_spec(response, settings),
         secrets={
             scheme: secret
             for scheme, secret in valid.secrets(data.get("secrets") or {}, removals=False).items()
             if secret is not None
         },
+        client=address_key(sender) if sender and settings.ip_rate_limit else None,
     )
-    sender = call.state.proxies.client(call.scope)
-    address = address_key(sender) if sender and settings.ip_rate_limit else None
-    await call.state.store.create_bin(record, client=address)
-    call.state.secrets.put(record.id, record.secrets)
     return 201, _json(call.describe(record))
+
+
+async def make_bin(
+    state: AppState,
+    *,
+    name: str | None,
+    max_requests: int | None = None,
+    ttl_s: float | None = None,
+    response: ResponseSpec | None = None,
+    secrets: dict[str, str] | None = None,
+    client: str | None = None,
+) -> BinRecord:
+    """What ``POST /api/bins`` does once the caller showed the API key and its fields were
+    checked: a new bin, stored (``client``: the address its rate counts against). The pytest
+    plugin, once it has made a bin through the API, makes the bins it keeps ahead with it
+    in-process (``name`` checked as the API checks it)."""
+    settings = state.settings
+    record = BinRecord(
+        id=new_bin_id(),
+        token=new_token(),
+        created_at=BinRecord.now(),
+        max_requests=max_requests or settings.max_requests,
+        ttl_s=ttl_s or settings.ttl,
+        name=valid.name({"name": name}),
+        response=response or ResponseSpec(),
+        secrets=secrets or {},
+    )
+    await state.store.create_bin(record, client=client)
+    state.secrets.put(record.id, record.secrets)
+    return record
 
 
 async def list_bins(call: _Call) -> Reply:

@@ -75,11 +75,48 @@ def test_bins_made_ahead_carry_the_tests_names_and_all_are_deleted(
             return False
 
         wait_until(deleted, timeout=10, what="the bin done with to be deleted")
-    ahead = [bin.id for bin in server._ahead or ()]
+    ahead = list(server._ahead or ())
     assert ahead
     server.close()
     for bin_id in [*ahead, *(bin.id for bin in bins)]:
         assert asyncio.run(store.get_bin(bin_id)) is None
+
+
+def test_bins_are_made_ahead_named_after_the_tests_expected_to_take_them(
+    server: HookscopeServer, http: httpx.Client
+) -> None:
+    names = [f"tests/test_x.py::test_{n}" for n in range(POOL_SIZE * 3)]
+    server.expect(names)
+    state = server.embedded._app.extensions["hookscope"]  # type: ignore[union-attr]
+
+    def stored_name(bin: hookscope.pytest_plugin.HookBin) -> str | None:
+        record = server._loop.call(state.store.get_bin, bin.id)
+        return None if record is None else record.name
+
+    first = server.create_bin(name=names[0])  # through the API; then the pool fills
+    assert stored_name(first) == names[0]
+    wait_until(lambda: len(server._named) == POOL_SIZE, timeout=10, what="the pool to fill")
+    assert sorted(server._named) == sorted(names[1 : POOL_SIZE + 1])
+    taken = []
+    for name in names[1 : POOL_SIZE * 2]:  # across refills
+        made_for_it = server._named[name]
+        bin = server.create_bin(name=name)
+        assert bin._bin is made_for_it  # made with this name: nothing to rename
+        taken.append(bin)
+        wait_until(lambda: not server._refilling, timeout=10, what="a refill to end")
+    for bin, name in zip(taken, names[1:], strict=False):
+        assert bin.name == stored_name(bin) == name
+        http.post(bin.url_for("/x"), content=name)
+        assert bin.wait_for("POST", "/x").text == name
+    # A test that was not expected (or came elsewhere) takes the oldest, renamed.
+    oldest = next(iter(server._ahead or {}))
+    surprise = server.create_bin(name="tests/test_y.py::test_unexpected")
+    assert surprise.id == oldest
+    wait_until(
+        lambda: stored_name(surprise) == "tests/test_y.py::test_unexpected",
+        timeout=10,
+        what="the rename",
+    )
 
 
 def test_a_wait_answers_as_the_servers_history_does(
