@@ -64,6 +64,17 @@ def pytest_configure(config: pytest.Config) -> None:
     read_options(config)  # a malformed URL is a usage error before any test runs
 
 
+_TEST = pytest.StashKey[str]()
+"""The node id of the test being set up: what ``hookbin`` names its bin after."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Not the ``request`` fixture: asking for it costs pytest an ``inspect.signature`` per
+    # test, as much as the rest of the fixture (docs/benchmarks.md, pytest round 3).
+    item.config.stash[_TEST] = item.nodeid
+
+
 def pytest_report_header(config: pytest.Config) -> str | None:
     options = read_options(config)
     if options.url is None:
@@ -137,14 +148,15 @@ def hookbin_secrets() -> Mapping[str, str]:
 def hookbin(
     hookscope_server: HookscopeServer,
     hookbin_secrets: Mapping[str, str],
-    request: pytest.FixtureRequest,
+    pytestconfig: pytest.Config,
 ) -> Iterator[HookBin]:
     """A fresh bin for this test (named after it), deleted afterwards.
 
     ``hookbin.url`` goes to the webhook sender; ``hookbin.wait_for(...)`` and
     ``hookbin.assert_received(...)`` check what it sent. It holds ``hookbin_secrets``.
     """
-    bin = hookscope_server.create_bin(name=request.node.nodeid, secrets=hookbin_secrets)
+    name = pytestconfig.stash.get(_TEST, None)
+    bin = hookscope_server.create_bin(name=name, secrets=hookbin_secrets)
     yield bin
     hookscope_server._discard(bin)
 
@@ -153,13 +165,14 @@ def hookbin(
 def async_hookbin(
     hookscope_server: HookscopeServer,
     hookbin_secrets: Mapping[str, str],
-    request: pytest.FixtureRequest,
+    pytestconfig: pytest.Config,
 ) -> Iterator[AsyncHookBin]:
     """``hookbin`` for ``async def`` tests: ``await async_hookbin.wait_for(...)``.
 
     Its I/O runs on the plugin's own loop, so it does not matter which loop the test (or its
     other fixtures) runs on.
     """
-    bin = hookscope_server.create_async_bin(name=request.node.nodeid, secrets=hookbin_secrets)
+    name = pytestconfig.stash.get(_TEST, None)
+    bin = hookscope_server.create_async_bin(name=name, secrets=hookbin_secrets)
     yield bin
     hookscope_server._discard(bin)

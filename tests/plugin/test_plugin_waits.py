@@ -9,6 +9,7 @@ def test_waits_that_pass(run: RunPytest) -> None:
     result = run(
         """
         import httpx
+        import hookscope
 
         def test_exact_path_and_method(hookbin):
             httpx.post(hookbin.url_for("/orders"), json={"id": 7})
@@ -69,9 +70,12 @@ def test_waits_that_pass(run: RunPytest) -> None:
             hookbin.clear()
             assert hookbin.requests() == []
 
-        def test_fresh_bin_per_test_named_after_it(hookbin, request):
+        def test_fresh_bin_per_test_named_after_it(hookbin, hookscope_server, request):
             assert hookbin.requests() == []
             assert hookbin.name == request.node.nodeid
+            with hookscope.Client(hookscope_server.url) as client:
+                stored = client.bin(hookbin.id, hookbin.token).info()
+            assert stored["name"] == request.node.nodeid
         """
     )
     result.assert_outcomes(passed=12)
