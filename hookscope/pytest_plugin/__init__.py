@@ -60,19 +60,57 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+class _Run:
+    """One pytest run in this process, for the fixtures: its config, the tests that take
+    bins, and the test being set up. Not pytest's ``request`` or ``pytestconfig`` fixtures:
+    with ``request`` among a test's fixtures (``pytestconfig`` asks for it), pytest builds an
+    ``inspect.signature`` for it in every test, as much time as the rest of ``hookbin``
+    (docs/benchmarks.md, pytest round 3)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.expected: list[str] = []  # node ids of the tests that take bins, in order
+        self.test: str | None = None  # the node id of the test being set up
+
+
+_RUNS: list[_Run] = []
+"""The runs under way, innermost last (pytester runs pytest inside pytest)."""
+_RUN = pytest.StashKey[_Run]()
+
+
+def _run() -> _Run:
+    if not _RUNS:
+        raise RuntimeError("hookscope's fixtures need hookscope's pytest plugin configured")
+    return _RUNS[-1]
+
+
 def pytest_configure(config: pytest.Config) -> None:
     read_options(config)  # a malformed URL is a usage error before any test runs
+    run = config.stash[_RUN] = _Run(config)
+    _RUNS.append(run)
 
 
-_TEST = pytest.StashKey[str]()
-"""The node id of the test being set up: what ``hookbin`` names its bin after."""
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(_RUN, None)
+    if run in _RUNS:
+        _RUNS.remove(run)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    run = session.config.stash.get(_RUN, None)
+    if run is not None:
+        run.expected = [
+            item.nodeid
+            for item in session.items
+            if _TAKE_BINS.intersection(getattr(item, "fixturenames", ()))
+        ]
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    # Not the ``request`` fixture: asking for it costs pytest an ``inspect.signature`` per
-    # test, as much as the rest of the fixture (docs/benchmarks.md, pytest round 3).
-    item.config.stash[_TEST] = item.nodeid
+    run = item.config.stash.get(_RUN, None)
+    if run is not None:
+        run.test = item.nodeid
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -100,15 +138,12 @@ def hookscope_server_settings() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def hookscope_server(
-    pytestconfig: pytest.Config,
-    hookscope_server_settings: dict[str, Any],
-    request: pytest.FixtureRequest,
-) -> Iterator[HookscopeServer]:
+def hookscope_server(hookscope_server_settings: dict[str, Any]) -> Iterator[HookscopeServer]:
     """The hookscope server of the session: embedded, or the one ``--hookscope-url`` names."""
     from ._server import HookscopeServer
 
-    options = read_options(pytestconfig)
+    run = _run()
+    options = read_options(run.config)
     if options.url is not None and hookscope_server_settings:
         warnings.warn(
             pytest.PytestWarning(
@@ -118,11 +153,7 @@ def hookscope_server(
             stacklevel=1,
         )
     server = HookscopeServer(options, hookscope_server_settings)
-    server.expect(
-        item.nodeid
-        for item in request.session.items
-        if _TAKE_BINS.intersection(getattr(item, "fixturenames", ()))
-    )
+    server.expect(run.expected)
     yield server
     server.close()
 
@@ -148,14 +179,13 @@ def hookbin_secrets() -> Mapping[str, str]:
 def hookbin(
     hookscope_server: HookscopeServer,
     hookbin_secrets: Mapping[str, str],
-    pytestconfig: pytest.Config,
 ) -> Iterator[HookBin]:
     """A fresh bin for this test (named after it), deleted afterwards.
 
     ``hookbin.url`` goes to the webhook sender; ``hookbin.wait_for(...)`` and
     ``hookbin.assert_received(...)`` check what it sent. It holds ``hookbin_secrets``.
     """
-    name = pytestconfig.stash.get(_TEST, None)
+    name = _run().test
     bin = hookscope_server.create_bin(name=name, secrets=hookbin_secrets)
     yield bin
     hookscope_server._discard(bin)
@@ -165,14 +195,13 @@ def hookbin(
 def async_hookbin(
     hookscope_server: HookscopeServer,
     hookbin_secrets: Mapping[str, str],
-    pytestconfig: pytest.Config,
 ) -> Iterator[AsyncHookBin]:
     """``hookbin`` for ``async def`` tests: ``await async_hookbin.wait_for(...)``.
 
     Its I/O runs on the plugin's own loop, so it does not matter which loop the test (or its
     other fixtures) runs on.
     """
-    name = pytestconfig.stash.get(_TEST, None)
+    name = _run().test
     bin = hookscope_server.create_async_bin(name=name, secrets=hookbin_secrets)
     yield bin
     hookscope_server._discard(bin)
