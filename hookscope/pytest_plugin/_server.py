@@ -266,22 +266,22 @@ class HookscopeServer:
         return bin
 
     def _take(self, name: str | None, secrets: Mapping[str, str] | None) -> AsyncBin:
-        """A new bin named ``name``: on an embedded server, without secrets, one made ahead
-        (named so, or renamed without waiting: the rename runs on the loop before any later
-        call of the test's); otherwise one made now."""
+        """A new bin named ``name``: on an embedded server, with a name and no secrets, one
+        made ahead (named so, or renamed without waiting: the rename runs on the loop before
+        any later call of the test's); otherwise one made now."""
         ahead = self._ahead
-        if ahead is None or secrets:
-            return self._loop.call(self._create_now, name, secrets)
         name = _bin_name(name)
+        if ahead is None or secrets or name is None:
+            return self._loop.call(self._create_now, name, secrets)
         with self._pool_lock:
-            bin = self._named.pop(name, None) if name is not None else None
+            bin = self._named.pop(name, None)
             if bin is not None:
                 del ahead[bin.id]
             elif ahead:
                 bin = ahead.pop(next(iter(ahead)))  # the oldest: its test did not come
                 if bin.name is not None:
                     self._named.pop(bin.name, None)
-            at = self._position.get(name or "")
+            at = self._position.get(name)
             if at is not None and at >= self._next_expected:
                 self._next_expected = at + 1  # the pool fell behind: name new bins further on
             refill: list[str | None] = []
@@ -297,7 +297,8 @@ class HookscopeServer:
             try:
                 bin = self._loop.call(self._create_now, name, secrets)
             except BaseException:
-                self._refilling = False
+                if refill:
+                    self._refilling = False
                 raise
             rename = None
         else:
@@ -315,7 +316,8 @@ class HookscopeServer:
 
         assert self.embedded is not None
         state = self.embedded._app.extensions["hookscope"]
-        if renamed is not None and renamed.name is not None:
+        if renamed is not None:
+            assert renamed.name is not None
             with contextlib.suppress(Exception):  # a cosmetic step: never the test's failure
                 await rename_bin(state, renamed.id, renamed.name)
         await self._delete_done()

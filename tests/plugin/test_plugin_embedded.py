@@ -119,6 +119,17 @@ def test_bins_are_made_ahead_named_after_the_tests_expected_to_take_them(
     )
 
 
+def test_a_bin_asked_for_without_a_name_has_none(server: HookscopeServer) -> None:
+    server.expect(["test_a", "test_b"])
+    server.create_bin(name="test_a")
+    wait_until(lambda: "test_b" in server._named, timeout=10, what="the pool to fill")
+    bin = server.create_bin()
+    assert "test_b" in server._named  # not taken: it was made for test_b
+    with hookscope.Client(server.url) as client:
+        assert bin.name is None
+        assert client.bin(bin.id, bin.token).info()["name"] is None
+
+
 def test_a_wait_answers_as_the_servers_history_does(
     server: HookscopeServer, http: httpx.Client
 ) -> None:
