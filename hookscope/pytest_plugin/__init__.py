@@ -75,29 +75,36 @@ class _Run:
 
 _RUNS: list[_Run] = []
 """The runs under way, innermost last (pytester runs pytest inside pytest)."""
-_RUN = pytest.StashKey[_Run]()
 
 
-def _run() -> _Run:
-    if not _RUNS:
+def _run(config: pytest.Config | None = None) -> _Run | None:
+    """The run of ``config``; without one, the innermost: the one whose fixtures are set up."""
+    for run in reversed(_RUNS):
+        if config is None or run.config is config:
+            return run
+    return None
+
+
+def _this_run() -> _Run:
+    run = _run()
+    if run is None:
         raise RuntimeError("hookscope's fixtures need hookscope's pytest plugin configured")
-    return _RUNS[-1]
+    return run
 
 
 def pytest_configure(config: pytest.Config) -> None:
     read_options(config)  # a malformed URL is a usage error before any test runs
-    run = config.stash[_RUN] = _Run(config)
-    _RUNS.append(run)
+    _RUNS.append(_Run(config))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    run = config.stash.get(_RUN, None)
-    if run in _RUNS:
+    run = _run(config)
+    if run is not None:
         _RUNS.remove(run)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    run = session.config.stash.get(_RUN, None)
+    run = _run(session.config)
     if run is not None:
         run.expected = [
             item.nodeid
@@ -108,7 +115,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    run = item.config.stash.get(_RUN, None)
+    run = _run(item.config)
     if run is not None:
         run.test = item.nodeid
 
@@ -142,7 +149,7 @@ def hookscope_server(hookscope_server_settings: dict[str, Any]) -> Iterator[Hook
     """The hookscope server of the session: embedded, or the one ``--hookscope-url`` names."""
     from ._server import HookscopeServer
 
-    run = _run()
+    run = _this_run()
     options = read_options(run.config)
     if options.url is not None and hookscope_server_settings:
         warnings.warn(
@@ -185,7 +192,7 @@ def hookbin(
     ``hookbin.url`` goes to the webhook sender; ``hookbin.wait_for(...)`` and
     ``hookbin.assert_received(...)`` check what it sent. It holds ``hookbin_secrets``.
     """
-    name = _run().test
+    name = _this_run().test
     bin = hookscope_server.create_bin(name=name, secrets=hookbin_secrets)
     yield bin
     hookscope_server._discard(bin)
@@ -201,7 +208,7 @@ def async_hookbin(
     Its I/O runs on the plugin's own loop, so it does not matter which loop the test (or its
     other fixtures) runs on.
     """
-    name = _run().test
+    name = _this_run().test
     bin = hookscope_server.create_async_bin(name=name, secrets=hookbin_secrets)
     yield bin
     hookscope_server._discard(bin)

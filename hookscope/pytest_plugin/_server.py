@@ -189,9 +189,11 @@ class HookscopeServer:
         self._pool_lock = threading.Lock()
         self._done: collections.deque[AsyncBin] = collections.deque()
         self._refilling = False
+        self._upkeeps: set[asyncio.Task[None]] = set()  # under way, for close() to await
         self._expected: list[str] = []  # the names of the tests that take bins, in order
         self._position: dict[str, int] = {}
-        self._next_expected = 0
+        self._next_expected = 0  # the position of the test the next bin made is named for
+        self._reached = -1  # the furthest position a test that took a bin had
         self._loop: LoopThread  # where the bins' calls run
         self._own_loop: LoopThread | None = None  # for a server named by URL
         try:
@@ -219,6 +221,7 @@ class HookscopeServer:
         self._expected = [_bin_name(name) or "" for name in names]
         self._position = {name: at for at, name in enumerate(self._expected)}
         self._next_expected = 0
+        self._reached = -1
 
     async def _create(self, name: str | None, secrets: Mapping[str, str] | None) -> AsyncBin:
         if self._client is None:
@@ -274,16 +277,20 @@ class HookscopeServer:
         if ahead is None or secrets or name is None:
             return self._loop.call(self._create_now, name, secrets)
         with self._pool_lock:
+            at = self._position.get(name)
+            if at is not None:
+                self._reached = max(self._reached, at)
+                if at >= self._next_expected:
+                    self._next_expected = at + 1  # the pool fell behind: name bins further on
             bin = self._named.pop(name, None)
             if bin is not None:
                 del ahead[bin.id]
-            elif ahead:
-                bin = ahead.pop(next(iter(ahead)))  # the oldest: its test did not come
-                if bin.name is not None:
-                    self._named.pop(bin.name, None)
-            at = self._position.get(name)
-            if at is not None and at >= self._next_expected:
-                self._next_expected = at + 1  # the pool fell behind: name new bins further on
+            elif ahead and self._stale(oldest := next(iter(ahead.values()))):
+                bin = ahead.pop(oldest.id)  # made for a test that did not come here
+                if oldest.name is not None and self._named.get(oldest.name) is oldest:
+                    del self._named[oldest.name]
+            # else: a name not expected (a second bin in a test, a rerun) or not yet made
+            # for: made now, leaving the bins made for the tests to come to them.
             refill: list[str | None] = []
             if len(ahead) < POOL_LOW and not self._refilling:
                 self._refilling = True
@@ -297,7 +304,9 @@ class HookscopeServer:
             try:
                 bin = self._loop.call(self._create_now, name, secrets)
             except BaseException:
-                if refill:
+                if refill:  # not made: neither are the bins ahead, nor their names given out
+                    with self._pool_lock:
+                        self._next_expected -= len(refill)
                     self._refilling = False
                 raise
             rename = None
@@ -308,10 +317,25 @@ class HookscopeServer:
             self._loop.post(self._upkeep, rename, refill)
         return bin
 
+    def _stale(self, bin: AsyncBin) -> bool:
+        """Whether ``bin``, made ahead, waits for a test that will not take it here: one
+        skipped, run by another xdist worker, or not expected at all."""
+        at = self._position.get(bin.name) if bin.name is not None else None
+        return at is None or at <= self._reached
+
     async def _upkeep(self, renamed: AsyncBin | None, refill: list[str | None]) -> None:
         """On the loop, for ``_take``: name the bin taken, delete the bins done with, and
         make bins ahead named ``refill``. Each calls the server's own step in-process (the
         plugin holds these bins' tokens, and has shown the API key making its first bin)."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._upkeeps.add(task)
+        try:
+            await self._upkeep_steps(renamed, refill)
+        finally:
+            self._upkeeps.discard(task)
+
+    async def _upkeep_steps(self, renamed: AsyncBin | None, refill: list[str | None]) -> None:
         from ..server._api import rename_bin
 
         assert self.embedded is not None
@@ -324,7 +348,7 @@ class HookscopeServer:
         if refill:
             try:
                 for name in refill:
-                    if self._ahead is None:
+                    if self._ahead is None or self._client is None:
                         break
                     bin = await self._make_ahead(name)
                     with self._pool_lock:
@@ -385,6 +409,8 @@ class HookscopeServer:
             if client is not None:
 
                 async def delete_and_close() -> None:
+                    # A refill under way may be storing a bin: let it end first.
+                    await asyncio.gather(*self._upkeeps, return_exceptions=True)
                     for bin in list(self._bins.values()):  # made ahead and not taken, too
                         with contextlib.suppress(Exception):  # storage down: the rest still
                             await self._delete(bin)

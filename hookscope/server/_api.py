@@ -158,8 +158,8 @@ async def create_bin(call: _Call) -> Reply:
     record = await make_bin(
         call.state,
         name=valid.name(data),
-        max_requests=int(max_requests or settings.max_requests),
-        ttl_s=float(ttl_s or settings.ttl),
+        max_requests=max_requests,
+        ttl_s=ttl_s,
         response=ResponseSpec() if response is None else valid.response_spec(response, settings),
         secrets={
             scheme: secret
@@ -175,7 +175,7 @@ async def make_bin(
     state: AppState,
     *,
     name: str | None,
-    max_requests: int | None = None,
+    max_requests: float | None = None,
     ttl_s: float | None = None,
     response: ResponseSpec | None = None,
     secrets: dict[str, str] | None = None,
@@ -190,8 +190,8 @@ async def make_bin(
         id=new_bin_id(),
         token=new_token(),
         created_at=BinRecord.now(),
-        max_requests=max_requests or settings.max_requests,
-        ttl_s=ttl_s or settings.ttl,
+        max_requests=int(max_requests or settings.max_requests),
+        ttl_s=float(ttl_s or settings.ttl),
         name=valid.name({"name": name}),
         response=response or ResponseSpec(),
         secrets=secrets or {},

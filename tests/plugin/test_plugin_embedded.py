@@ -108,15 +108,70 @@ def test_bins_are_made_ahead_named_after_the_tests_expected_to_take_them(
         assert bin.name == stored_name(bin) == name
         http.post(bin.url_for("/x"), content=name)
         assert bin.wait_for("POST", "/x").text == name
-    # A test that was not expected (or came elsewhere) takes the oldest, renamed.
-    oldest = next(iter(server._ahead or {}))
-    surprise = server.create_bin(name="tests/test_y.py::test_unexpected")
-    assert surprise.id == oldest
-    wait_until(
-        lambda: stored_name(surprise) == "tests/test_y.py::test_unexpected",
-        timeout=10,
-        what="the rename",
-    )
+
+
+def test_a_bin_made_for_a_test_that_did_not_come_goes_to_the_next_one_that_finds_none(
+    server: HookscopeServer,
+) -> None:
+    names = [f"test_{n}" for n in range(POOL_SIZE * 2)]
+    server.expect(names)
+    server.create_bin(name=names[0])
+    wait_until(lambda: len(server._named) == POOL_SIZE, timeout=10, what="the pool to fill")
+    skipped = server._named[names[1]]  # test_1 is skipped (or runs on another worker)
+    server.create_bin(name=names[2])
+    # A name no bin was made for (a second bin in a test, a rerun): the oldest bin waits
+    # for test_1, which is past, so it is taken and renamed.
+    extra = server.create_bin(name="test_2_again")
+    assert extra._bin is skipped
+    with hookscope.Client(server.url) as client:
+        wait_until(
+            lambda: client.bin(extra.id, extra.token).info()["name"] == "test_2_again",
+            timeout=10,
+            what="the rename",
+        )
+        # Now the oldest waits for test_3, which is yet to come: another such name gets a
+        # bin made for it, and every test to come still finds its own.
+        again = server.create_bin(name="test_2_once_more")
+        assert again.name == client.bin(again.id, again.token).info()["name"]
+    for name in names[3 : POOL_SIZE + 1]:
+        made_for_it = server._named[name]
+        assert server.create_bin(name=name)._bin is made_for_it
+        wait_until(lambda: not server._refilling, timeout=10, what="a refill to end")
+
+
+def test_a_bin_made_ahead_is_the_bin_the_api_makes() -> None:
+    server = HookscopeServer(Options(None, "embedded", None), {"ttl": 7200, "max_requests": 9})
+    try:
+        server.expect(["test_a", "test_b"])
+        first = server.create_bin(name="test_a")  # through the API
+        wait_until(lambda: "test_b" in server._named, timeout=10, what="the pool to fill")
+        ahead = server.create_bin(name="test_b")
+        with hookscope.Client(server.url) as client:
+            infos = [client.bin(b.id, b.token).info() for b in (first, ahead)]
+        for info in infos:
+            for key in ("id", "token", "name", "url", "created_at"):
+                info.pop(key)
+        assert infos[0] == infos[1]
+        assert infos[0]["ttl_s"] == 7200 and isinstance(infos[0]["ttl_s"], float)
+        assert ahead.url == f"{server.url}/h/{ahead.id}"
+    finally:
+        server.close()
+
+
+def test_a_first_bin_refused_names_no_bins_ahead() -> None:
+    server = HookscopeServer(Options(None, "embedded", None), {"api_key": "k" * 32})
+    try:
+        server.expect(["test_a", "test_b"])
+        with pytest.raises(hookscope.Unauthorized):
+            server.create_bin(name="test_a")
+        # No bin made, none ahead: the next bin made ahead is still for test_b.
+        assert (server._next_expected, server._refilling, server._named) == (1, False, {})
+        assert server._client is not None
+        server._client.api_key = "k" * 32  # given the key, the same test comes again
+        server.create_bin(name="test_a")
+        wait_until(lambda: "test_b" in server._named, timeout=10, what="the pool to fill")
+    finally:
+        server.close()
 
 
 def test_a_bin_asked_for_without_a_name_has_none(server: HookscopeServer) -> None:

@@ -43,6 +43,38 @@ def test_embedded_server_by_default_and_stopped_afterwards(user_tests: pytest.Py
         client.create_bin()
 
 
+def test_on_the_embedded_server_each_bin_is_stored_under_its_tests_node_id(
+    user_tests: pytest.Pytester,
+) -> None:
+    user_tests.makepyfile(
+        test_user="""
+        import hookscope, pytest
+
+        def stored_name(server, bin):
+            with hookscope.Client(server.url) as client:
+                return client.bin(bin.id, bin.token).info()["name"]
+
+        @pytest.mark.parametrize("n", range(12))
+        def test_named(hookbin, hookscope_server, request, n):
+            assert hookbin.name == stored_name(hookscope_server, hookbin) == request.node.nodeid
+
+        @pytest.mark.skip
+        def test_skipped(hookbin):
+            pass
+
+        @pytest.mark.asyncio
+        async def test_async(async_hookbin, hookscope_server, request):
+            assert async_hookbin.name == request.node.nodeid
+            assert stored_name(hookscope_server, async_hookbin) == request.node.nodeid
+
+        def test_after(hookbin, hookscope_server, request):
+            assert hookbin.name == stored_name(hookscope_server, hookbin) == request.node.nodeid
+        """
+    )
+    result = user_tests.runpytest(*QUIET)
+    result.assert_outcomes(passed=14, skipped=1)
+
+
 def test_bins_are_deleted_after_each_test_and_leftovers_at_the_end(
     run: RunPytest, hookscope_server: HookscopeServer, tmp_path: Path
 ) -> None:
