@@ -463,9 +463,14 @@ class Hub:
             if bin_id not in self._bins:
                 return
             item = LiveItem(event.id, event.text)
-            for sink in self._sinks.get(bin_id, ()):
+            for sink in tuple(self._sinks.get(bin_id, ())):
                 if sink.sink is not None and not sink.closed:
-                    sink.sink(LiveBatch([item]))
+                    try:
+                        sink.sink(LiveBatch([item]))
+                    except Exception:
+                        # Its failure is its own: the streams still get the capture.
+                        log.exception("a sink watching %s failed: closed", bin_id)
+                        sink.close(CloseCode.FEED_LOST, "its sink failed")
             queued = self._queued.get(bin_id)
             if queued is not None:
                 queued.append(item)  # its hand-over is set already

@@ -9,6 +9,7 @@ bin, none left behind, and every stream closed with the code its client acts on.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -532,3 +533,24 @@ async def test_a_sink_gets_each_capture_at_once_outside_the_window_and_uncounted
         assert core.hub.watched == {A}  # the stream still holds the subscription
         await core.hub.leave(stream)
         assert core.hub.watched == set()
+
+
+async def test_a_sink_that_fails_is_closed_and_the_streams_still_get_the_capture(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with scripted_core(batch_window=NEVER) as core:
+
+        def fails(batch: LiveBatch) -> None:
+            raise RuntimeError("broken sink")
+
+        broken = await core.hub.join(A, sink=fails)
+        stream = await core.hub.join(A)
+        with caplog.at_level(logging.ERROR, logger="hookscope"):
+            sent = [core.store.capture(A) for _ in range(2)]
+        assert await received(stream) == sent
+        assert broken.closed
+        assert [r.getMessage() for r in caplog.records if r.exc_info] == [
+            f"a sink watching {A} failed: closed"
+        ]
+        await core.hub.leave(broken)
+        await core.hub.leave(stream)
