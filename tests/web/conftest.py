@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from web_support import API_KEY, CHROMIUM, CHROMIUM_ARGS, Watched
+from _support import headless_chromium
+from web_support import API_KEY, Watched
 
 from hookscope._embedded import BackgroundServer, serve_in_background
 
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Debian's Chromium, headless, driven by Playwright (never a downloaded browser)."""
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    """One headless Chromium per module."""
+    with headless_chromium() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")

@@ -251,6 +251,7 @@ def test_the_start_page_creates_and_lists_bins(
     from playwright.sync_api import expect
 
     page = watched.page
+    new_bin(web_server.url)  # at least one to list, whichever tests ran on this server before
     page.goto(web_server.url + "/")
     expect(page.locator("#bins-note")).to_contain_text("newest first")
     expect(page.locator("#curl-example")).to_contain_text(f"{web_server.url}/h/BIN_ID/github/push")

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,12 +24,10 @@ from typing import Any
 import httpx
 import nbformat
 import pytest
-from _support import free_port, wait_until
+from _support import free_port, headless_chromium, wait_until
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 TIMEOUT_MS = 60_000
 
 NOTEBOOK_SETUP = """\
@@ -122,18 +119,8 @@ def jupyterlab(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Lab]:
 
 @pytest.fixture
 def chromium() -> Iterator[object]:
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with headless_chromium() as browser:
+        yield browser
 
 
 def write_notebook(path: Path) -> None:
