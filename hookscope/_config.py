@@ -167,6 +167,7 @@ class Settings:
     page_bytes: int = 4 * 1024 * 1024
     capture_queue: int = 10_000
     capture_queue_bytes: int = 256 * 1024 * 1024
+    bodies_in_flight: int | None = None  # None: the larger of 128 MiB and 4 x max_body
     keep_alive: float = 30.0
     header_timeout: float = 10.0
     lag_grace: float = 10.0
@@ -233,6 +234,11 @@ class Settings:
             raise ValueError("--max-watchers-per-bin must be at least 1")
         if min(self.page_bytes, self.watcher_queue_bytes, self.capture_queue_bytes) < 1:
             raise ValueError("HOOKSCOPE_PAGE_BYTES and the queue sizes must be positive")
+        if self.bodies_in_flight is not None and self.bodies_in_flight < max(1, self.max_body):
+            raise ValueError(
+                "HOOKSCOPE_BODIES_IN_FLIGHT must be at least --max-body "
+                f"({self.max_body} bytes): a body of that size could never be read"
+            )
         if self.capture_queue < 1 or self.keep_alive <= 0 or self.header_timeout <= 0:
             raise ValueError(
                 "HOOKSCOPE_CAPTURE_QUEUE must be >= 1; HOOKSCOPE_KEEP_ALIVE and "
@@ -270,6 +276,14 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @property
+    def body_budget(self) -> int:
+        """Bytes of request bodies a process holds while it reads and handles them
+        (``bodies_in_flight``, or the larger of 128 MiB and four ``max_body``)."""
+        if self.bodies_in_flight is not None:
+            return self.bodies_in_flight
+        return max(128 * 1024 * 1024, 4 * self.max_body)
+
+    @property
     def loopback(self) -> bool:
         return is_loopback(self.host)
 
@@ -283,6 +297,8 @@ def _convert(name: str, raw: str) -> object:
         return parse_duration(raw)
     if name == "max_connections":
         return None if raw.strip().lower() == AUTO else int(raw)
+    if name == "bodies_in_flight":
+        return None if raw.strip().lower() == AUTO else parse_size(raw)
     if name in _RATES and raw.strip().lower() == AUTO:
         return AUTO
     if name in _RATES:

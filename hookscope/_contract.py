@@ -113,6 +113,7 @@ class ErrorCode(enum.StrEnum):
     TOO_MANY_BINS = "too_many_bins"
     MEMORY_FULL = "memory_full"
     CAPTURE_QUEUE_FULL = "capture_queue_full"
+    BODIES_IN_FLIGHT_FULL = "bodies_in_flight_full"
     TOO_MANY_CONNECTIONS = "too_many_connections"
     TOO_MANY_WATCHERS = "too_many_watchers"
     # storage

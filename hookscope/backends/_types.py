@@ -62,7 +62,8 @@ class StorageFull(LimitReached):
 
 
 class QueueFull(LimitReached):
-    """Too many captures are waiting for the storage already: try again shortly."""
+    """Too much is waiting already (captures for the storage, request bodies being read):
+    try again shortly."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,15 +85,19 @@ class _Call:
                 f"send JSON (Content-Type: application/json), not {declared}",
             )
         limit = self.state.settings.max_body
+        hold = self.state.bodies.hold()  # until it is parsed
         try:
             async with asyncio.timeout(BODY_TIMEOUT):
-                raw = await read_body(self.receive, limit)
+                raw = await read_body(self.receive, limit, hold=hold)
+            if raw is None:
+                message = f"body over the limit of {limit} bytes"
+                raise ApiProblem(413, ErrorCode.TOO_LARGE, message)
+            return valid.body_object(raw)
         except TimeoutError:
             message = f"the body took over {BODY_TIMEOUT:g} s"
             raise ApiProblem(408, ErrorCode.BODY_TIMEOUT, message) from None
-        if raw is None:
-            raise ApiProblem(413, ErrorCode.TOO_LARGE, f"body over the limit of {limit} bytes")
-        return valid.body_object(raw)
+        finally:
+            hold.release()
 
     def describe(self, record: BinRecord, *, with_token: bool = True) -> dict[str, Any]:
         """A bin as the API shows it."""

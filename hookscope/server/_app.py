@@ -15,7 +15,7 @@ from ..backends import Backend, BackendUnavailable, LimitReached, open_backend
 from ._asgi import HotPaths
 from ._connections import ConnectionGate, connection_limit
 from ._guard import Guard
-from ._http import ApiProblem, error_response
+from ._http import ApiProblem, BodyBudget, error_response
 from ._hub import Hub
 from ._limits import HeaderLimits
 from ._metrics import Metrics
@@ -57,7 +57,9 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     secrets = SecretCache(backend.store, settings.secret_cache)
     gate = ConnectionGate(connection_limit(settings))
     proxies = TrustedProxies(settings.trust_proxy)
-    app_state = AppState(settings, backend, hub, metrics, secrets, gate, proxies)
+    bodies = BodyBudget(settings.body_budget)
+    metrics.watch_bodies(bodies)
+    app_state = AppState(settings, backend, hub, metrics, secrets, gate, proxies, bodies)
     app.extensions["hookscope"] = app_state
 
     app.register_blueprint(sse)

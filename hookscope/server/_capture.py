@@ -17,12 +17,13 @@ from typing import Any
 from .._contract import REQUEST_ID_HEADER, ErrorCode, capture_url, split_capture_path
 from .._ids import is_bin_id
 from .._wire import encode_capture
-from ..backends import ResponseSpec
+from ..backends import QueueFull, ResponseSpec
 from ..backends._rates import address_key
 from ._http import (
     BODY_TIMEOUT,
     JSON,
     ApiProblem,
+    Hold,
     base_url,
     limit_problem,
     read_body,
@@ -49,6 +50,16 @@ def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
 
 
 async def capture(state: AppState, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    hold = state.bodies.hold()  # the body's share of the process's budget, until answered
+    try:
+        await _capture(state, scope, receive, send, hold)
+    finally:
+        hold.release()
+
+
+async def _capture(
+    state: AppState, scope: dict[str, Any], receive: Any, send: Any, hold: Hold
+) -> None:
     metrics = state.metrics
     received_at = datetime.now(UTC)
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
@@ -63,8 +74,19 @@ async def capture(state: AppState, scope: dict[str, Any], receive: Any, send: An
     body: bytes | None = None
     if declared is None or declared <= limit:
         try:
+            if refused is None and declared is not None:
+                hold.take(declared)  # a declared length is held at once, before any is read
             async with asyncio.timeout(BODY_TIMEOUT):
-                body = await read_body(receive, limit, keep=refused is None)
+                body = await read_body(
+                    receive,
+                    limit,
+                    keep=refused is None,
+                    hold=hold if refused is None and declared is None else None,
+                )
+        except QueueFull as full:
+            metrics.rejects.labels(full.code).inc()
+            await send_problem(send, limit_problem(full))
+            return
         except TimeoutError:
             metrics.rejects.labels("body_timeout").inc()
             message = f"the body took over {BODY_TIMEOUT:g} s"

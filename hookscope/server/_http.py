@@ -4,7 +4,8 @@ Quart routes raise ``ApiProblem`` (answered by one error handler); the raw ASGI 
 (capture, the WebSocket stream) answer the same problem with ``send_problem``. Either way the
 body is ``_contract.error_body``; a storage failure is ``problem_of``'s one 503, and a limit
 the store keeps is its status: 429 with ``Retry-After`` for a rate, 507 when storage is full,
-503 with ``Retry-After`` when too many captures wait.
+503 with ``Retry-After`` when too many captures wait, or when the bodies being read already
+hold the process's budget for them (``BodyBudget``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ __all__ = [
     "BODY_TIMEOUT",
     "JSON",
     "ApiProblem",
+    "BodyBudget",
+    "Hold",
     "base_url",
     "error_response",
     "limit_problem",
@@ -116,11 +119,58 @@ def base_url(settings: Settings, scope: dict[str, Any]) -> str:
     return f"{scope.get('scheme', 'http')}://{host.decode('latin-1')}"
 
 
-async def read_body(receive: Any, limit: int, *, keep: bool = True) -> bytes | None:
+class BodyBudget:
+    """The bytes of request bodies this process holds while it reads and handles them
+    (``Settings.body_budget``, ``HOOKSCOPE_BODIES_IN_FLIGHT``): without it, every connection
+    could hold a ``--max-body`` at once. Used on the server's loop only."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def hold(self) -> Hold:
+        """A request's share, given back with ``Hold.release`` when it is done."""
+        return Hold(self)
+
+    def refusal(self) -> QueueFull:
+        return QueueFull(
+            ErrorCode.BODIES_IN_FLIGHT_FULL,
+            f"the server holds {self.limit} bytes of request bodies in flight already; "
+            "try again shortly",
+        )
+
+
+class Hold:
+    """The bytes one request holds of a ``BodyBudget``."""
+
+    __slots__ = ("budget", "size")
+
+    def __init__(self, budget: BodyBudget) -> None:
+        self.budget = budget
+        self.size = 0
+
+    def take(self, size: int) -> None:
+        """Hold ``size`` more bytes; ``QueueFull`` (503, ``bodies_in_flight_full``) when they
+        do not fit."""
+        budget = self.budget
+        if budget.used + size > budget.limit:
+            raise budget.refusal()
+        budget.used += size
+        self.size += size
+
+    def release(self) -> None:
+        self.budget.used -= self.size
+        self.size = 0
+
+
+async def read_body(
+    receive: Any, limit: int, *, keep: bool = True, hold: Hold | None = None
+) -> bytes | None:
     """The whole body, or None when it grows past ``limit`` (the rest is not kept).
 
-    ``keep=False`` reads it to the end and keeps nothing (the answer is a refusal). Raises
-    ``ConnectionResetError`` when the client hangs up first.
+    ``keep=False`` reads it to the end and keeps nothing (the answer is a refusal). ``hold``:
+    takes each chunk kept from its budget (``QueueFull`` when it does not fit; the caller
+    releases the hold). Raises ``ConnectionResetError`` when the client hangs up first.
     """
     chunks: list[bytes] = []
     size = 0
@@ -134,6 +184,8 @@ async def read_body(receive: Any, limit: int, *, keep: bool = True) -> bytes | N
             if size > limit:
                 return None
             if keep:
+                if hold is not None:
+                    hold.take(len(chunk))
                 chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks) if len(chunks) != 1 else chunks[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CollectorRegistry,
@@ -16,6 +17,9 @@ from prometheus_client.registry import Collector
 
 from .._contract import ErrorCode
 from ..backends import Usage
+
+if TYPE_CHECKING:
+    from ._http import BodyBudget
 
 __all__ = ["Metrics"]
 
@@ -83,6 +87,7 @@ class Metrics:
             ErrorCode.HEADERS_TOO_LARGE,
             ErrorCode.MEMORY_FULL,
             ErrorCode.CAPTURE_QUEUE_FULL,
+            ErrorCode.BODIES_IN_FLIGHT_FULL,
         ):
             self.rejects.labels(reason)
         for code in (
@@ -90,10 +95,26 @@ class Metrics:
             ErrorCode.TOO_MANY_CONNECTIONS,
             ErrorCode.TOO_MANY_WATCHERS,
             ErrorCode.ADDRESS_RATE_LIMITED,
+            ErrorCode.BODIES_IN_FLIGHT_FULL,
         ):
             self.refusals.labels(code)
         for transport in ("ws", "sse", "smee"):
             self.watchers.labels(transport)
+
+    def watch_bodies(self, budget: BodyBudget) -> None:
+        """Export the bytes of request bodies held in flight, read at each scrape."""
+        held = Gauge(
+            "hookscope_bodies_in_flight_bytes",
+            "Bytes of request bodies this process holds while reading and handling them.",
+            registry=self.registry,
+        )
+        held.set_function(lambda: budget.used)
+        limit = Gauge(
+            "hookscope_bodies_in_flight_limit_bytes",
+            "The budget for them (HOOKSCOPE_BODIES_IN_FLIGHT).",
+            registry=self.registry,
+        )
+        limit.set(budget.limit)
 
     def watch_memory(self, usage: Callable[[], Usage | None]) -> None:
         """Export a store's memory budget (``hookscope_memory_*``), read at each scrape."""

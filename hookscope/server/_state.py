@@ -11,7 +11,7 @@ from quart import current_app
 from .._config import Settings
 from ..backends import Backend, BackendUnavailable, LimitReached, Store
 from ._connections import ConnectionGate
-from ._http import ApiProblem, problem_of
+from ._http import ApiProblem, BodyBudget, problem_of
 from ._hub import Hub
 from ._metrics import Metrics
 from ._proxies import TrustedProxies
@@ -34,6 +34,7 @@ class AppState:
     secrets: SecretCache
     connections: ConnectionGate
     proxies: TrustedProxies
+    bodies: BodyBudget
     _logged_at: float = field(default=0.0, init=False)
     _unlogged: int = field(default=0, init=False)
 

@@ -127,6 +127,73 @@ def test_a_head_that_never_ends_is_431_before_it_is_whole(server: Server) -> Non
         assert answer.startswith(b"HTTP/1.1 431 ")
 
 
+# -- bodies in flight ----------------------------------------------------------------------
+
+
+def _recv_status(sock: socket.socket) -> bytes:
+    """The status line of the answer on ``sock``."""
+    answer = b""
+    while b"\r\n" not in answer:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    return answer.split(b"\r\n", 1)[0]
+
+
+def test_bodies_in_flight_over_the_budget_are_503_and_nothing_is_stored(server: Server) -> None:
+    """A declared length is held at once; a chunked body chunk by chunk; a request that does
+    not fit (a capture, an API call) is 503 with Retry-After, and the budget comes back."""
+    running, client = server(max_body=1500, bodies_in_flight=2500)
+    hook = _bin(client)
+    held = "hookscope_bodies_in_flight_bytes"
+    assert _metric(client, "hookscope_bodies_in_flight_limit_bytes") == 2500
+    declared = socket.create_connection(("127.0.0.1", running.port), timeout=10)
+    chunked = socket.create_connection(("127.0.0.1", running.port), timeout=10)
+    with declared, chunked:
+        declared.sendall(
+            f"POST /h/{hook.id}/a HTTP/1.1\r\nHost: localhost\r\n"
+            "Content-Length: 1500\r\n\r\n".encode()
+            + b"a" * 10
+        )
+        wait_until(lambda: _metric(client, held) == 1500, what="the declared length held")
+        chunked.sendall(
+            f"POST /h/{hook.id}/b HTTP/1.1\r\nHost: localhost\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n".encode()
+            + b"384\r\n"
+            + b"b" * 900
+            + b"\r\n"
+        )
+        wait_until(lambda: _metric(client, held) == 2400, what="the chunk held")
+
+        refused = client.post(f"/h/{hook.id}/c", content=b"c" * 200)  # 2600 > 2500
+        _error(refused, 503, "bodies_in_flight_full")
+        assert refused.headers["retry-after"] == "1"
+        api = client.post("/api/bins", json={"name": "n" * 150})
+        _error(api, 503, "bodies_in_flight_full")
+
+        chunked.sendall(b"96\r\n" + b"b" * 150 + b"\r\n")  # 2550 > 2500: refused mid-body
+        assert _recv_status(chunked).startswith(b"HTTP/1.1 503 ")
+        declared.sendall(b"a" * 1490)  # the rest: it was held from the start, and is stored
+        assert _recv_status(declared).startswith(b"HTTP/1.1 200 ")
+
+    wait_until(lambda: _metric(client, held) == 0, what="the budget given back")
+    assert client.post(f"/h/{hook.id}/c", content=b"c" * 200).status_code == 200
+    assert [(r["path"], r["size"]) for r in hook.requests()] == [("/a", 1500), ("/c", 200)]
+    assert _metric(client, 'hookscope_rejects_total{reason="bodies_in_flight_full"}') == 2
+    assert _metric(client, 'hookscope_refusals_total{code="bodies_in_flight_full"}') == 1
+
+
+def test_the_bodies_in_flight_budget_holds_at_least_one_largest_body() -> None:
+    assert Settings().body_budget == 128 * 1024 * 1024
+    assert Settings(max_body=64 * 1024 * 1024).body_budget == 256 * 1024 * 1024
+    assert Settings(bodies_in_flight=5000, max_body=5000).body_budget == 5000
+    with pytest.raises(ValueError, match="HOOKSCOPE_BODIES_IN_FLIGHT must be at least"):
+        Settings(bodies_in_flight=4999, max_body=5000)
+    assert Settings.from_env({"HOOKSCOPE_BODIES_IN_FLIGHT": "64MiB"}).body_budget == 64 << 20
+    assert Settings.from_env({"HOOKSCOPE_BODIES_IN_FLIGHT": "auto"}).bodies_in_flight is None
+
+
 # -- bins and their responses ----------------------------------------------------------------
 
 
