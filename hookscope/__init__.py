@@ -33,6 +33,7 @@ if _typing.TYPE_CHECKING:
     from ._embedded import BackgroundServer, serve_in_background
     from ._matching import Match, MatchCriteria
     from ._models import CapturedRequest, FormFile
+    from ._signatures import Verification
     from .client import AsyncBin, AsyncClient, AsyncStream, Bin, Client, Stream
     from .widget import LiveTable
 
@@ -57,6 +58,7 @@ __all__ = [
     "ServerUnavailable",
     "Stream",
     "Unauthorized",
+    "Verification",
     "WaitTimeout",
     "__version__",
     "serve_in_background",
@@ -76,6 +78,7 @@ _LAZY = {
     "Match": "._matching",
     "MatchCriteria": "._matching",
     "Stream": ".client",
+    "Verification": "._signatures",
     "serve_in_background": "._embedded",
     "to_dataframe": "._dataframe",
 }

@@ -29,6 +29,7 @@ EXPORTED = [
     "ServerUnavailable",
     "Stream",
     "Unauthorized",
+    "Verification",
     "WaitTimeout",
     "__version__",
     "serve_in_background",
