@@ -84,7 +84,14 @@ _DETAILS: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class Verification:
-    """The verdict on one request's signature: truthy when valid, else ``reason`` says why."""
+    """The verdict on one request's signature: truthy when valid, else ``reason`` says why
+    and ``detail`` says it in words (the reasons: docs/signatures.md). ``req.verify(...)``
+    returns one; ``req.signature`` is the server's, or None.
+
+        result = req.verify("stripe", "whsec_...")
+        if not result:
+            print(result.reason, "-", result.detail)
+    """
 
     scheme: str
     valid: bool
