@@ -116,6 +116,7 @@ class ErrorCode(enum.StrEnum):
     BODIES_IN_FLIGHT_FULL = "bodies_in_flight_full"
     TOO_MANY_CONNECTIONS = "too_many_connections"
     TOO_MANY_WATCHERS = "too_many_watchers"
+    TOO_MANY_CURSORS = "too_many_cursors"
     # storage
     UNAVAILABLE = "unavailable"
     # streams (error frames, SSE error events)
@@ -143,6 +144,8 @@ MAX_TAIL = 1000
 """Largest ``tail=N`` (list pages, streams, the live table, the CLI)."""
 MAX_NAME = 200
 """Longest bin name, in characters."""
+MAX_CURSORS = 100
+"""Most named smee cursors one bin keeps (docs/smee.md)."""
 MAX_DELAY_MS = 60_000
 """Longest configured response delay."""
 MAX_BIN_LIST = 500

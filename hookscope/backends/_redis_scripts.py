@@ -189,8 +189,15 @@ return 1
 """
 
 # ARGV: field, request id. Saves a named cursor in the bin's hash, if the bin exists.
+# A new name counts in the bin's "cursors" field, up to ARGV[3] (-1 beyond: nothing written).
 CURSOR = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
+  if tonumber(redis.call('HGET', KEYS[1], 'cursors') or '0') >= tonumber(ARGV[3]) then
+    return -1
+  end
+  redis.call('HINCRBY', KEYS[1], 'cursors', 1)
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 """

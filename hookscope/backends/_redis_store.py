@@ -48,7 +48,7 @@ from redis.exceptions import (
 )
 
 from .._config import Rate
-from .._contract import ErrorCode
+from .._contract import MAX_CURSORS, ErrorCode
 from .._ids import is_bin_id
 from .._wire import format_timestamp, parse_timestamp, with_id
 from . import _redis_scripts as scripts
@@ -65,6 +65,7 @@ from ._types import (
     RateLimited,
     ResponseSpec,
     StorageFull,
+    too_many_cursors,
 )
 
 __all__ = ["RedisStore", "is_transient", "unavailable"]
@@ -586,7 +587,10 @@ class RedisStore:
         return with_id(fields["r"], entry_id)
 
     async def save_cursor(self, bin_id: str, name: str, request_id: str) -> bool:
-        return bool(await self._script("CURSOR", bin_id, [_CURSOR + name, request_id]))
+        saved = await self._script("CURSOR", bin_id, [_CURSOR + name, request_id, str(MAX_CURSORS)])
+        if saved == -1:
+            raise too_many_cursors()
+        return bool(saved)
 
     async def get_cursor(self, bin_id: str, name: str) -> str | None:
         found: str | None = await self._call(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .._contract import ErrorCode
+from .._contract import MAX_CURSORS, ErrorCode
 
 __all__ = [
     "Appended",
@@ -29,6 +29,7 @@ __all__ = [
     "StorageFull",
     "Stored",
     "Usage",
+    "too_many_cursors",
 ]
 
 
@@ -59,6 +60,13 @@ class RateLimited(LimitReached):
 
 class StorageFull(LimitReached):
     """Over ``--max-bins``, or something that cannot fit in the memory budget at all."""
+
+
+def too_many_cursors() -> StorageFull:
+    return StorageFull(
+        ErrorCode.TOO_MANY_CURSORS,
+        f"this bin keeps {MAX_CURSORS} cursors already; reuse a name",
+    )
 
 
 class QueueFull(LimitReached):

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from .._config import Rate, Settings
-from .._contract import ErrorCode
+from .._contract import MAX_CURSORS, ErrorCode
 from .._ids import IdClock, id_key
 from .._wire import with_id
 from ._interfaces import Backend
@@ -41,6 +41,7 @@ from ._types import (
     ResponseSpec,
     StorageFull,
     Usage,
+    too_many_cursors,
 )
 
 __all__ = ["BIN_OVERHEAD", "ENTRY_OVERHEAD", "MemoryFeed", "MemoryStore", "open_memory"]
@@ -425,6 +426,8 @@ class MemoryStore:
         stored = self._live(bin_id)
         if stored is None:
             return False
+        if name not in stored.cursors and len(stored.cursors) >= MAX_CURSORS:
+            raise too_many_cursors()
         stored.cursors[name] = request_id
         return True
 

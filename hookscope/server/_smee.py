@@ -23,7 +23,7 @@ from .._contract import SSE_RETRY, ErrorCode
 from .._ids import is_request_id
 from .._models import CapturedRequest
 from .._smee import event_data
-from ..backends import BackendUnavailable, Store
+from ..backends import BackendUnavailable, StorageFull, Store
 from ._auth import open_bin, query_args
 from ._http import ApiProblem
 from ._hub import Watcher, WatcherClosed
@@ -70,7 +70,8 @@ class _Cursor:
         if self._name is None or self._last is None or self._last == self._saved:
             return
         self._at = time.monotonic()
-        with contextlib.suppress(BackendUnavailable):  # the next save, or the client's id
+        # The next save, or the client's id, will do (the name was taken when it connected).
+        with contextlib.suppress(BackendUnavailable, StorageFull):
             await self._store.save_cursor(self._bin_id, self._name, self._last)
             self._saved = self._last
 
@@ -119,8 +120,12 @@ async def smee_channel(bin_id: str) -> Response:
     since = request.headers.get("Last-Event-ID") or args.get("since")
     if since is not None and not is_request_id(since):
         raise ApiProblem(400, ErrorCode.INVALID_SINCE, "since must be a request id")
-    if since is None and name is not None:
-        since = await app_state.store.get_cursor(bin_id, name)
+    if name is not None:
+        saved = await app_state.store.get_cursor(bin_id, name)
+        if saved is None:  # a new name: taken now, so that a bin's cursors stay few (507)
+            await app_state.store.save_cursor(bin_id, name, "")
+        if since is None:
+            since = saved or None  # "": taken, but nothing sent under it yet
     watcher = await app_state.hub.join(bin_id)
     cursor = _Cursor(app_state.store, bin_id, name)
     return event_stream(app_state, watcher, _events(app_state, watcher, since, cursor), "smee")

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import Harness, payload, record
 
+from hookscope._contract import MAX_CURSORS, ErrorCode
 from hookscope._ids import id_key, new_bin_id
-from hookscope.backends import ResponseSpec
+from hookscope.backends import ResponseSpec, StorageFull
 
 pytestmark = pytest.mark.asyncio
 
@@ -60,6 +61,22 @@ async def test_secrets_are_kept_merged_and_removed(harness: Harness) -> None:
     renamed = await store.update_bin(rec.id, name="n")  # secrets untouched
     assert renamed is not None and renamed.secrets == {"stripe": "whsec_b"}
     assert "whsec_b" not in repr(renamed)  # never in a log line by accident
+
+
+async def test_a_bin_keeps_at_most_max_cursors_names(harness: Harness) -> None:
+    store = harness.store
+    rec = record()
+    await store.create_bin(rec)
+    for n in range(MAX_CURSORS):
+        assert await store.save_cursor(rec.id, f"reader-{n}", "" if n % 2 else "1-0") is True
+    with pytest.raises(StorageFull) as full:
+        await store.save_cursor(rec.id, "one-more", "1-0")
+    assert full.value.code == ErrorCode.TOO_MANY_CURSORS
+    assert await store.get_cursor(rec.id, "one-more") is None
+    assert await store.save_cursor(rec.id, "reader-1", "2-0") is True  # a name it keeps
+    assert await store.get_cursor(rec.id, "reader-1") == "2-0"
+    assert await store.get_cursor(rec.id, "reader-3") == ""  # taken, no position yet
+    assert (await store.get_bin(rec.id)) == rec
 
 
 async def test_cursors_are_kept_per_name_and_go_with_the_bin(harness: Harness) -> None:

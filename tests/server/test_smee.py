@@ -23,6 +23,8 @@ import httpx
 import pytest
 from _support import RedisServer, ServerProcess, wait_until
 
+from hookscope._contract import MAX_CURSORS
+
 NODE_PEERS = Path(__file__).parents[1] / "node"
 SMEE = NODE_PEERS / "node_modules" / "smee-client" / "bin" / "smee.js"
 
@@ -247,6 +249,24 @@ def test_the_channel_replays_in_order_by_last_event_id_since_and_cursor(
     refused = httpx.get(f"{channel}&since=nope")
     assert refused.status_code == 400
     assert httpx.get(channel.replace(bin["token"], "wrong")).status_code == 403
+
+
+def test_a_bin_keeps_a_bounded_number_of_cursor_names(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    """A cursor name is taken when a reader first connects under it; past ``MAX_CURSORS``
+    a new name is refused (507), while the names a bin keeps still work."""
+    server = server_factory()
+    bin = _bin(server)
+    for n in range(MAX_CURSORS):
+        with httpx.stream("GET", _channel(server, bin, cursor=f"reader-{n}"), timeout=10) as ok:
+            assert ok.status_code == 200
+    refused = httpx.get(_channel(server, bin, cursor="one-more"), timeout=10)
+    assert refused.status_code == 507
+    assert refused.json()["error"]["code"] == "too_many_cursors"
+    for url in (_channel(server, bin, cursor="reader-0"), _channel(server, bin)):
+        with httpx.stream("GET", url, timeout=10) as ok:
+            assert ok.status_code == 200
 
 
 @pytest.mark.redis
