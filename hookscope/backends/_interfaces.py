@@ -117,9 +117,9 @@ class Cursors(Protocol):
     to (a restarted smee-client); they go with the bin."""
 
     async def save_cursor(self, bin_id: str, name: str, request_id: str) -> bool:
-        """Remember ``request_id`` under ``name`` (``""``: the name is taken, no position
-        yet); False for no such bin. ``StorageFull`` (``too_many_cursors``) for a new name
-        when the bin holds ``MAX_CURSORS`` already."""
+        """Remember ``request_id`` under ``name`` (``""``: take the name, with no position
+        yet if it had none); False for no such bin. ``StorageFull`` (``too_many_cursors``)
+        for a new name when the bin holds ``MAX_CURSORS`` already."""
         ...
 
     async def get_cursor(self, bin_id: str, name: str) -> str | None:

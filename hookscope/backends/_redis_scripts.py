@@ -188,11 +188,14 @@ redis.call('SPUBLISH', KEYS[3], ARGV[1])
 return 1
 """
 
-# ARGV: field, request id. Saves a named cursor in the bin's hash, if the bin exists.
-# A new name counts in the bin's "cursors" field, up to ARGV[3] (-1 beyond: nothing written).
+# ARGV: field, request id, most names. Saves a named cursor in the bin's hash, if the bin exists.
+# A new name counts in the bin's "cursors" field, up to ARGV[3] (-1 beyond: nothing written);
+# "" (taking a name) never overwrites a position.
 CURSOR = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  if ARGV[2] == '' then return 1 end
+else
   if tonumber(redis.call('HGET', KEYS[1], 'cursors') or '0') >= tonumber(ARGV[3]) then
     return -1
   end

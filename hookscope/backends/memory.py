@@ -426,7 +426,10 @@ class MemoryStore:
         stored = self._live(bin_id)
         if stored is None:
             return False
-        if name not in stored.cursors and len(stored.cursors) >= MAX_CURSORS:
+        if name in stored.cursors:
+            if not request_id:
+                return True  # taking a name it has: its position stays
+        elif len(stored.cursors) >= MAX_CURSORS:
             raise too_many_cursors()
         stored.cursors[name] = request_id
         return True

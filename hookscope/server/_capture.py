@@ -50,7 +50,7 @@ def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
 
 
 async def capture(state: AppState, scope: dict[str, Any], receive: Any, send: Any) -> None:
-    hold = state.bodies.hold()  # the body's share of the process's budget, until answered
+    hold = state.bodies.hold()  # the body's share of the process's budget, until stored
     try:
         await _capture(state, scope, receive, send, hold)
     finally:
@@ -71,18 +71,15 @@ async def _capture(
     refused = state.store.denied(bin_id, rate_key) if is_bin_id(bin_id) else None
 
     declared = _declared_length(headers)
+    keep = refused is None and is_bin_id(bin_id)  # else read to the end and dropped
     body: bytes | None = None
     if declared is None or declared <= limit:
         try:
-            if refused is None and declared is not None:
-                hold.take(declared)  # a declared length is held at once, before any is read
+            if keep and declared is not None:
+                hold.check(declared)  # what cannot fit is refused before it is sent
             async with asyncio.timeout(BODY_TIMEOUT):
-                body = await read_body(
-                    receive,
-                    limit,
-                    keep=refused is None,
-                    hold=hold if refused is None and declared is None else None,
-                )
+                # Held as it arrives, whatever the head declared (a sender holds what it sent).
+                body = await read_body(receive, limit, keep=keep, hold=hold if keep else None)
         except QueueFull as full:
             metrics.rejects.labels(full.code).inc()
             await send_problem(send, limit_problem(full))
@@ -153,6 +150,8 @@ async def _capture(
         return
     metrics.captures.inc()
     metrics.capture_bytes.inc(len(body))
+    del body, payload  # stored: what a response delay holds is not the body
+    hold.release()
 
     spec = stored.response
     if spec.delay_ms:

@@ -149,6 +149,11 @@ class Hold:
         self.budget = budget
         self.size = 0
 
+    def check(self, size: int) -> None:
+        """``QueueFull`` when ``size`` more bytes would not fit now (nothing is held)."""
+        if self.budget.used + size > self.budget.limit:
+            raise self.budget.refusal()
+
     def take(self, size: int) -> None:
         """Hold ``size`` more bytes; ``QueueFull`` (503, ``bodies_in_flight_full``) when they
         do not fit."""

@@ -76,6 +76,9 @@ async def test_a_bin_keeps_at_most_max_cursors_names(harness: Harness) -> None:
     assert await store.save_cursor(rec.id, "reader-1", "2-0") is True  # a name it keeps
     assert await store.get_cursor(rec.id, "reader-1") == "2-0"
     assert await store.get_cursor(rec.id, "reader-3") == ""  # taken, no position yet
+    # Taking a name again (a second first connection) leaves the position it has.
+    assert await store.save_cursor(rec.id, "reader-1", "") is True
+    assert await store.get_cursor(rec.id, "reader-1") == "2-0"
     assert (await store.get_bin(rec.id)) == rec
 
 

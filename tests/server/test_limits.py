@@ -142,8 +142,9 @@ def _recv_status(sock: socket.socket) -> bytes:
 
 
 def test_bodies_in_flight_over_the_budget_are_503_and_nothing_is_stored(server: Server) -> None:
-    """A declared length is held at once; a chunked body chunk by chunk; a request that does
-    not fit (a capture, an API call) is 503 with Retry-After, and the budget comes back."""
+    """Bodies are held as their bytes arrive; a request whose declared length cannot fit is
+    refused before it sends any, one that outgrows the budget as it does (a capture, an API
+    call): 503 with Retry-After, nothing stored, and the budget comes back."""
     running, client = server(max_body=1500, bodies_in_flight=2500)
     hook = _bin(client)
     held = "hookscope_bodies_in_flight_bytes"
@@ -154,14 +155,14 @@ def test_bodies_in_flight_over_the_budget_are_503_and_nothing_is_stored(server: 
         declared.sendall(
             f"POST /h/{hook.id}/a HTTP/1.1\r\nHost: localhost\r\n"
             "Content-Length: 1500\r\n\r\n".encode()
-            + b"a" * 10
+            + b"a" * 1400
         )
-        wait_until(lambda: _metric(client, held) == 1500, what="the declared length held")
+        wait_until(lambda: _metric(client, held) == 1400, what="what arrived held")
         chunked.sendall(
             f"POST /h/{hook.id}/b HTTP/1.1\r\nHost: localhost\r\n"
             "Transfer-Encoding: chunked\r\n\r\n".encode()
-            + b"384\r\n"
-            + b"b" * 900
+            + b"3e8\r\n"
+            + b"b" * 1000
             + b"\r\n"
         )
         wait_until(lambda: _metric(client, held) == 2400, what="the chunk held")
@@ -174,7 +175,7 @@ def test_bodies_in_flight_over_the_budget_are_503_and_nothing_is_stored(server: 
 
         chunked.sendall(b"96\r\n" + b"b" * 150 + b"\r\n")  # 2550 > 2500: refused mid-body
         assert _recv_status(chunked).startswith(b"HTTP/1.1 503 ")
-        declared.sendall(b"a" * 1490)  # the rest: it was held from the start, and is stored
+        declared.sendall(b"a" * 100)  # the rest: it fits now, and is stored
         assert _recv_status(declared).startswith(b"HTTP/1.1 200 ")
 
     wait_until(lambda: _metric(client, held) == 0, what="the budget given back")
@@ -182,6 +183,61 @@ def test_bodies_in_flight_over_the_budget_are_503_and_nothing_is_stored(server: 
     assert [(r["path"], r["size"]) for r in hook.requests()] == [("/a", 1500), ("/c", 200)]
     assert _metric(client, 'hookscope_rejects_total{reason="bodies_in_flight_full"}') == 2
     assert _metric(client, 'hookscope_refusals_total{code="bodies_in_flight_full"}') == 1
+
+
+def test_a_declared_length_holds_nothing_until_the_body_arrives(
+    server: Server, server_name: str
+) -> None:
+    """Heads alone hold no budget (else a few header-only requests would refuse everyone's
+    bodies), and a length the head declares does not stop a chunked body from being held."""
+    running, client = server(max_body=1500, bodies_in_flight=2500)
+    hook = _bin(client)
+    held = "hookscope_bodies_in_flight_bytes"
+    heads = [socket.create_connection(("127.0.0.1", running.port), timeout=10) for _ in range(3)]
+    try:
+        for sock in heads:
+            sock.sendall(
+                f"POST /h/{hook.id} HTTP/1.1\r\nHost: localhost\r\n"
+                "Content-Length: 1500\r\n\r\n".encode()
+            )
+        # Three heads of 1500 would be 4500 held; none is, so a body of 1500 fits.
+        assert client.post(f"/h/{hook.id}/fits", content=b"f" * 1500).status_code == 200
+        with socket.create_connection(("127.0.0.1", running.port), timeout=10) as both:
+            both.sendall(
+                f"POST /h/{hook.id}/both HTTP/1.1\r\nHost: localhost\r\n"
+                "Content-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+                + b"3e8\r\n"
+                + b"x" * 1000
+                + b"\r\n"
+            )
+            if server_name == "uvicorn":  # httptools refuses both headers at once
+                assert _recv_status(both).startswith(b"HTTP/1.1 400 ")
+            else:  # h11 frames the body as chunked: held as such
+                wait_until(lambda: _metric(client, held) == 1000, what="the chunk held")
+    finally:
+        for sock in heads:
+            sock.close()
+    wait_until(lambda: _metric(client, held) == 0, what="the budget given back")
+
+
+def test_a_stored_body_is_not_held_through_its_bins_response_delay(server: Server) -> None:
+    running, client = server(max_body=1500, bodies_in_flight=2500)
+    slow = _bin(client, response={"delay_ms": 3000})
+    held = "hookscope_bodies_in_flight_bytes"
+    answered: list[int] = []
+    sender = threading.Thread(
+        target=lambda: answered.append(
+            httpx.post(f"{running.url}/h/{slow.id}", content=b"s" * 1500, timeout=10).status_code
+        )
+    )
+    sender.start()
+    try:
+        wait_until(lambda: len(slow.requests()) == 1, timeout=2.5, what="the capture stored")
+        # Still before its answer (3 s): the budget is back, for other senders.
+        wait_until(lambda: _metric(client, held) == 0, timeout=2.5, what="the body released")
+    finally:
+        sender.join(10)
+    assert answered == [200]
 
 
 def test_the_bodies_in_flight_budget_holds_at_least_one_largest_body() -> None:
