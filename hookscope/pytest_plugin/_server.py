@@ -327,39 +327,34 @@ class HookscopeServer:
         """On the loop, for ``_take``: name the bin taken, delete the bins done with, and
         make bins ahead named ``refill``. Each calls the server's own step in-process (the
         plugin holds these bins' tokens, and has shown the API key making its first bin)."""
-        task = asyncio.current_task()
-        assert task is not None
-        self._upkeeps.add(task)
-        try:
-            await self._upkeep_steps(renamed, refill)
-        finally:
-            self._upkeeps.discard(task)
-
-    async def _upkeep_steps(self, renamed: AsyncBin | None, refill: list[str | None]) -> None:
         from ..server._api import rename_bin
 
         assert self.embedded is not None
         state = self.embedded._app.extensions["hookscope"]
-        if renamed is not None:
-            assert renamed.name is not None
-            with contextlib.suppress(Exception):  # a cosmetic step: never the test's failure
-                await rename_bin(state, renamed.id, renamed.name)
-        await self._delete_done()
-        if refill:
-            try:
-                for name in refill:
-                    if self._ahead is None or self._client is None:
-                        break
-                    bin = await self._make_ahead(name)
-                    with self._pool_lock:
-                        self._ahead[bin.id] = bin
-                        if name is not None:
-                            self._named.setdefault(name, bin)
-            except Exception:
-                # Storage down, say (each test then makes its own through the API and sees
-                # why), or the session ending meanwhile.
-                self._ahead = None
-            finally:
+        task = asyncio.current_task()
+        assert task is not None
+        self._upkeeps.add(task)
+        try:
+            if renamed is not None:
+                assert renamed.name is not None
+                with contextlib.suppress(Exception):  # cosmetic: never the test's failure
+                    await rename_bin(state, renamed.id, renamed.name)
+            await self._delete_done()
+            for name in refill:
+                if self._ahead is None or self._client is None:
+                    break
+                bin = await self._make_ahead(name)
+                with self._pool_lock:
+                    self._ahead[bin.id] = bin
+                    if name is not None:
+                        self._named.setdefault(name, bin)
+        except Exception:
+            # Storage down, say (each test then makes its own through the API and sees why),
+            # or the session ending meanwhile.
+            self._ahead = None
+        finally:
+            self._upkeeps.discard(task)
+            if refill:
                 self._refilling = False
 
     async def _delete_done(self) -> None:

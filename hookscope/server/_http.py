@@ -157,10 +157,8 @@ class Hold:
     def take(self, size: int) -> None:
         """Hold ``size`` more bytes; ``QueueFull`` (503, ``bodies_in_flight_full``) when they
         do not fit."""
-        budget = self.budget
-        if budget.used + size > budget.limit:
-            raise budget.refusal()
-        budget.used += size
+        self.check(size)
+        self.budget.used += size
         self.size += size
 
     def release(self) -> None:
